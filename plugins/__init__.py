@@ -1,0 +1,1 @@
+"""Rule plugins shipped with reelwatch; each uses only the public hooks."""

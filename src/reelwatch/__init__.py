@@ -1,0 +1,12 @@
+"""reelwatch: a production-workflow guard for film and TV.
+
+The public API for plugin authors is re-exported here: the ``hookimpl`` marker and the
+core values. See :mod:`reelwatch.hookspecs` for every hook.
+"""
+
+from .hookspecs import History, hookimpl
+from .model import Asset, Facts, Finding, RuleInfo, SequenceInfo, Severity, format_rate, parse_rate
+
+__all__ = ["Asset", "Facts", "Finding", "History", "RuleInfo", "SequenceInfo", "Severity",
+           "format_rate", "hookimpl", "parse_rate"]
+__version__ = "0.1.0"
