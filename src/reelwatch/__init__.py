@@ -5,8 +5,8 @@ core values. See :mod:`reelwatch.hookspecs` for every hook.
 """
 
 from .hookspecs import History, hookimpl
-from .model import Asset, Facts, Finding, RuleInfo, SequenceInfo, Severity, format_rate, parse_rate
+from .model import Asset, Facts, Finding, Message, Notice, RuleInfo, SequenceInfo, Severity, format_rate, parse_rate
 
-__all__ = ["Asset", "Facts", "Finding", "History", "RuleInfo", "SequenceInfo", "Severity",
+__all__ = ["Asset", "Facts", "Finding", "History", "Message", "Notice", "RuleInfo", "SequenceInfo", "Severity",
            "format_rate", "hookimpl", "parse_rate"]
 __version__ = "0.1.0"

@@ -23,7 +23,7 @@ import pluggy
 if TYPE_CHECKING:
     from .config import Config
     from .model import Asset, Facts, Finding, RuleInfo
-    from .notify import Message
+    from .model import Message
 
 PROJECT = "reelwatch"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -38,8 +38,11 @@ class AssetRecord(Protocol):
     size: int
     mtime_ns: int
     fields: Mapping[str, Any]
+    """The flat ``derived["fields"]`` collected for it (show, shot, task, version ...)."""
     first_seen: float
     checked_at: float | None
+    batch: int
+    """Number of the batch it was checked in; batches are what settled together."""
 
 
 class History(Protocol):
@@ -50,6 +53,10 @@ class History(Protocol):
 
     def with_fields(self, **fields: str) -> list[AssetRecord]:
         """Every known asset whose derived fields (e.g. show, shot, task) equal these."""
+
+    @property
+    def batch(self) -> int:
+        """Number of the batch being checked now."""
 
     def file_hash(self, path: str, algo: str = "xxh128") -> str:
         """Hex digest of a file, cached against its size and mtime."""
@@ -90,7 +97,9 @@ def ignore(volume: str, relpath: str) -> bool | None:
 
     Return True to ignore it (OS litter, temp names of copies in flight, ``ascmhl/``),
     False to insist it is checked, None to leave the decision to other plugins. The first
-    non-None answer wins. Called from the watcher thread: keep it cheap and pure.
+    non-None answer wins. Folders are asked about too, with a trailing ``/`` in ``relpath``
+    (``"ascmhl/"``): True prunes the whole folder from watching and scanning. Called from the
+    watcher thread: keep it cheap and pure.
     """
 
 

@@ -317,3 +317,42 @@ def as_tuple(items: Iterable[str] | str | None) -> tuple[str, ...]:
     if isinstance(items, str):
         return (items,)
     return tuple(items)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One finding as one role hears about it."""
+
+    kind: str
+    """``new`` (you own it), ``affects`` (someone else owns it, it affects you), ``resolved``,
+    ``escalated`` (unacknowledged past the owner's delay) or ``changed``."""
+    finding: Mapping[str, Any]
+    """:meth:`Finding.to_dict` of the finding, plus ``id`` (the finding id for ``reelwatch ack``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message to one role: a digest of notices, or a plain notice (test, admin, safe-to-format)."""
+
+    role: str
+    production: str
+    notices: tuple[Notice, ...] = ()
+    kind: str = "findings"
+    """``findings`` (a digest of notices), ``test``, ``admin`` or ``positive``."""
+    subject: str = ""
+    """Title for non-digest messages (digests derive theirs from the notices)."""
+    text: str = ""
+    """Body for non-digest messages, plain words."""
+    attachments: tuple[str, ...] = ()
+    """Local file paths (e.g. a frame grab) for channels that take attachments."""
+    id: int = 0
+    """Outbox id, 0 before it is stored."""
+
+    @property
+    def severity(self) -> Severity:
+        worst = [Severity.parse(n.finding.get("severity", "info")) for n in self.notices]
+        return max(worst, default=Severity.INFO)
+
+    @property
+    def volumes(self) -> tuple[str, ...]:
+        return tuple(sorted({str(n.finding.get("volume", "")) for n in self.notices} - {""}))

@@ -1,0 +1,1 @@
+"""Builtin plugins: they run with no config at all."""

@@ -1,0 +1,97 @@
+"""The builtin notifier: apprise, with each target getting the format that suits it.
+
+A role's targets are apprise URLs, or paths to apprise config files (YAML or text) whose
+tags are role names. Each target is sent separately so that one target being down is
+reported precisely and never blocks the others. URLs never reach a log: results name a
+target by its redacted form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import apprise
+import structlog
+
+from ..hookspecs import hookimpl
+from ..model import Message
+from ..redact import redact_url
+from ..render import Rendered, channel_format, render
+
+log = structlog.get_logger("reelwatch.notify")
+FORMATS = {"html": apprise.NotifyFormat.HTML, "markdown": apprise.NotifyFormat.MARKDOWN,
+           "slack": apprise.NotifyFormat.MARKDOWN, "text": apprise.NotifyFormat.TEXT,
+           "push": apprise.NotifyFormat.TEXT}
+ATTACHING = ("html", "slack")
+
+
+@dataclass(frozen=True, slots=True)
+class TargetResult:
+    target: str
+    """Redacted form of the target, safe to show."""
+    ok: bool
+    detail: str = ""
+
+
+def _is_config_file(target: str) -> bool:
+    return "://" not in target and Path(target).suffix.lower() in (".yml", ".yaml", ".txt", ".cfg", ".conf")
+
+
+def _body(rendered: Rendered, fmt: str) -> str:
+    return {"html": rendered.html, "markdown": rendered.markdown, "slack": rendered.slack,
+            "push": rendered.push}.get(fmt, rendered.text)
+
+
+def deliver(message: Message, targets: Sequence[str], role: str, base_dir: str = ".") -> list[TargetResult]:
+    """Send one message to every target of a role; one result per target."""
+    rendered = render(message)
+    results: list[TargetResult] = []
+    for target in targets:
+        obj = apprise.Apprise()
+        if _is_config_file(target):
+            cfg = apprise.AppriseConfig()
+            path = Path(target) if Path(target).is_absolute() else Path(base_dir) / target
+            if not cfg.add(str(path)):
+                results.append(TargetResult(path.name, False, "apprise config file could not be read"))
+                continue
+            obj.add(cfg)
+            fmt, tag, shown = "text", role, f"config {path.name} (tag {role})"
+        else:
+            if not obj.add(target):
+                results.append(TargetResult(redact_url(target), False, "not a valid apprise URL"))
+                continue
+            fmt, tag, shown = channel_format(target), None, redact_url(target)
+        attach = None
+        if message.attachments and fmt in ATTACHING:
+            attach = apprise.AppriseAttachment()
+            for item in message.attachments:
+                if Path(item).is_file():
+                    attach.add(item)
+        title = rendered.title if fmt != "push" else rendered.title[:120]
+        kwargs: dict[str, Any] = {"title": title, "body": _body(rendered, fmt), "body_format": FORMATS[fmt]}
+        if attach is not None and len(attach):
+            kwargs["attach"] = attach
+        if tag is not None:
+            kwargs["tag"] = tag
+        try:
+            ok = bool(obj.notify(**kwargs))
+        except Exception as exc:  # apprise says it never raises; be sure
+            ok = False
+            log.error("notify_exception", target=shown, error=type(exc).__name__)
+        results.append(TargetResult(shown, ok, "" if ok else "delivery failed"))
+    return results
+
+
+class AppriseNotifier:
+    """The builtin ``notify`` hook implementation."""
+
+    @hookimpl(trylast=True)
+    def notify(self, message: Message, targets: Sequence[str], config: Any) -> bool:
+        base = getattr(config, "base_dir", ".")
+        results = deliver(message, targets, message.role, base)
+        for r in results:
+            log.info("delivery", role=message.role, target=r.target, ok=r.ok, message_id=message.id)
+        return bool(results) and all(r.ok for r in results)

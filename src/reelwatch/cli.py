@@ -1,0 +1,130 @@
+"""The ``reelwatch`` command line. Exit codes: 0 fine, 1 findings of error or worse, 2 usage/config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import ConfigError
+from .log import configure_logging
+from .redact import Redactor
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 as well; keep its message short
+        self.print_usage(sys.stderr)
+        print(f"reelwatch: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="reelwatch", description="Production-workflow guard for film and TV.")
+    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    c = sub.add_parser("check", help="check files or folders once, before work is handed on")
+    c.add_argument("paths", nargs="+", metavar="PATH")
+    c.add_argument("--config", help="production config (TOML)")
+    c.add_argument("--format", choices=["table", "json"], default=None,
+                   help="output format (default: table on a terminal, json otherwise)")
+
+    r = sub.add_parser("run", help="run the daemon in the foreground")
+    r.add_argument("--config", required=True)
+
+    d = sub.add_parser("demo", help="a throwaway production, end to end, in under a minute")
+    d.add_argument("--dir", help="where to create it (default: a temporary folder, removed afterwards)")
+    d.add_argument("--keep", action="store_true", help="keep the demo folder")
+
+    cv = sub.add_parser("config", help="config tools")
+    cvs = cv.add_subparsers(dest="config_command", required=True, parser_class=_Parser)
+    v = cvs.add_parser("validate", help="validate a config file")
+    v.add_argument("file")
+
+    pl = sub.add_parser("plugins", help="list plugins, hooks and rules")
+    pl.add_argument("--config")
+    pl.add_argument("--format", choices=["table", "json"], default="table")
+
+    f = sub.add_parser("findings", help="list open findings with their ids")
+    f.add_argument("--config", required=True)
+    f.add_argument("--role")
+    f.add_argument("--volume")
+    f.add_argument("--severity", help="minimum severity: info, warning, error, blocker")
+    f.add_argument("--all", action="store_true", help="include acknowledged and resolved findings")
+    f.add_argument("--format", choices=["table", "json"], default="table")
+
+    a = sub.add_parser("ack", help="acknowledge findings by id or by path")
+    a.add_argument("targets", nargs="+", metavar="ID_OR_PATH")
+    a.add_argument("--config", required=True)
+    a.add_argument("--by", default=os.environ.get("USER", "someone"))
+
+    h = sub.add_parser("history", help="show an asset's life: checks, findings, notices, acks")
+    h.add_argument("path")
+    h.add_argument("--config", required=True)
+
+    s = sub.add_parser("status", help="volumes, observers, queues and open findings, from the state database")
+    s.add_argument("--config", required=True)
+    s.add_argument("--format", choices=["table", "json"], default="table")
+
+    n = sub.add_parser("notify", help="notification tools")
+    ns = n.add_subparsers(dest="notify_command", required=True, parser_class=_Parser)
+    t = ns.add_parser("test", help="send a test message to a role and report each target's result")
+    t.add_argument("role")
+    t.add_argument("--config", required=True)
+    return p
+
+
+def _fail_config(err: ConfigError) -> int:
+    print(str(err), file=sys.stderr)
+    return EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(level=args.log_level, journal=bool(os.environ.get("JOURNAL_STREAM")))
+    try:
+        if args.command == "check":
+            from .cli_output import print_check
+            from .oneshot import run_check
+            report = run_check(args.paths, args.config)
+            fmt = args.format or ("table" if sys.stdout.isatty() else "json")
+            print_check(report, fmt)
+            if report.problems and not report.assets:
+                return EXIT_USAGE
+            return report.exit_code
+        if args.command == "run":
+            from .app import load_runtime, read_toml
+            from .daemon import Daemon
+            load_runtime(args.config, None)  # fail fast, before anything starts
+            urls = [u for r in (read_toml(args.config).get("roles") or {}).values() for u in r.get("notify", [])]
+            configure_logging(level="info", redactor=Redactor(urls), journal=bool(os.environ.get("JOURNAL_STREAM")))
+            return Daemon(args.config).run()
+        if args.command == "demo":
+            from .demo import run_demo
+            return run_demo(Path(args.dir) if args.dir else None, keep=args.keep)
+        if args.command == "config":
+            from .app import load_runtime
+            runtime = load_runtime(args.file, None)
+            cfg = runtime.config
+            print(f"{args.file}: valid. Production {cfg.production.name!r}: {len(cfg.volumes)} volume(s), "
+                  f"{len(cfg.roles)} role(s), rule sections: {', '.join(sorted(cfg.rules)) or 'none'}")
+            return EXIT_OK
+        from . import cli_admin
+        return cli_admin.dispatch(args)
+    except ConfigError as err:
+        return _fail_config(err)
+    except KeyboardInterrupt:
+        return 130
+
+
+def json_dump(data: object) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, default=str)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,265 @@
+"""The long-running daemon: volumes -> settler -> work queue -> checkers -> store -> outbox.
+
+Threads: one control thread (volume health, polling, settling, sd_notify), N checker
+threads feeding the MediaInfo process pool (the bounded queue gives back-pressure), and
+the outbox worker. Signals: SIGTERM/SIGINT drain in-flight work and exit; SIGHUP
+validates the new config and swaps it in, or keeps the old one and says why.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from .app import Runtime, load_runtime
+from .config import ConfigError, Volume
+from .model import Asset, Message
+from .outbox import Outbox, OutboxWorker
+from .pipeline import Pipeline
+from .probe import ProbePool
+from .sdnotify import Notifier
+from .store import Store
+from .volumes import VolumeRuntime
+
+log = structlog.get_logger("reelwatch.daemon")
+MAX_BATCH_SECONDS = 600.0
+
+
+class Daemon:
+    """``reelwatch run``. Construct, then :meth:`run` (blocks until stopped)."""
+
+    def __init__(self, config_path: str | Path, *, env: Mapping[str, str] | None = None,
+                 tick: float = 0.2) -> None:
+        self.config_path = str(config_path)
+        self.env = dict(os.environ if env is None else env)
+        self.tick_seconds = tick
+        self.pool: ProbePool | None = None
+        self.runtime: Runtime | None = None
+        self.store: Store | None = None
+        self.pipeline: Pipeline | None = None
+        self.outbox: Outbox | None = None
+        self.outbox_worker: OutboxWorker | None = None
+        self.volumes: dict[str, VolumeRuntime] = {}
+        self.queue: queue.Queue[Asset | None] = queue.Queue(maxsize=256)
+        self.stopping = threading.Event()
+        self.reload_requested = threading.Event()
+        self.sd = Notifier(self.env)
+        self._checkers: list[threading.Thread] = []
+        self._batch_lock = threading.Lock()
+        self._in_flight = 0
+        self._batch: list[Asset] = []
+        self._batch_no = 0
+        self._batch_started = 0.0
+        self._last_ping = 0.0
+        self.control: threading.Thread | None = None
+
+    # -- start-up -------------------------------------------------------------------------
+    def start(self) -> None:
+        probe_cfg = load_runtime(self.config_path, None).config.probe  # validate before any side effect
+        self.pool = ProbePool(probe_cfg.workers, probe_cfg.timeout)
+        self.runtime = load_runtime(self.config_path, self.pool)
+        config = self.runtime.config
+        self.store = Store(config.resolve(config.state.path))
+        self.store.audit("started", config=self.config_path)
+        self.pipeline = Pipeline(self.runtime.pm, config, self.store)
+        self.outbox = Outbox(self.store, config, self._send)
+        self.outbox_worker = OutboxWorker(self.outbox)
+        self.outbox_worker.start()
+        for i in range(self.pool.size):
+            t = threading.Thread(target=self._checker, name=f"reelwatch-check-{i}", daemon=True)
+            t.start()
+            self._checkers.append(t)
+        self._open_volumes()
+        self.sd.ready(self._status())
+        log.info("ready", volumes=len(self.volumes), production=config.production.name)
+        self.control = threading.Thread(target=self._control_loop, name="reelwatch-control", daemon=True)
+        self.control.start()
+
+    def _open_volumes(self) -> None:
+        assert self.runtime is not None and self.store is not None
+        config = self.runtime.config
+        for cfg in config.volumes:
+            vol = VolumeRuntime(cfg=cfg, root=str(config.resolve(cfg.path)), store=self.store,
+                                ignore=self.runtime.pm.ignore, emit=self._enqueue, announce=self._announce)
+            self.volumes[cfg.name] = vol
+            self.sd.status(f"reconciling volume {cfg.name}")
+            vol.start()
+
+    def _send(self, message: Message, targets: Any) -> bool:
+        assert self.runtime is not None
+        result = self.runtime.pm.hook.notify(message=message, targets=list(targets), config=self.runtime.config)
+        return bool(result)
+
+    def _announce(self, cfg: Volume, root: str, up: bool) -> None:
+        if self.outbox is None or self.runtime is None:
+            return
+        text = (f"Volume {cfg.name} is back at {root}; reelwatch is checking what changed while it was away."
+                if up else f"Volume {cfg.name} is not available at {root} (unmounted, or the share is down). "
+                           "reelwatch keeps running and will rescan it as soon as it is back.")
+        self.outbox.enqueue(Message(role=cfg.owner, production=self.runtime.config.production.name, kind="admin",
+                                    subject=f"volume {cfg.name} {'is back' if up else 'unavailable'}", text=text))
+        self.store and self.store.audit("volume_back" if up else "volume_unavailable", volume=cfg.name)
+
+    # -- work ---------------------------------------------------------------------------
+    def _enqueue(self, asset: Asset) -> None:
+        with self._batch_lock:
+            self._in_flight += 1
+        self.queue.put(asset)  # blocks when full: back-pressure on the settler
+
+    def _checker(self) -> None:
+        while True:
+            asset = self.queue.get()
+            if asset is None:
+                return
+            try:
+                with self._batch_lock:
+                    if not self._batch:
+                        self._batch_no = self.store.next_batch() if self.store else 0
+                        self._batch_started = time.monotonic()
+                    batch = self._batch_no
+                assert self.pipeline is not None
+                if self.pipeline.process(asset, batch) is not None:
+                    with self._batch_lock:
+                        self._batch.append(asset)
+            except Exception as exc:  # one file never kills the daemon
+                log.error("check_failed", volume=asset.volume, path=asset.relpath,
+                          error=f"{type(exc).__name__}: {exc}")
+            finally:
+                with self._batch_lock:
+                    self._in_flight -= 1
+                if self.outbox:
+                    self.outbox.wake.set()
+
+    def _maybe_finish_batch(self) -> None:
+        settling = sum(len(v.settler) for v in self.volumes.values())
+        with self._batch_lock:
+            if not self._batch or self._in_flight:
+                return
+            if settling and time.monotonic() - self._batch_started < MAX_BATCH_SECONDS:
+                return
+            assets, self._batch = self._batch, []
+            batch = self._batch_no
+        assert self.pipeline is not None
+        try:
+            self.pipeline.finish_batch(assets, batch)
+        except Exception as exc:
+            log.error("batch_failed", error=f"{type(exc).__name__}: {exc}")
+
+    # -- control loop -------------------------------------------------------------------
+    def _control_loop(self) -> None:
+        while not self.stopping.is_set():
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self.reload()
+            for vol in list(self.volumes.values()):
+                try:
+                    vol.tick()
+                except Exception as exc:
+                    log.error("volume_tick_failed", volume=vol.name, error=f"{type(exc).__name__}: {exc}")
+            self._maybe_finish_batch()
+            self._watchdog()
+            self.stopping.wait(self.tick_seconds)
+
+    def healthy(self) -> bool:
+        """Observers alive, workers alive, and the queue is draining."""
+        workers_ok = all(t.is_alive() for t in self._checkers)
+        outbox_ok = self.outbox_worker is not None and self.outbox_worker.is_alive()
+        return workers_ok and outbox_ok and all(v.healthy() for v in self.volumes.values())
+
+    def _watchdog(self) -> None:
+        interval = self.sd.watchdog_interval
+        now = time.monotonic()
+        if interval is None or now - self._last_ping < interval:
+            return
+        if self.healthy():
+            self._last_ping = now
+            self.sd.send("WATCHDOG=1", f"STATUS={self._status()}")
+        else:
+            log.error("unhealthy_not_pinging")
+
+    def _status(self) -> str:
+        settling = sum(len(v.settler) for v in self.volumes.values())
+        pending = self.outbox.pending()[0] if self.outbox else 0
+        down = [v.name for v in self.volumes.values() if not v.available]
+        text = (f"watching {len(self.volumes)} volume(s); {settling} settling, {self.queue.qsize()} queued, "
+                f"{pending} message(s) to send")
+        return text + (f"; unavailable: {', '.join(down)}" if down else "")
+
+    def reload(self) -> bool:
+        """Validate the config file again; swap it in only if it is valid."""
+        assert self.runtime is not None and self.pipeline is not None and self.store is not None
+        self.sd.reloading()
+        try:
+            runtime = load_runtime(self.config_path, self.pool)
+        except ConfigError as err:
+            log.error("reload_rejected", problems=err.problems)
+            self.store.audit("reload_rejected", problems=err.problems)
+            if self.outbox is not None:
+                admin = self.runtime.config.notify.admin_role or next(
+                    (r for r in ("admin", "supervisor") if r in self.runtime.config.roles), None)
+                if admin:
+                    self.outbox.enqueue(Message(
+                        role=admin, production=self.runtime.config.production.name, kind="admin",
+                        subject="config reload rejected: still running on the previous config",
+                        text="The edited config was not applied:\n" + "\n".join(err.problems)))
+            self.sd.ready(self._status())
+            return False
+        for vol in self.volumes.values():
+            vol.stop()
+        self.volumes.clear()
+        self.runtime = runtime
+        self.pipeline.reconfigure(runtime.pm, runtime.config)
+        if self.outbox is not None:
+            self.outbox.config = runtime.config
+        self._open_volumes()
+        self.store.audit("reloaded", config=self.config_path)
+        log.info("reloaded", volumes=len(self.volumes))
+        self.sd.ready(self._status())
+        return True
+
+    # -- stopping -----------------------------------------------------------------------
+    def stop(self, drain: float = 10.0) -> None:
+        """Stop watching, finish what is queued and in flight, then shut down."""
+        if self.stopping.is_set():
+            return
+        self.sd.stopping()
+        self.stopping.set()
+        for vol in self.volumes.values():
+            vol.stop()
+        if self.control is not None:
+            self.control.join(10)
+        for _ in self._checkers:
+            self.queue.put(None)
+        for t in self._checkers:
+            t.join(60)
+        self._maybe_finish_batch()
+        if self.outbox_worker is not None:
+            self.outbox_worker.stop(drain=drain)
+        if self.pool is not None:
+            self.pool.close()
+        if self.store is not None:
+            self.store.audit("stopped")
+            self.store.close()
+        log.info("stopped")
+
+    def run(self) -> int:
+        """Start, wait for a signal, stop. Returns the exit code."""
+        signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
+        signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
+        self.start()
+        try:
+            while not self.stopping.wait(0.5):
+                pass
+        finally:
+            self.stopping.clear()
+            self.stop()
+        return 0

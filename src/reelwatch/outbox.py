@@ -1,0 +1,250 @@
+"""The durable outbox: notices -> digests -> messages -> delivery, with retries.
+
+Notices are written by the pipeline in the same transaction as the check. This worker
+gathers each role's pending notices into one digest once the oldest has waited
+``digest_window`` seconds (quiet hours hold all but blockers), writes the message to the
+outbox *before* sending it, and sends the head of each role's queue in order. A failed
+target is retried with exponential backoff; targets that already received a message are
+not sent it again. After ``max_attempts`` a message is dead-lettered and the admin role is
+told through any channel that works.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from .config import Config
+from .model import Message, Notice, Severity
+from .store import Store
+
+log = structlog.get_logger("reelwatch.outbox")
+MAX_BACKOFF = 600.0
+Sender = Callable[[Message, Sequence[str]], bool]
+
+
+def in_quiet_hours(window: str | None, now: float) -> bool:
+    if not window:
+        return False
+    start, end = window.split("-")
+    t = datetime.fromtimestamp(now).strftime("%H:%M")
+    return (start <= t < end) if start <= end else (t >= start or t < end)
+
+
+def message_to_json(message: Message) -> str:
+    data = asdict(message)
+    data["notices"] = [{"kind": n.kind, "finding": dict(n.finding)} for n in message.notices]
+    return json.dumps(data, default=str)
+
+
+def message_from_json(text: str, msg_id: int) -> Message:
+    data = json.loads(text)
+    notices = tuple(Notice(kind=n["kind"], finding=n["finding"]) for n in data.pop("notices", ()))
+    data["attachments"] = tuple(data.get("attachments") or ())
+    data["id"] = msg_id
+    return Message(notices=notices, **data)
+
+
+class Outbox:
+    """Digesting and delivery; call :meth:`tick` from a worker thread (or a test)."""
+
+    def __init__(self, store: Store, config: Config, send: Sender, *,
+                 clock: Callable[[], float] = time.time,
+                 attach: Callable[[Sequence[Notice]], tuple[str, ...]] | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.send = send
+        self.clock = clock
+        self.attach = attach
+        self.wake = threading.Event()
+
+    # -- stage 1: notices -> messages ---------------------------------------------------
+    def enqueue(self, message: Message) -> int:
+        """Write a ready-made message (test, admin, positive) to the outbox."""
+        now = self.clock()
+        with self.store.tx() as db:
+            cur = db.execute("INSERT INTO outbox (role, payload, created, next_at) VALUES (?,?,?,?)",
+                             (message.role, message_to_json(message), now, now))
+        self.wake.set()
+        return int(cur.lastrowid or 0)
+
+    def digest(self, *, force: bool = False) -> int:
+        """Turn due notices into one message per role. Returns the number of messages made."""
+        now = self.clock()
+        window = self.config.notify.digest_window
+        made = 0
+        rows = self.store.query("SELECT role, MIN(created) AS oldest, MAX(severity) AS worst FROM notices "
+                                "WHERE message_id IS NULL GROUP BY role")
+        for row in rows:
+            role = self.config.roles.get(row["role"])
+            quiet = role is not None and in_quiet_hours(role.quiet_hours, now)
+            if quiet and row["worst"] < Severity.BLOCKER and not force:
+                continue
+            if not force and now - row["oldest"] < window:
+                continue
+            made += self._digest_role(row["role"], now)
+        return made
+
+    def _digest_role(self, role: str, now: float) -> int:
+        production = self.config.production.name
+        with self.store.tx() as db:
+            notices = db.execute("SELECT id, kind, data FROM notices WHERE message_id IS NULL AND role=? "
+                                 "ORDER BY id", (role,)).fetchall()
+            if not notices:
+                return 0
+            items = tuple(Notice(kind=n["kind"], finding=json.loads(n["data"])) for n in notices)
+            attachments = self.attach(items) if self.attach else ()
+            message = Message(role=role, production=production, notices=items, attachments=attachments)
+            cur = db.execute("INSERT INTO outbox (role, payload, created, next_at) VALUES (?,?,?,?)",
+                             (role, message_to_json(message), now, now))
+            msg_id = cur.lastrowid
+            db.executemany("UPDATE notices SET message_id=? WHERE id=?", [(msg_id, n["id"]) for n in notices])
+        return 1
+
+    # -- escalation ---------------------------------------------------------------------
+    def escalate(self) -> int:
+        """Error and blocker findings still unacknowledged past the owner's delay go up a level."""
+        now = self.clock()
+        count = 0
+        for name, role in self.config.roles.items():
+            if not role.escalate_to:
+                continue
+            rows = self.store.query(
+                "SELECT id, data, severity FROM findings WHERE status='open' AND owner=? AND severity>=? "
+                "AND escalated_at IS NULL AND first_seen<=?", (name, int(Severity.ERROR), now - role.escalate_after))
+            if not rows:
+                continue
+            with self.store.tx() as db:
+                for r in rows:
+                    data = json.loads(r["data"])
+                    data["id"] = r["id"]
+                    data["escalated_from"] = name
+                    db.execute("UPDATE findings SET escalated_at=? WHERE id=?", (now, r["id"]))
+                    db.execute("INSERT INTO notices (role, kind, finding_id, severity, data, created) "
+                               "VALUES (?,?,?,?,?,?)", (role.escalate_to, "escalated", r["id"], r["severity"],
+                                                        json.dumps(data), now))
+                    db.execute("INSERT INTO audit (ts, event, volume, relpath, detail) SELECT ?, 'escalated', "
+                               "volume, relpath, ? FROM findings WHERE id=?",
+                               (now, json.dumps({"id": r["id"], "to": role.escalate_to}), r["id"]))
+                    count += 1
+        return count
+
+    # -- stage 2: delivery --------------------------------------------------------------
+    def targets(self, role: str) -> tuple[str, ...]:
+        cfg = self.config.roles.get(role)
+        return cfg.notify if cfg else ()
+
+    def deliver(self) -> int:
+        """Send the head message of each role whose retry time has come. Returns messages sent."""
+        now = self.clock()
+        sent = 0
+        heads = self.store.query(
+            "SELECT o.* FROM outbox o WHERE o.state='pending' AND o.id = "
+            "(SELECT MIN(id) FROM outbox p WHERE p.role=o.role AND p.state='pending')")
+        for row in heads:
+            if row["next_at"] > now:
+                continue
+            sent += self._deliver_one(row, now)
+        return sent
+
+    def _deliver_one(self, row: Any, now: float) -> int:
+        message = message_from_json(row["payload"], row["id"])
+        done = set(json.loads(row["delivered"]))
+        targets = [t for t in self.targets(message.role) if t not in done]
+        failed = []
+        for target in targets:
+            if self.send(message, [target]):
+                done.add(target)
+            else:
+                failed.append(target)
+        attempts = row["attempts"] + 1
+        delivered = json.dumps(sorted(done))
+        error = f"{len(failed)} of {len(failed) + len(done)} target(s) failed" if failed else None
+        with self.store.tx() as db:
+            if not failed:
+                db.execute("UPDATE outbox SET state='sent', sent_at=?, attempts=?, delivered=?, last_error=NULL "
+                           "WHERE id=?", (now, attempts, delivered, row["id"]))
+                db.execute("INSERT INTO audit (ts, event, detail) VALUES (?, 'notified', ?)",
+                           (now, json.dumps({"message": row["id"], "role": message.role, "targets": len(done)})))
+                return 1
+            if attempts >= self.config.notify.max_attempts:
+                db.execute("UPDATE outbox SET state='dead', attempts=?, delivered=?, last_error=? WHERE id=?",
+                           (attempts, delivered, error, row["id"]))
+                db.execute("INSERT INTO audit (ts, event, detail) VALUES (?, 'dead_letter', ?)",
+                           (now, json.dumps({"message": row["id"], "role": message.role})))
+            else:
+                delay = min(MAX_BACKOFF, self.config.notify.retry_base * 2 ** (attempts - 1))
+                db.execute("UPDATE outbox SET attempts=?, next_at=?, delivered=?, last_error=? WHERE id=?",
+                           (attempts, now + delay, delivered, error, row["id"]))
+        if attempts >= self.config.notify.max_attempts:
+            log.error("dead_letter", message_id=row["id"], role=message.role, attempts=attempts)
+            self._tell_admin(message, attempts)
+        else:
+            log.warning("delivery_failed", message_id=row["id"], role=message.role, attempts=attempts,
+                        failed_targets=len(failed))
+        return 0
+
+    def _tell_admin(self, message: Message, attempts: int) -> None:
+        admin = self.config.notify.admin_role or next(
+            (r for r in ("admin", "supervisor") if r in self.config.roles), None)
+        text = (f"A message for the {message.role} role could not be delivered after {attempts} tries and "
+                f"was set aside (outbox id {message.id}). Check that role's notification targets with "
+                f"'reelwatch notify test {message.role}'.")
+        alert = Message(role=admin or message.role, production=self.config.production.name, kind="admin",
+                        subject=f"Undeliverable message for {message.role}", text=text)
+        # Through any channel that works: the admin's own targets, then every other role's.
+        candidates = [admin] if admin else []
+        candidates += [r for r in self.config.roles if r not in candidates and r != message.role]
+        for role in candidates:
+            for target in self.targets(role):
+                if self.send(alert, [target]):
+                    self.store.audit("admin_told", role=role, message=message.id)
+                    return
+        log.error("admin_unreachable", message_id=message.id)
+
+    def pending(self) -> tuple[int, float | None]:
+        """(messages waiting, age in seconds of the oldest), for status and metrics."""
+        rows = self.store.query("SELECT COUNT(*) AS n, MIN(created) AS oldest FROM outbox WHERE state='pending'")
+        n, oldest = rows[0]["n"], rows[0]["oldest"]
+        return n, (self.clock() - oldest) if oldest else None
+
+    def tick(self) -> int:
+        """One round: escalate, digest, deliver. Returns messages delivered."""
+        self.escalate()
+        self.digest()
+        return self.deliver()
+
+
+class OutboxWorker(threading.Thread):
+    """Runs :meth:`Outbox.tick` in the background until stopped."""
+
+    def __init__(self, outbox: Outbox, interval: float = 1.0) -> None:
+        super().__init__(name="reelwatch-outbox", daemon=True)
+        self.outbox = outbox
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.outbox.tick()
+            except Exception as exc:
+                log.error("outbox_tick_failed", error=f"{type(exc).__name__}: {exc}")
+            self.outbox.wake.wait(self.interval)
+            self.outbox.wake.clear()
+
+    def stop(self, drain: float = 0.0) -> None:
+        """Stop; with ``drain``, first keep delivering for up to that many seconds."""
+        deadline = time.monotonic() + drain
+        while drain and time.monotonic() < deadline and self.outbox.pending()[0]:
+            time.sleep(0.1)
+        self.stopping.set()
+        self.outbox.wake.set()
+        self.join(10)

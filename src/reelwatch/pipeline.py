@@ -1,0 +1,131 @@
+"""stable path -> Asset -> facts (probed once, cached) -> checks -> findings -> routing -> store.
+
+The pipeline never talks to a notification target: it writes notices into the state
+database in the same transaction as the check, and the outbox worker sends them.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as statmod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import structlog
+
+from .config import Config
+from .manager import PluginManager
+from .model import Asset, Facts, Finding, Severity, as_tuple
+from .store import Store, scope_of
+
+log = structlog.get_logger("reelwatch.pipeline")
+FALLBACK_OWNER = "supervisor"
+
+
+def apply_defaults(finding: Finding, config: Config) -> Finding | None:
+    """Fill in the volume owner and apply ``[overrides."rule.id"]``; None when disabled."""
+    override = config.overrides.get(finding.rule)
+    if override is not None and not override.enabled:
+        return None
+    changes: dict[str, object] = {}
+    if finding.owner is None:
+        volume = config.volume(finding.asset.volume)
+        changes["owner"] = volume.owner if volume else FALLBACK_OWNER
+    if override is not None:
+        if override.severity:
+            changes["severity"] = Severity.parse(override.severity)
+        if override.owner:
+            changes["owner"] = override.owner
+        if override.impacts is not None:
+            changes["impacts"] = as_tuple(override.impacts)
+    return replace(finding, **changes) if changes else finding  # type: ignore[arg-type]
+
+
+@dataclass
+class Router:
+    """Who hears about a finding: its owner (``new``), its impacted roles and any extra
+    recipients named by ``route`` hooks (``affects``). Unknown roles are skipped."""
+
+    pm: PluginManager
+    config: Config
+    warned: set[str] = field(default_factory=set)
+
+    def __call__(self, finding: Finding) -> list[tuple[str, str]]:
+        known = set(self.config.roles)
+        out: list[tuple[str, str]] = []
+        wanted = [(finding.owner, "new")] + [(r, "affects") for r in finding.impacts]
+        wanted += [(r, "affects") for r in self.pm.route(finding, self.config)]
+        for role, kind in wanted:
+            if not role or any(role == r for r, _ in out):
+                continue
+            if role not in known:
+                if known and role not in self.warned:
+                    self.warned.add(role)
+                    log.warning("unknown_role", role=role, rule=finding.rule)
+                continue
+            out.append((role, kind))
+        return out
+
+
+class Pipeline:
+    """Checks assets and records the outcome; shared by ``reelwatch check`` and the daemon."""
+
+    def __init__(self, pm: PluginManager, config: Config, store: Store) -> None:
+        self.pm = pm
+        self.config = config
+        self.store = store
+        self.router = Router(pm, config)
+
+    def reconfigure(self, pm: PluginManager, config: Config) -> None:
+        self.pm, self.config = pm, config
+        self.router = Router(pm, config)
+
+    def facts(self, asset: Asset) -> Facts:
+        cached = self.store.cached_facts(asset)
+        if cached is not None:
+            return cached
+        facts = self.pm.hook.probe(asset=asset)
+        return facts if facts is not None else Facts(kind="unreadable", error="no probe could read it")
+
+    def process(self, asset: Asset, batch: int, *, force: bool = False) -> list[Finding] | None:
+        """Check one asset version; None when this exact version was already checked."""
+        if not force and self.store.is_checked(asset):
+            return None
+        facts = self.facts(asset)
+        derived, errors = self.pm.collect(asset, facts, self.config)
+        if derived:
+            facts = facts.with_derived(derived)
+        history = self.store.history(batch)
+        raw = errors + self.pm.check(asset, facts, history, self.config)
+        findings = [f for f in (apply_defaults(f, self.config) for f in raw) if f is not None]
+        self.store.commit_check(asset, facts, findings, self.router, batch)
+        log.info("checked", volume=asset.volume, path=asset.relpath, findings=len(findings),
+                 worst=max((f.severity for f in findings), default=Severity.INFO).label)
+        return findings
+
+    def finish_batch(self, assets: Sequence[Asset], batch: int) -> list[Finding]:
+        """Run ``batch_done`` rules over what was checked in this batch and record them."""
+        if not assets:
+            return []
+        raw = self.pm.batch_done(assets, self.store.history(batch), self.config)
+        findings = [f for f in (apply_defaults(f, self.config) for f in raw) if f is not None]
+        plugins = [name for name, _ in self.pm.implementations("batch_done")]
+        scopes = {scope_of(a.volume, a.relpath) for a in assets}
+        self.store.commit_batch(findings, scopes, plugins, self.router)
+        return findings
+
+
+def file_asset(volume: str, root: str | Path, relpath: str) -> Asset | None:
+    """Asset for one regular file, or None when it is gone or not a regular file."""
+    try:
+        st = os.stat(Path(root) / relpath)
+    except OSError:
+        return None
+    if not statmod.S_ISREG(st.st_mode):
+        return None
+    return Asset(volume=volume, root=str(root), relpath=relpath, size=st.st_size, mtime_ns=st.st_mtime_ns)
+
+
+def worst(findings: Iterable[Finding]) -> Severity | None:
+    return max((f.severity for f in findings), default=None)

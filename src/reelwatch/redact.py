@@ -1,0 +1,77 @@
+"""Keep secrets out of every log line, CLI output and error message.
+
+apprise URLs carry webhook tokens and SMTP passwords in their user-info, path and query.
+:func:`redact_url` shows only the scheme and host; :class:`Redactor` also scrubs every
+secret-looking part of the configured URLs from arbitrary text, for messages that quote
+a URL in some other shape (an exception from a library, say).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+MASK = "***"
+SECRET_QUERY = re.compile(r"(pass|pwd|token|secret|key|auth|sig|webhook|apikey)", re.IGNORECASE)
+URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]{1,20}://[^\s'\"<>]+", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """``mailto://user:pw@smtp.example.com?to=x`` -> ``mailto://***@smtp.example.com/***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return f"{url.split(':', 1)[0]}://{MASK}"
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = f"{MASK}@" if parts.username or parts.password else ""
+    rest = f"/{MASK}" if (parts.path.strip("/") or parts.query) else ""
+    return f"{parts.scheme}://{user}{host}{rest}"
+
+
+def secrets_of(url: str) -> set[str]:
+    """The parts of an apprise URL that must never be shown."""
+    out: set[str] = set()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return {url}
+    for piece in (parts.username, parts.password):
+        if piece:
+            out |= {piece, unquote(piece)}
+    for segment in parts.path.split("/"):
+        if len(segment) >= 6:
+            out |= {segment, unquote(segment)}
+    for key, value in parse_qsl(parts.query, keep_blank_values=False):
+        if value and (SECRET_QUERY.search(key) or len(value) >= 16):
+            out |= {value, unquote(value)}
+    out.add(url)
+    return {s for s in out if len(s) >= 4}
+
+
+class Redactor:
+    """Scrubs known secrets and any URL from text."""
+
+    def __init__(self, urls: Iterable[str] = ()) -> None:
+        secrets: set[str] = set()
+        for url in urls:
+            secrets |= secrets_of(url)
+        self._secrets = sorted(secrets, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(s) for s in self._secrets)) if self._secrets else None
+
+    def __call__(self, text: str) -> str:
+        text = URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+        if self._pattern is not None:
+            text = self._pattern.sub(MASK, text)
+        return text
+
+    def scrub(self, value: object) -> object:
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {k: self.scrub(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.scrub(v) for v in value)
+        return value

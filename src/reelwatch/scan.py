@@ -1,0 +1,111 @@
+"""Reconcile a volume with the state database, streaming: no whole-tree snapshot in memory.
+
+The tree is walked one folder at a time with ``os.scandir``; each folder's listing is
+compared with the assets the store holds for that folder (one indexed query). Anything new
+or changed is handed to the settler exactly as a live event would be; assets whose files
+are gone are marked gone. Memory is bounded by the largest single folder.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as statmod
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from .settle import unit_of
+from .store import Store
+
+log = structlog.get_logger("reelwatch.scan")
+
+
+class VolumeUnavailable(Exception):
+    """The volume's root is not there (unmounted, share down): nothing may be marked gone."""
+
+
+@dataclass
+class ScanResult:
+    files: int = 0
+    folders: int = 0
+    touched: int = 0
+    gone: int = 0
+    unreadable: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], None],
+                ignore: Callable[[str, str], bool], *, mark_gone: bool = True, start: str = "") -> ScanResult:
+    """Walk ``root`` (or the ``start`` folder under it) and touch every path that differs from
+    the store. Never writes to ``root``. ``mark_gone`` is only honoured for whole-volume scans."""
+    if not os.path.isdir(root):
+        raise VolumeUnavailable(root)
+    started = time.monotonic()
+    result = ScanResult()
+    visited: set[str] = set()
+    blind: set[str] = set()
+    stack = [start]
+    mark_gone = mark_gone and not start
+    while stack:
+        folder = stack.pop()
+        path = os.path.join(root, folder) if folder else root
+        try:
+            entries = list(os.scandir(path))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            result.unreadable.append(f"{folder or '.'}: {exc.strerror}")
+            log.warning("folder_unreadable", volume=volume, folder=folder or ".", error=exc.strerror)
+            blind.add(folder)  # do not mark its contents gone: we could not look
+            continue
+        visited.add(folder)
+        result.folders += 1
+        known = store.in_folder(volume, folder)
+        seen_units: dict[str, tuple[int, int, int]] = {}
+        for entry in entries:
+            rel = f"{folder}/{entry.name}" if folder else entry.name
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if statmod.S_ISDIR(st.st_mode):
+                if not ignore(volume, rel + "/"):
+                    stack.append(rel)
+                continue
+            if not statmod.S_ISREG(st.st_mode) or ignore(volume, rel):
+                continue
+            result.files += 1
+            unit = unit_of(rel)
+            if unit.sequence:
+                count, total, newest = seen_units.get(unit.relpath, (0, 0, 0))
+                seen_units[unit.relpath] = (count + 1, total + st.st_size, max(newest, st.st_mtime_ns))
+                continue
+            old = known.get(rel)
+            if old is None or old != (st.st_size, st.st_mtime_ns):
+                touch(rel)
+                result.touched += 1
+        for rel, (_count, total, newest) in seen_units.items():
+            old = known.get(rel)
+            if old is None or old != (total, newest):
+                touch(rel.replace("#", "0"))  # any frame name of the unit will do
+                result.touched += 1
+        if mark_gone:
+            live = set(seen_units) | {f"{folder}/{e.name}" if folder else e.name for e in entries}
+            for rel in known:
+                if rel not in live:
+                    store.mark_gone(volume, rel)
+                    result.gone += 1
+    if mark_gone:
+        for folder in store.folders(volume):
+            if folder not in visited and not _under(folder, blind):
+                for rel in store.in_folder(volume, folder):
+                    store.mark_gone(volume, rel)
+                    result.gone += 1
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _under(folder: str, blind: set[str]) -> bool:
+    return any(b == "" or folder == b or folder.startswith(b + "/") for b in blind)

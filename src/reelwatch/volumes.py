@@ -1,0 +1,169 @@
+"""Per-volume runtime: settler, observer (or polling), health and the reconcile schedule."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from .config import Volume
+from .model import Asset
+from .scan import ScanResult, VolumeUnavailable, scan_volume
+from .settle import Settler, Unit, unit_of
+from .store import Store
+from .watch import VolumeObserver, choose_observer
+
+log = structlog.get_logger("reelwatch.volumes")
+
+
+@dataclass
+class VolumeRuntime:
+    """Everything that watches one volume. Only enqueues: it never checks anything itself."""
+
+    cfg: Volume
+    root: str
+    store: Store
+    ignore: Callable[[str, str], bool]
+    emit: Callable[[Asset], None]
+    announce: Callable[[Volume, str, bool], None]
+    """Called once when the volume goes away (False) and once when it is back (True)."""
+    kind: str = "inotify"
+    reason: str = ""
+    available: bool = True
+    last_event: float | None = None
+    last_scan: ScanResult | None = None
+    settler: Settler = field(init=False)
+    observer: VolumeObserver | None = field(default=None, init=False)
+    _rescan: threading.Event = field(default_factory=threading.Event, init=False)
+    _pending_folders: set[str] = field(default_factory=set, init=False)
+    _pending_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _next_poll: float = field(default=0.0, init=False)
+    _next_reconcile: float = field(default=0.0, init=False)
+
+    def __post_init__(self) -> None:
+        self.settler = Settler(self.cfg.name, self.root, self.cfg.settle, self.emit, gone=self.unit_gone)
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    # -- events from the observer thread ----------------------------------------------
+    def touch(self, relpath: str) -> None:
+        if self.ignore(self.cfg.name, relpath):
+            return
+        self.last_event = time.time()
+        self.settler.touch(relpath)
+
+    def gone(self, relpath: str) -> None:
+        """A file was deleted or moved away: forget it, or re-settle its sequence."""
+        if self.ignore(self.cfg.name, relpath):
+            return
+        self.last_event = time.time()
+        unit = unit_of(relpath)
+        if unit.sequence:
+            self.settler.touch(relpath)
+        elif not os.path.lexists(os.path.join(self.root, relpath)) and self.store.asset(self.name, relpath):
+            self.store.mark_gone(self.name, relpath)
+
+    def unit_gone(self, unit: Unit) -> None:
+        if self.store.asset(self.name, unit.relpath):
+            self.store.mark_gone(self.name, unit.relpath)
+
+    def folder_in(self, relpath: str) -> None:
+        """A folder was created or moved in: its files produce no events of their own."""
+        if self.ignore(self.cfg.name, relpath + "/"):
+            return
+        self.last_event = time.time()
+        with self._pending_lock:
+            self._pending_folders.add(relpath)
+
+    def folder_out(self, relpath: str) -> None:
+        self.last_event = time.time()
+        self.request_rescan()
+
+    def request_rescan(self) -> None:
+        self._rescan.set()
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Choose the observer, reconcile with the store, then start watching."""
+        if not os.path.isdir(self.root):
+            self._set_available(False)
+            return
+        self.kind, self.reason = choose_observer(self.cfg.observer, self.root)
+        log.info("volume_watch", volume=self.name, observer=self.kind, reason=self.reason)
+        if self.kind == "inotify":
+            self.observer = VolumeObserver(self.root, self.touch, self.gone, self.folder_in, self.folder_out)
+            try:
+                self.observer.start()
+            except OSError as exc:
+                self.kind = "polling"
+                self.reason = f"inotify could not start ({exc.strerror}); polling instead"
+                log.warning("inotify_failed", volume=self.name, error=exc.strerror)
+                self.observer = None
+        self.reconcile()
+
+    def stop(self) -> None:
+        if self.observer is not None:
+            self.observer.stop()
+            self.observer = None
+
+    def reconcile(self) -> ScanResult | None:
+        try:
+            result = scan_volume(self.name, self.root, self.store, self.settler.touch, self.ignore)
+        except VolumeUnavailable:
+            self._set_available(False)
+            return None
+        self.last_scan = result
+        now = time.monotonic()
+        self._next_reconcile = now + self.cfg.reconcile_interval if self.cfg.reconcile_interval else float("inf")
+        self._next_poll = now + self.cfg.poll_interval
+        log.info("reconciled", volume=self.name, files=result.files, changed=result.touched,
+                 gone=result.gone, seconds=round(result.seconds, 3))
+        return result
+
+    def healthy(self) -> bool:
+        if not self.available:
+            return True  # an absent volume is reported, not a fault of the daemon
+        return self.kind == "polling" or (self.observer is not None and self.observer.alive())
+
+    def _set_available(self, up: bool) -> None:
+        if up == self.available:
+            return
+        self.available = up
+        log.warning("volume_back" if up else "volume_unavailable", volume=self.name, path=self.root)
+        self.announce(self.cfg, self.root, up)
+
+    def tick(self) -> None:
+        """Called often from the control thread: health, polling, rescans, settling."""
+        now = time.monotonic()
+        present = os.path.isdir(self.root)
+        if not present:
+            if self.available:
+                self.stop()
+                self._set_available(False)
+            return
+        if not self.available:
+            self._set_available(True)
+            self.start()
+            return
+        if self.kind == "inotify" and (self.observer is None or not self.observer.alive()):
+            log.error("observer_died", volume=self.name)
+            self.stop()
+            self.start()
+        if self._rescan.is_set() or (self.kind == "polling" and now >= self._next_poll) \
+                or now >= self._next_reconcile:
+            self._rescan.clear()
+            self.reconcile()
+        with self._pending_lock:
+            folders, self._pending_folders = self._pending_folders, set()
+        for folder in folders:
+            try:
+                scan_volume(self.name, self.root, self.store, self.settler.touch, self.ignore, start=folder)
+            except VolumeUnavailable:
+                break
+        self.settler.poll()
