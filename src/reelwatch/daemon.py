@@ -8,6 +8,8 @@ validates the new config and swaps it in, or keeps the old one and says why.
 
 from __future__ import annotations
 
+import glob
+import logging
 import os
 import queue
 import signal
@@ -28,6 +30,10 @@ from .probe import ProbePool
 from .sdnotify import Notifier
 from .store import Store
 from .volumes import VolumeRuntime
+from .watch import OverflowWatch
+
+GLOB_CHARS = set("*?[")
+STATUS_EVERY = 2.0
 
 log = structlog.get_logger("reelwatch.daemon")
 MAX_BATCH_SECONDS = 600.0
@@ -59,7 +65,10 @@ class Daemon:
         self._batch_no = 0
         self._batch_started = 0.0
         self._last_ping = 0.0
+        self._last_status = 0.0
+        self.mount_roots: list[Volume] = []
         self.control: threading.Thread | None = None
+        self._overflow = OverflowWatch(self._on_overflow)
 
     # -- start-up -------------------------------------------------------------------------
     def start(self) -> None:
@@ -77,21 +86,66 @@ class Daemon:
             t = threading.Thread(target=self._checker, name=f"reelwatch-check-{i}", daemon=True)
             t.start()
             self._checkers.append(t)
+        logging.getLogger("watchdog.observers.inotify_c").addHandler(self._overflow)
+        self.store.clear_volume_status()
         self._open_volumes()
+        self._write_status()
         self.sd.ready(self._status())
         log.info("ready", volumes=len(self.volumes), production=config.production.name)
         self.control = threading.Thread(target=self._control_loop, name="reelwatch-control", daemon=True)
         self.control.start()
 
     def _open_volumes(self) -> None:
-        assert self.runtime is not None and self.store is not None
+        assert self.runtime is not None
         config = self.runtime.config
+        self.mount_roots = [cfg for cfg in config.volumes if GLOB_CHARS & set(cfg.path)]
         for cfg in config.volumes:
-            vol = VolumeRuntime(cfg=cfg, root=str(config.resolve(cfg.path)), store=self.store,
-                                ignore=self.runtime.pm.ignore, emit=self._enqueue, announce=self._announce)
-            self.volumes[cfg.name] = vol
-            self.sd.status(f"reconciling volume {cfg.name}")
-            vol.start()
+            if cfg not in self.mount_roots:
+                self._add_volume(cfg, str(config.resolve(cfg.path)), dynamic=False)
+        self._discover()
+
+    def _add_volume(self, cfg: Volume, root: str, *, dynamic: bool) -> None:
+        assert self.runtime is not None and self.store is not None
+        vol = VolumeRuntime(cfg=cfg, root=root, store=self.store, ignore=self.runtime.pm.ignore,
+                            emit=self._enqueue, announce=self._announce, dynamic=dynamic,
+                            self_heal=self.sd.watchdog_interval is None)
+        self.volumes[cfg.name] = vol
+        self.sd.status(f"reconciling volume {cfg.name}")
+        vol.start()
+
+    def _discover(self) -> None:
+        """DIT cart mode: drives mounted under a mount root become volumes; gone ones are let go."""
+        assert self.runtime is not None
+        for template in self.mount_roots:
+            pattern = str(self.runtime.config.resolve(template.path))
+            found = {p for p in glob.glob(pattern) if os.path.isdir(p)}
+            for path in sorted(found):
+                slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in os.path.basename(path))
+                name = f"{template.name}-{slug}"
+                if name not in self.volumes:
+                    log.info("drive_picked_up", volume=name, path=path)
+                    self._add_volume(template.model_copy(update={"name": name, "path": path}), path, dynamic=True)
+            for name, vol in list(self.volumes.items()):
+                if vol.dynamic and name.startswith(template.name + "-") and (
+                        vol.root not in found or not vol.available):
+                    log.info("drive_let_go", volume=name, path=vol.root)
+                    vol.stop()
+                    del self.volumes[name]
+
+    def _on_overflow(self) -> None:
+        log.warning("event_queue_overflow", action="rescanning every inotify volume")
+        for vol in list(self.volumes.values()):
+            if vol.kind == "inotify":
+                vol.request_rescan()
+
+    def _write_status(self) -> None:
+        if self.store is None:
+            return
+        self._last_status = time.monotonic()
+        for vol in list(self.volumes.values()):
+            health = "ok" if vol.healthy() and vol.available else ("unavailable" if not vol.available else "failed")
+            self.store.set_volume_status(vol.name, vol.kind, health, vol.last_event, self.queue.qsize()
+                                         + len(vol.settler), vol.reason)
 
     def _send(self, message: Message, targets: Any) -> bool:
         assert self.runtime is not None
@@ -159,12 +213,16 @@ class Daemon:
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self.reload()
+            if self.mount_roots:
+                self._discover()
             for vol in list(self.volumes.values()):
                 try:
                     vol.tick()
                 except Exception as exc:
                     log.error("volume_tick_failed", volume=vol.name, error=f"{type(exc).__name__}: {exc}")
             self._maybe_finish_batch()
+            if time.monotonic() - self._last_status > STATUS_EVERY:
+                self._write_status()
             self._watchdog()
             self.stopping.wait(self.tick_seconds)
 
@@ -234,6 +292,7 @@ class Daemon:
         self.stopping.set()
         for vol in self.volumes.values():
             vol.stop()
+        logging.getLogger("watchdog.observers.inotify_c").removeHandler(self._overflow)
         if self.control is not None:
             self.control.join(10)
         for _ in self._checkers:

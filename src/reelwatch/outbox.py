@@ -162,6 +162,9 @@ class Outbox:
         for target in targets:
             if self.send(message, [target]):
                 done.add(target)
+                # recorded at once, so that a crash right after cannot send it to this target again
+                with self.store.tx() as db:
+                    db.execute("UPDATE outbox SET delivered=? WHERE id=?", (json.dumps(sorted(done)), row["id"]))
             else:
                 failed.append(target)
         attempts = row["attempts"] + 1

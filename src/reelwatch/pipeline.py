@@ -93,6 +93,11 @@ class Pipeline:
         if not force and self.store.is_checked(asset):
             return None
         facts = self.facts(asset)
+        if facts.kind == "missing":
+            # gone before it could be read (deleted, renamed, drive unplugged): nothing to judge,
+            # and recording it as checked would hide it if the same file comes back.
+            log.info("vanished_before_check", volume=asset.volume, path=asset.relpath)
+            return None
         derived, errors = self.pm.collect(asset, facts, self.config)
         if derived:
             facts = facts.with_derived(derived)

@@ -369,6 +369,17 @@ class Store:
                                "relpath, ? FROM findings WHERE id=?", (now, json.dumps({"id": fid, "by": who}), fid))
             return count
 
+    # -- volume status (for `reelwatch status`, read by another process) -----------------
+    def set_volume_status(self, volume: str, observer: str, health: str, last_event: float | None,
+                          queue_depth: int, detail: str = "") -> None:
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO volume_status VALUES (?,?,?,?,?,?,?)",
+                       (volume, observer, health, last_event, queue_depth, detail, self.clock()))
+
+    def clear_volume_status(self) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM volume_status")
+
     # -- hashes --------------------------------------------------------------------------
     def cached_hash(self, path: str, algo: str, size: int, mtime_ns: int) -> str | None:
         rows = self.query("SELECT digest FROM hashes WHERE path=? AND algo=? AND size=? AND mtime_ns=?",

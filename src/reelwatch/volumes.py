@@ -31,6 +31,10 @@ class VolumeRuntime:
     emit: Callable[[Asset], None]
     announce: Callable[[Volume, str, bool], None]
     """Called once when the volume goes away (False) and once when it is back (True)."""
+    dynamic: bool = False
+    """A drive picked up under a mount root (DIT cart): let go silently when it leaves."""
+    self_heal: bool = True
+    """Restart a dead observer here; off under a systemd watchdog, which restarts us instead."""
     kind: str = "inotify"
     reason: str = ""
     available: bool = True
@@ -143,6 +147,10 @@ class VolumeRuntime:
         now = time.monotonic()
         present = os.path.isdir(self.root)
         if not present:
+            if self.dynamic:
+                self.stop()
+                self.available = False
+                return
             if self.available:
                 self.stop()
                 self._set_available(False)
@@ -152,6 +160,8 @@ class VolumeRuntime:
             self.start()
             return
         if self.kind == "inotify" and (self.observer is None or not self.observer.alive()):
+            if not self.self_heal:
+                return  # unhealthy: the watchdog pings stop and systemd restarts the service
             log.error("observer_died", volume=self.name)
             self.stop()
             self.start()

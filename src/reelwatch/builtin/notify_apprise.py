@@ -25,6 +25,9 @@ log = structlog.get_logger("reelwatch.notify")
 FORMATS = {"html": apprise.NotifyFormat.HTML, "markdown": apprise.NotifyFormat.MARKDOWN,
            "slack": apprise.NotifyFormat.MARKDOWN, "text": apprise.NotifyFormat.TEXT,
            "push": apprise.NotifyFormat.TEXT}
+# apprise's Slack plugin converts Markdown to Slack markup itself (and escapes it); handing it
+# our own mrkdwn would be converted twice. Never send Slack a body with no format: apprise
+# then passes <!channel> through as a live mention.
 ATTACHING = ("html", "slack")
 
 
@@ -41,7 +44,7 @@ def _is_config_file(target: str) -> bool:
 
 
 def _body(rendered: Rendered, fmt: str) -> str:
-    return {"html": rendered.html, "markdown": rendered.markdown, "slack": rendered.slack,
+    return {"html": rendered.html, "markdown": rendered.markdown, "slack": rendered.markdown,
             "push": rendered.push}.get(fmt, rendered.text)
 
 

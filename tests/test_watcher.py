@@ -1,0 +1,223 @@
+"""The watcher: never miss a file, never check a half-copied one, survive restarts and outages.
+Real temp volumes, real observers, the real daemon in a child process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from reelwatch.watch import choose_observer, mount_of
+
+from conftest import reelwatch, write_config
+
+
+def audit(tmp_path: Path, event: str) -> list[tuple[str, str]]:
+    db = sqlite3.connect(tmp_path / "state.db")
+    try:
+        return db.execute("SELECT relpath, detail FROM audit WHERE event=? ORDER BY id", (event,)).fetchall()
+    finally:
+        db.close()
+
+
+def wait_until(pred, timeout: float, step: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+def test_reopen_per_chunk_writer_is_checked_once_after_it_finishes(tmp_path, media, inbox, daemon):
+    config = write_config(tmp_path, inbox, settle=1.0)
+    d = daemon(config)
+    d.wait_ready()
+    data = media["prores_2398"].read_bytes()
+    dest = tmp_path / "ingest" / "A002C006_141024_R2EC.mov"
+    step = len(data) // 5 + 1
+    for i in range(0, len(data), step):
+        with open(dest, "ab") as fh:  # every chunk reopens and closes: several close events
+            fh.write(data[i:i + step])
+        time.sleep(0.4)
+    assert wait_until(lambda: audit(tmp_path, "checked"), 15), d.output()
+    time.sleep(1.5)
+    checks = audit(tmp_path, "checked")
+    assert len(checks) == 1
+    assert json.loads(checks[0][1])["size"] == len(data)
+    assert d.stop() == 0
+
+
+def test_rsync_style_temp_then_rename_is_followed_to_the_final_name(tmp_path, media, inbox, daemon):
+    config = write_config(tmp_path, inbox, settle=0.5)
+    d = daemon(config)
+    d.wait_ready()
+    card = tmp_path / "ingest" / "A002R2EC"
+    card.mkdir()
+    temp = card / ".A002C007_141024_R2EC.mov.Xa81Qz"
+    data = media["truncated"].read_bytes()
+    with open(temp, "wb") as fh:
+        for i in range(0, len(data), len(data) // 4 + 1):
+            fh.write(data[i:i + len(data) // 4 + 1])
+            fh.flush()
+            time.sleep(0.4)
+    os.rename(temp, card / "A002C007_141024_R2EC.mov")
+    got = inbox.wait_for(1, timeout=15, role="dit")
+    assert got and "A002C007_141024_R2EC.mov" in got[0].body["message"]
+    time.sleep(1)
+    paths = [p for p, _ in audit(tmp_path, "checked")]
+    assert paths == ["A002R2EC/A002C007_141024_R2EC.mov"]
+    assert all(".Xa81Qz" not in m.body["message"] for m in inbox.received)
+    d.stop()
+
+
+def test_kill_9_mid_burst_then_restart_checks_each_file_once_and_sends_no_duplicate(tmp_path, inbox, daemon):
+    config = write_config(tmp_path, inbox, settle=0.3, digest=0.5, roles=("dit", "editorial"))
+    d = daemon(config)
+    d.wait_ready()
+    burst = tmp_path / "ingest" / "burst"
+    burst.mkdir()
+    for i in range(200):
+        (burst / f"clip_{i:03d}.mov").write_bytes(b"")
+    assert wait_until(lambda: len(audit(tmp_path, "checked")) >= 60, 60), d.output()
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait(10)
+    d2 = daemon(config)
+    d2.wait_ready()
+    assert wait_until(lambda: len(audit(tmp_path, "checked")) >= 200, 90), d2.output()
+
+    def delivered_names() -> list[str]:
+        names = []
+        for m in inbox.received:
+            if m.role == "dit":
+                names += [f"clip_{i:03d}.mov" for i in range(200) if f"clip_{i:03d}.mov" in m.body["message"]]
+        return names
+
+    # a digest lists the first few paths of a group; every finding is counted through the ids instead
+    assert wait_until(lambda: _open_notices_sent(tmp_path), 60), d2.output()
+    d2.stop()
+    checked = [p for p, _ in audit(tmp_path, "checked")]
+    assert len(checked) == 200 and len(set(checked)) == 200
+    db = sqlite3.connect(tmp_path / "state.db")
+    dup = db.execute("SELECT role, finding_id, COUNT(DISTINCT message_id) FROM notices "
+                     "GROUP BY role, finding_id, kind HAVING COUNT(*) > 1").fetchall()
+    sent = db.execute("SELECT COUNT(*) FROM outbox WHERE state='sent'").fetchone()[0]
+    db.close()
+    assert dup == []
+    dit_messages = [m for m in inbox.received if m.role == "dit"]
+    assert len(dit_messages) == len({m.body["message"] for m in dit_messages}), "a message arrived twice"
+    assert sent == len(inbox.received)
+    assert len(set(delivered_names())) == len(delivered_names())
+
+
+def _open_notices_sent(tmp_path: Path) -> bool:
+    db = sqlite3.connect(tmp_path / "state.db")
+    try:
+        waiting = db.execute("SELECT COUNT(*) FROM notices WHERE message_id IS NULL").fetchone()[0]
+        pending = db.execute("SELECT COUNT(*) FROM outbox WHERE state='pending'").fetchone()[0]
+        findings = db.execute("SELECT COUNT(*) FROM findings").fetchone()[0]
+        return findings == 200 and waiting == 0 and pending == 0
+    finally:
+        db.close()
+
+
+def test_watched_folder_removed_and_recreated_is_reported_once_and_rescanned(tmp_path, inbox, daemon):
+    config = write_config(tmp_path, inbox, settle=0.3)
+    d = daemon(config)
+    d.wait_ready()
+    volume = tmp_path / "ingest"
+    shutil.rmtree(volume)
+    got = inbox.wait_for(1, timeout=10, role="dit")
+    assert got and "not available" in got[0].body["message"]
+    time.sleep(1.5)
+    assert len([m for m in inbox.received if m.role == "dit"]) == 1, "the outage was reported more than once"
+    volume.mkdir()
+    (volume / "after_outage.mov").write_bytes(b"")
+    assert wait_until(lambda: any("after_outage.mov" in m.body["message"] for m in inbox.received), 15), d.output()
+    assert any("is back" in m.body["message"] for m in inbox.received if m.role == "dit")
+    assert d.proc.poll() is None
+    d.stop()
+
+
+def test_polling_volume_sees_new_and_changed_files(tmp_path, media, inbox, daemon):
+    config = write_config(tmp_path, inbox, settle=0.3)
+    config.write_text(config.read_text().replace('observer = "inotify"', 'observer = "polling"\npoll_interval = 0.5'))
+    d = daemon(config)
+    d.wait_ready()
+    assert "polling" in reelwatch("status", "--config", str(config), "--format", "json").stdout
+    (tmp_path / "ingest" / "A002C012.mov").write_bytes(b"")
+    got = inbox.wait_for(1, timeout=15, role="dit")
+    assert got and "sanity.empty" in got[0].body["message"]
+    shutil.copy(media["prores_2398"], tmp_path / "ingest" / "A002C012.mov")  # replaced by a good clip
+    assert wait_until(lambda: any("resolved" in m.body["message"].lower() for m in inbox.received
+                                  if m.role == "dit"), 15), d.output()
+    d.stop()
+
+
+def test_watch_limit_too_small_falls_back_to_polling_with_the_sysctl(tmp_path):
+    for i in range(12):
+        (tmp_path / f"d{i}" / "sub").mkdir(parents=True)
+    kind, reason = choose_observer("auto", str(tmp_path), limit=10)
+    assert kind == "polling"
+    assert "sysctl fs.inotify.max_user_watches=" in reason
+    assert choose_observer("auto", str(tmp_path), limit=100000)[0] == "inotify"
+    assert choose_observer("polling", str(tmp_path))[0] == "polling"
+
+
+def test_network_shares_are_detected_from_the_mount_table(tmp_path):
+    table = tmp_path / "mounts"
+    table.write_text("/dev/sda1 / ext4 rw 0 0\n//nas/edit /mnt/edit cifs rw 0 0\n"
+                     "nas:/export /mnt/nfs nfs4 rw 0 0\nsshfs#x /mnt/sshfs fuse.sshfs rw 0 0\n")
+    assert mount_of("/mnt/edit/deliveries/x", str(table)).is_network
+    assert mount_of("/mnt/nfs", str(table)).fstype == "nfs4"
+    assert mount_of("/mnt/sshfs/a", str(table)).is_network
+    assert not mount_of("/srv/local", str(table)).is_network
+
+
+def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(tmp_path, inbox, daemon):
+    config = write_config(tmp_path, inbox, settle=0.3)
+    d = daemon(config)
+    d.wait_ready()
+    good = config.read_text()
+    config.write_text(good.replace('[production]\nname = "Test Production"',
+                                   '[production]\nnme = "typo"'))
+    d.proc.send_signal(signal.SIGHUP)
+    admin = inbox.wait_for(1, timeout=10, role="admin")
+    assert admin and "reload rejected" in admin[0].body["title"].lower() and "nme" in admin[0].body["message"]
+    (tmp_path / "ingest" / "still_running.mov").write_bytes(b"")
+    assert inbox.wait_for(1, timeout=10, role="dit"), "the daemon stopped checking after a bad reload"
+    config.write_text(good.replace("Test Production", "Renamed Production"))
+    d.proc.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: '"reloaded"' in d.output(), 10)
+    (tmp_path / "ingest" / "after_reload.mov").write_bytes(b"")
+    assert wait_until(lambda: any("Renamed Production" in m.body["title"] for m in inbox.received), 10)
+    assert d.stop() == 0
+
+
+@pytest.mark.skipif(not os.access("/proc/sys/fs/inotify/max_queued_events", os.W_OK),
+                    reason="cannot shrink the inotify queue on this machine (needs root and a writable sysctl)")
+def test_event_queue_overflow_triggers_a_rescan(tmp_path, inbox, daemon):
+    knob = Path("/proc/sys/fs/inotify/max_queued_events")
+    old = knob.read_text().strip()
+    config = write_config(tmp_path, inbox, settle=0.3, digest=1)
+    try:
+        knob.write_text("16\n")
+        d = daemon(config)
+        d.wait_ready()
+        folder = tmp_path / "ingest" / "flood"
+        folder.mkdir()
+        for i in range(800):
+            (folder / f"f{i:04d}.mov").write_bytes(b"")
+    finally:
+        knob.write_text(old + "\n")
+    if not wait_until(lambda: "event_queue_overflow" in d.output(), 10):
+        d.stop()
+        pytest.skip("the kernel queue did not overflow on this machine")
+    assert wait_until(lambda: len(audit(tmp_path, "checked")) == 800, 60), d.output()[-3000:]
+    d.stop()
