@@ -23,6 +23,18 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+DEFAULT_CONFIG = "/etc/reelwatch/production.toml"
+
+
+def _config_default() -> str | None:
+    """``--config`` defaults to $REELWATCH_CONFIG, then /etc/reelwatch/production.toml, so that
+    the commands quoted in messages (``reelwatch ack 42``) work as written on the server."""
+    env = os.environ.get("REELWATCH_CONFIG")
+    if env:
+        return env
+    return DEFAULT_CONFIG if Path(DEFAULT_CONFIG).is_file() else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="reelwatch", description="Production-workflow guard for film and TV.")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
@@ -35,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output format (default: table on a terminal, json otherwise)")
 
     r = sub.add_parser("run", help="run the daemon in the foreground")
-    r.add_argument("--config", required=True)
+    r.add_argument("--config", default=_config_default(), required=_config_default() is None)
 
     d = sub.add_parser("demo", help="a throwaway production, end to end, in under a minute")
     d.add_argument("--dir", help="where to create it (default: a temporary folder, removed afterwards)")
@@ -51,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--format", choices=["table", "json"], default="table")
 
     f = sub.add_parser("findings", help="list open findings with their ids")
-    f.add_argument("--config", required=True)
+    f.add_argument("--config", default=_config_default(), required=_config_default() is None)
     f.add_argument("--role")
     f.add_argument("--volume")
     f.add_argument("--severity", help="minimum severity: info, warning, error, blocker")
@@ -60,22 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("ack", help="acknowledge findings by id or by path")
     a.add_argument("targets", nargs="+", metavar="ID_OR_PATH")
-    a.add_argument("--config", required=True)
+    a.add_argument("--config", default=_config_default(), required=_config_default() is None)
     a.add_argument("--by", default=os.environ.get("USER", "someone"))
 
     h = sub.add_parser("history", help="show an asset's life: checks, findings, notices, acks")
     h.add_argument("path")
-    h.add_argument("--config", required=True)
+    h.add_argument("--config", default=_config_default(), required=_config_default() is None)
 
     s = sub.add_parser("status", help="volumes, observers, queues and open findings, from the state database")
-    s.add_argument("--config", required=True)
+    s.add_argument("--config", default=_config_default(), required=_config_default() is None)
     s.add_argument("--format", choices=["table", "json"], default="table")
 
     n = sub.add_parser("notify", help="notification tools")
     ns = n.add_subparsers(dest="notify_command", required=True, parser_class=_Parser)
     t = ns.add_parser("test", help="send a test message to a role and report each target's result")
     t.add_argument("role")
-    t.add_argument("--config", required=True)
+    t.add_argument("--config", default=_config_default(), required=_config_default() is None)
     return p
 
 

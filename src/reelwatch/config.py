@@ -106,6 +106,8 @@ class Probe(_Strict):
     timeout: float = Field(default=30, gt=0)
     workers: int = Field(default=0, ge=0)
     """Probe processes; 0 means one per core."""
+    noatime: bool = True
+    """Read files with O_NOATIME so that checking leaves access times on the volume alone."""
 
 
 class Service(_Strict):

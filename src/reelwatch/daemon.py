@@ -29,6 +29,7 @@ from .pipeline import Pipeline
 from .probe import ProbePool
 from .sdnotify import Notifier
 from .store import Store
+from .thumbs import Thumbnails
 from .volumes import VolumeRuntime
 from .watch import OverflowWatch
 
@@ -73,13 +74,14 @@ class Daemon:
     # -- start-up -------------------------------------------------------------------------
     def start(self) -> None:
         probe_cfg = load_runtime(self.config_path, None).config.probe  # validate before any side effect
-        self.pool = ProbePool(probe_cfg.workers, probe_cfg.timeout)
+        self.pool = ProbePool(probe_cfg.workers, probe_cfg.timeout, probe_cfg.noatime)
         self.runtime = load_runtime(self.config_path, self.pool)
         config = self.runtime.config
         self.store = Store(config.resolve(config.state.path))
         self.store.audit("started", config=self.config_path)
         self.pipeline = Pipeline(self.runtime.pm, config, self.store)
-        self.outbox = Outbox(self.store, config, self._send)
+        state_dir = config.resolve(config.state.path).parent
+        self.outbox = Outbox(self.store, config, self._send, attach=Thumbnails(state_dir / "thumbnails"))
         self.outbox_worker = OutboxWorker(self.outbox)
         self.outbox_worker.start()
         for i in range(self.pool.size):

@@ -121,7 +121,8 @@ def run_check(paths: list[str], config_path: str | None, *, workers: int = 0,
     """Check paths once; raises ConfigError for a bad config."""
     report = CheckReport()
     runtime = load_runtime(config_path, None)
-    pool = ProbePool(workers or runtime.config.probe.workers, runtime.config.probe.timeout)
+    pool = ProbePool(workers or runtime.config.probe.workers, runtime.config.probe.timeout,
+                     runtime.config.probe.noatime)
     try:
         runtime = load_runtime(config_path, pool)
         store = Store(":memory:")

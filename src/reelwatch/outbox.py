@@ -212,6 +212,11 @@ class Outbox:
                     return
         log.error("admin_unreachable", message_id=message.id)
 
+    def due(self) -> bool:
+        """True when some queued message may be sent now (not waiting out a retry delay)."""
+        rows = self.store.query("SELECT 1 FROM outbox WHERE state='pending' AND next_at<=? LIMIT 1", (self.clock(),))
+        return bool(rows)
+
     def pending(self) -> tuple[int, float | None]:
         """(messages waiting, age in seconds of the oldest), for status and metrics."""
         rows = self.store.query("SELECT COUNT(*) AS n, MIN(created) AS oldest FROM outbox WHERE state='pending'")
@@ -246,7 +251,7 @@ class OutboxWorker(threading.Thread):
     def stop(self, drain: float = 0.0) -> None:
         """Stop; with ``drain``, first keep delivering for up to that many seconds."""
         deadline = time.monotonic() + drain
-        while drain and time.monotonic() < deadline and self.outbox.pending()[0]:
+        while drain and time.monotonic() < deadline and self.outbox.pending()[0] and self.outbox.due():
             time.sleep(0.1)
         self.stopping.set()
         self.outbox.wake.set()

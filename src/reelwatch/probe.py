@@ -35,11 +35,29 @@ def _library_version() -> str:
         return "mediainfo"
 
 
-def parse_tracks(path: str) -> dict[str, Any]:
-    """Run MediaInfo on one file and return its tracks as plain data (in this process)."""
+def open_noatime(path: str) -> Any:
+    """Open read-only without updating the access time where the kernel allows it."""
+    flags = os.O_RDONLY | getattr(os, "O_NOATIME", 0)
+    try:
+        fd = os.open(path, flags)
+    except PermissionError:  # O_NOATIME needs ownership (or CAP_FOWNER): fall back to a plain read
+        fd = os.open(path, os.O_RDONLY)
+    return os.fdopen(fd, "rb")
+
+
+def parse_tracks(path: str, noatime: bool = True) -> dict[str, Any]:
+    """Run MediaInfo on one file and return its tracks as plain data (in this process).
+
+    With ``noatime`` the file is opened by us with ``O_NOATIME`` and handed to MediaInfo as
+    a stream, so that checking a watched volume leaves its access times alone.
+    """
     from pymediainfo import MediaInfo
 
-    mi = MediaInfo.parse(path)
+    if noatime:
+        with open_noatime(path) as fh:
+            mi = MediaInfo.parse(fh, buffer_size=4 << 20)
+    else:
+        mi = MediaInfo.parse(path)
     out: dict[str, Any] = {"general": {}, "video": [], "audio": [], "image": [], "other": [], "text": []}
     for track in mi.tracks:
         kind = TRACK_KINDS.get(track.track_type)
@@ -57,7 +75,7 @@ def parse_tracks(path: str) -> dict[str, Any]:
     return out
 
 
-def facts_for_file(path: str) -> dict[str, Any]:
+def facts_for_file(path: str, noatime: bool = True) -> dict[str, Any]:
     """Facts of one file, as a plain mapping (runs in a worker process)."""
     try:
         size = os.stat(path).st_size
@@ -68,7 +86,7 @@ def facts_for_file(path: str) -> dict[str, Any]:
     if size == 0:
         return {"kind": "empty", "error": "the file is empty (0 bytes)"}
     try:
-        tracks = parse_tracks(path)
+        tracks = parse_tracks(path, noatime)
     except FileNotFoundError:
         return {"kind": "missing", "error": "the file disappeared before it could be read"}
     except OSError as exc:
@@ -82,7 +100,7 @@ def facts_for_file(path: str) -> dict[str, Any]:
     return {"kind": "media", **tracks}
 
 
-def facts_for_sequence(paths: list[str], sizes: list[int]) -> dict[str, Any]:
+def facts_for_sequence(paths: list[str], sizes: list[int], noatime: bool = True) -> dict[str, Any]:
     """Facts of an image sequence: the first frame's tracks, plus sampled frames.
 
     Every frame whose size differs from the usual frame size is sampled (a different
@@ -97,12 +115,12 @@ def facts_for_sequence(paths: list[str], sizes: list[int]) -> dict[str, Any]:
     step = max(1, len(paths) // (MAX_SEQUENCE_SAMPLES // 2))
     chosen += list(range(0, len(paths), step))
     picks = sorted(set(chosen))[: MAX_SEQUENCE_SAMPLES * 2]
-    first = facts_for_file(paths[0])
+    first = facts_for_file(paths[0], noatime)
     if first.get("kind") != "media":
         return first
     images = []
     for i in picks:
-        sample = first if i == 0 else facts_for_file(paths[i])
+        sample = first if i == 0 else facts_for_file(paths[i], noatime)
         for track in (sample.get("image") or sample.get("video") or [{}])[:1]:
             images.append({**track, "frame_index": i, "frame_kind": sample.get("kind"),
                            "frame_error": sample.get("error")})
@@ -117,9 +135,9 @@ def _worker_main(conn: Connection) -> None:
             return
         if request is None:
             return
-        kind, payload = request
+        kind, payload, noatime = request
         try:
-            result = facts_for_sequence(*payload) if kind == "sequence" else facts_for_file(payload)
+            result = facts_for_sequence(*payload, noatime) if kind == "sequence" else facts_for_file(payload, noatime)
         except Exception as exc:  # pragma: no cover - facts_for_file already guards
             result = {"kind": "unreadable", "error": f"probe failed: {type(exc).__name__}: {exc}"}
         conn.send(result)
@@ -143,9 +161,10 @@ class _Worker:
 class ProbePool:
     """A fixed set of MediaInfo worker processes; thread-safe; blocks when all are busy."""
 
-    def __init__(self, workers: int = 0, timeout: float = 30.0) -> None:
+    def __init__(self, workers: int = 0, timeout: float = 30.0, noatime: bool = True) -> None:
         self.size = workers or os.cpu_count() or 2
         self.timeout = timeout
+        self.noatime = noatime
         self.version = _library_version()
         self._ctx = mp.get_context("spawn")
         self._idle: queue.Queue[_Worker | None] = queue.Queue()
@@ -165,7 +184,7 @@ class ProbePool:
             raise RuntimeError("probe pool is closed")
         return worker
 
-    def _run(self, request: tuple[str, Any], label: str) -> dict[str, Any]:
+    def _run(self, request: tuple[str, Any, bool], label: str) -> dict[str, Any]:
         worker = self._take()
         started = time.monotonic()
         try:
@@ -186,9 +205,10 @@ class ProbePool:
 
     def facts(self, asset: Asset) -> Facts:
         if asset.sequence is not None:
-            request: tuple[str, Any] = ("sequence", (list(asset.member_paths()), list(asset.sequence.frame_sizes)))
+            request: tuple[str, Any, bool] = (
+                "sequence", (list(asset.member_paths()), list(asset.sequence.frame_sizes)), self.noatime)
         else:
-            request = ("file", asset.path)
+            request = ("file", asset.path, self.noatime)
         data = self._run(request, "this file")
         return Facts.from_mapping({**data, "probe": self.version})
 
