@@ -33,6 +33,8 @@ MXF keeps all tracks (header partition) with ``istruncated == "Yes"`` and
 
 from __future__ import annotations
 
+import os
+
 import contextlib
 import math
 import re
@@ -352,7 +354,7 @@ def truncate(src: PathLike, dst: PathLike | None = None, *, keep: float = 0.5) -
 
 def _first_frame(av: Any, path: Path) -> Any:
     """Decode a frame from the middle of ``path`` (falling back to the first)."""
-    with av.open(str(path)) as inp:
+    with open_noatime(path) as fh, av.open(fh) as inp:
         if not inp.streams.video:
             return None
         stream = inp.streams.video[0]
@@ -369,6 +371,16 @@ def _first_frame(av: Any, path: Path) -> Any:
         for frame in inp.decode(stream):
             return frame
     return None
+
+
+def open_noatime(path: PathLike) -> Any:
+    """Read-only, without updating the access time where the kernel allows it: a frame grab
+    must leave a watched volume exactly as it was."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOATIME", 0))
+    except PermissionError:
+        fd = os.open(path, os.O_RDONLY)
+    return os.fdopen(fd, "rb")
 
 
 def frame_grab(path: PathLike, dest: PathLike, *, max_width: int = 640) -> Path | None:
