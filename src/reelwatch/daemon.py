@@ -23,6 +23,7 @@ import structlog
 
 from .app import Runtime, load_runtime
 from .config import ConfigError, Volume
+from .metrics import Metrics, MetricsServer
 from .model import Asset, Message
 from .outbox import Outbox, OutboxWorker
 from .pipeline import Pipeline
@@ -70,6 +71,8 @@ class Daemon:
         self.mount_roots: list[Volume] = []
         self.control: threading.Thread | None = None
         self._overflow = OverflowWatch(self._on_overflow)
+        self.metrics = Metrics()
+        self.metrics_server: MetricsServer | None = None
 
     # -- start-up -------------------------------------------------------------------------
     def start(self) -> None:
@@ -77,6 +80,9 @@ class Daemon:
         self.pool = ProbePool(probe_cfg.workers, probe_cfg.timeout, probe_cfg.noatime)
         self.runtime = load_runtime(self.config_path, self.pool)
         config = self.runtime.config
+        if config.service.metrics:
+            self.metrics_server = self.metrics.serve(config.service.metrics)
+            log.info("metrics", url=self.metrics_server.url)
         self.store = Store(config.resolve(config.state.path))
         self.store.audit("started", config=self.config_path)
         self.pipeline = Pipeline(self.runtime.pm, config, self.store)
@@ -110,7 +116,7 @@ class Daemon:
         assert self.runtime is not None and self.store is not None
         vol = VolumeRuntime(cfg=cfg, root=root, store=self.store, ignore=self.runtime.pm.ignore,
                             emit=self._enqueue, announce=self._announce, dynamic=dynamic,
-                            self_heal=self.sd.watchdog_interval is None)
+                            self_heal=self.sd.watchdog_interval is None, on_reconcile=self.metrics.reconcile)
         self.volumes[cfg.name] = vol
         self.sd.status(f"reconciling volume {cfg.name}")
         vol.start()
@@ -126,13 +132,25 @@ class Daemon:
                 name = f"{template.name}-{slug}"
                 if name not in self.volumes:
                     log.info("drive_picked_up", volume=name, path=path)
-                    self._add_volume(template.model_copy(update={"name": name, "path": path}), path, dynamic=True)
+                    cfg = template.model_copy(update={"name": name, "path": path})
+                    self._set_volumes([*self.runtime.config.volumes, cfg])
+                    self._add_volume(cfg, path, dynamic=True)
             for name, vol in list(self.volumes.items()):
                 if vol.dynamic and name.startswith(template.name + "-") and (
                         vol.root not in found or not vol.available):
                     log.info("drive_let_go", volume=name, path=vol.root)
                     vol.stop()
                     del self.volumes[name]
+                    self.metrics.forget_volume(name)
+                    self._set_volumes([v for v in self.runtime.config.volumes if v.name != name])
+
+    def _set_volumes(self, volumes: list[Volume]) -> None:
+        """Checks see a drive under a mount root as a volume of its own, with the root's settings."""
+        assert self.runtime is not None and self.pipeline is not None
+        self.runtime.config = self.runtime.config.model_copy(update={"volumes": tuple(volumes)})
+        self.pipeline.reconfigure(self.runtime.pm, self.runtime.config)
+        if self.outbox is not None:
+            self.outbox.config = self.runtime.config
 
     def _on_overflow(self) -> None:
         log.warning("event_queue_overflow", action="rescanning every inotify volume")
@@ -144,7 +162,10 @@ class Daemon:
         if self.store is None:
             return
         self._last_status = time.monotonic()
+        if self.outbox is not None:
+            self.metrics.set_outbox(*self.outbox.pending())
         for vol in list(self.volumes.values()):
+            self.metrics.set_observer(vol.name, vol.kind, vol.healthy() and vol.available)
             health = "ok" if vol.healthy() and vol.available else ("unavailable" if not vol.available else "failed")
             self.store.set_volume_status(vol.name, vol.kind, health, vol.last_event, self.queue.qsize()
                                          + len(vol.settler), vol.reason)
@@ -166,6 +187,7 @@ class Daemon:
 
     # -- work ---------------------------------------------------------------------------
     def _enqueue(self, asset: Asset) -> None:
+        self.metrics.file_seen(asset.volume)
         with self._batch_lock:
             self._in_flight += 1
         self.queue.put(asset)  # blocks when full: back-pressure on the settler
@@ -182,7 +204,12 @@ class Daemon:
                         self._batch_started = time.monotonic()
                     batch = self._batch_no
                 assert self.pipeline is not None
-                if self.pipeline.process(asset, batch) is not None:
+                began = time.monotonic()
+                found = self.pipeline.process(asset, batch)
+                if found is not None:
+                    self.metrics.file_checked(asset.volume, time.monotonic() - began)
+                    for f in found:
+                        self.metrics.finding(f.rule, f.severity.label)
                     with self._batch_lock:
                         self._batch.append(asset)
             except Exception as exc:  # one file never kills the daemon
@@ -205,7 +232,8 @@ class Daemon:
             batch = self._batch_no
         assert self.pipeline is not None
         try:
-            self.pipeline.finish_batch(assets, batch)
+            for f in self.pipeline.finish_batch(assets, batch):
+                self.metrics.finding(f.rule, f.severity.label)
         except Exception as exc:
             log.error("batch_failed", error=f"{type(exc).__name__}: {exc}")
 
@@ -306,6 +334,8 @@ class Daemon:
             self.outbox_worker.stop(drain=drain)
         if self.pool is not None:
             self.pool.close()
+        if self.metrics_server is not None:
+            self.metrics_server.close()
         if self.store is not None:
             self.store.audit("stopped")
             self.store.close()

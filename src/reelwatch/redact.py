@@ -31,6 +31,13 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{user}{host}{rest}"
 
 
+def _token_like(segment: str) -> bool:
+    """Webhook tokens and keys: long, or mixing letters and digits (not a plain word like a role)."""
+    has_digit = any(c.isdigit() for c in segment)
+    has_alpha = any(c.isalpha() for c in segment)
+    return len(segment) >= 16 or (len(segment) >= 6 and has_digit and has_alpha)
+
+
 def secrets_of(url: str) -> set[str]:
     """The parts of an apprise URL that must never be shown."""
     out: set[str] = set()
@@ -42,7 +49,7 @@ def secrets_of(url: str) -> set[str]:
         if piece:
             out |= {piece, unquote(piece)}
     for segment in parts.path.split("/"):
-        if len(segment) >= 6:
+        if _token_like(segment):
             out |= {segment, unquote(segment)}
     for key, value in parse_qsl(parts.query, keep_blank_values=False):
         if value and (SECRET_QUERY.search(key) or len(value) >= 16):

@@ -35,6 +35,7 @@ class VolumeRuntime:
     """A drive picked up under a mount root (DIT cart): let go silently when it leaves."""
     self_heal: bool = True
     """Restart a dead observer here; off under a systemd watchdog, which restarts us instead."""
+    on_reconcile: Callable[[str, float], None] | None = None
     kind: str = "inotify"
     reason: str = ""
     available: bool = True
@@ -123,6 +124,8 @@ class VolumeRuntime:
             self._set_available(False)
             return None
         self.last_scan = result
+        if self.on_reconcile is not None:
+            self.on_reconcile(self.name, result.seconds)
         now = time.monotonic()
         self._next_reconcile = now + self.cfg.reconcile_interval if self.cfg.reconcile_interval else float("inf")
         self._next_poll = now + self.cfg.poll_interval

@@ -1,0 +1,201 @@
+"""Prometheus metrics for the daemon: counters and gauges in a private registry, and a
+small HTTP endpoint for Prometheus to scrape.
+
+Every :class:`Metrics` owns its own :class:`~prometheus_client.CollectorRegistry`, so two
+daemons (or two tests) in one process never share numbers. Labels are volume names, rule
+ids, severities and observer kinds only: never file names, which are untrusted and unbounded.
+
+The endpoint listens on loopback unless the caller explicitly allows otherwise: the numbers
+name volumes and rules, and the endpoint has no authentication of its own.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+from http.server import ThreadingHTTPServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
+from prometheus_client.exposition import MetricsHandler
+
+CHECK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
+"""Seconds: a cached re-check of a small file (~5 ms) up to a MediaInfo probe near its timeout."""
+THREAD_NAME = "reelwatch-metrics"
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """``"127.0.0.1:9464"``, ``"[::1]:9464"`` or ``"localhost:9464"`` -> (host, port).
+
+    Raises :class:`ValueError` naming what is wrong. An empty host (``":9464"``) is returned
+    as ``""``, which means every interface.
+    """
+    text = address.strip()
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        raise ValueError(f"metrics address {address!r} has no port; write it as host:port, e.g. 127.0.0.1:9464")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"metrics address {address!r}: write an IPv6 address in brackets, e.g. [::1]:9464")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"metrics address {address!r}: port {port_text!r} is not a number from 0 to 65535")
+    return host, int(port_text)
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and literal loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost: we cannot promise where it points
+
+
+def check_address(address: str, *, allow_remote: bool = False) -> tuple[str, int]:
+    """Parse ``address`` and refuse a non-loopback host unless ``allow_remote``.
+
+    Binds nothing, so config validation can call it. Raises :class:`ValueError`.
+    """
+    host, port = parse_address(address)
+    if not allow_remote and not is_loopback(host):
+        shown = host or "every interface"
+        raise ValueError(f"metrics address {address!r} is not a loopback address (it would listen on {shown}); "
+                         "the endpoint has no authentication, so use a loopback address such as "
+                         "127.0.0.1:9464 (put a reverse proxy in front for remote scraping), or allow "
+                         "remote listening explicitly")
+    return host, port
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a slow scraper never holds up close()
+
+    def __init__(self, host: str, port: int, handler: type) -> None:
+        if ":" in host:
+            self.address_family = socket.AF_INET6
+        super().__init__((host, port), handler)
+
+
+class MetricsServer:
+    """A running endpoint. ``port`` is the bound port (useful with port 0); :meth:`close` stops it."""
+
+    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
+        bind = "127.0.0.1" if host.lower() == "localhost" else host
+        self._httpd = _Server(bind, port, MetricsHandler.factory(registry))
+        self.host = bind
+        self.port: int = self._httpd.server_address[1]
+        self._closed = False
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name=THREAD_NAME, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else (self.host or "127.0.0.1")
+        return f"http://{host}:{self.port}/metrics"
+
+    def close(self) -> None:
+        """Stop serving, release the port and join the server thread. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(5)
+
+    def __enter__(self) -> MetricsServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Metrics:
+    """The daemon's numbers. All methods are thread-safe and cheap."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        reg = self.registry
+        self._seen = Counter("reelwatch_files_seen", "Files that settled on a volume and were queued for checking",
+                             ["volume"], registry=reg)
+        self._checked = Counter("reelwatch_files_checked", "Files checked (probed and run through the rules)",
+                                ["volume"], registry=reg)
+        self._findings = Counter("reelwatch_findings", "Findings raised, by rule id and severity",
+                                 ["rule", "severity"], registry=reg)
+        self._outbox_depth = Gauge("reelwatch_outbox_depth", "Messages waiting in the outbox to be sent",
+                                   registry=reg)
+        self._outbox_age = Gauge("reelwatch_outbox_oldest_age_seconds",
+                                 "Age of the oldest message waiting to be sent (0 when none waits)", registry=reg)
+        self._check_seconds = Histogram("reelwatch_check_seconds", "Seconds to probe and check one file",
+                                        buckets=CHECK_BUCKETS, registry=reg)
+        self._observer = Gauge("reelwatch_observer_healthy",
+                               "1 while the volume's watcher (inotify or polling) is working, else 0",
+                               ["volume", "kind"], registry=reg)
+        self._reconcile = Gauge("reelwatch_reconcile_seconds", "Duration of the volume's last full rescan",
+                                ["volume"], registry=reg)
+        self._reconcile_at = Gauge("reelwatch_reconcile_last_timestamp_seconds",
+                                   "Unix time the volume's last full rescan finished", ["volume"], registry=reg)
+        ProcessCollector(registry=reg)  # memory, CPU and open files of this process
+        self._kinds: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def file_seen(self, volume: str) -> None:
+        """A file settled and was queued for checking."""
+        self._seen.labels(volume=volume).inc()
+
+    def file_checked(self, volume: str, seconds: float) -> None:
+        """A file was checked; ``seconds`` feeds the ``reelwatch_check_seconds`` histogram."""
+        self._checked.labels(volume=volume).inc()
+        self._check_seconds.observe(max(0.0, seconds))
+
+    def finding(self, rule: str, severity: str) -> None:
+        """A finding was raised (``severity`` is the label: info, warning, error, blocker)."""
+        self._findings.labels(rule=rule, severity=severity).inc()
+
+    def set_outbox(self, depth: int, oldest_age: float | None) -> None:
+        """Messages waiting, and the age of the oldest in seconds (None: the outbox is empty)."""
+        self._outbox_depth.set(max(0, depth))
+        self._outbox_age.set(max(0.0, oldest_age) if oldest_age is not None else 0.0)
+
+    def set_observer(self, volume: str, kind: str, healthy: bool) -> None:
+        """The watcher state of a volume. A change of kind (inotify -> polling) drops the old series."""
+        with self._lock:
+            previous = self._kinds.get(volume)
+            if previous is not None and previous != kind:
+                try:
+                    self._observer.remove(volume, previous)
+                except KeyError:
+                    pass
+            self._kinds[volume] = kind
+            self._observer.labels(volume=volume, kind=kind).set(1 if healthy else 0)
+
+    def forget_volume(self, volume: str) -> None:
+        """Drop a volume's observer series (it left the config on reload)."""
+        with self._lock:
+            kind = self._kinds.pop(volume, None)
+            if kind is not None:
+                try:
+                    self._observer.remove(volume, kind)
+                except KeyError:
+                    pass
+
+    def reconcile(self, volume: str, seconds: float) -> None:
+        """A full rescan of ``volume`` finished after ``seconds``."""
+        self._reconcile.labels(volume=volume).set(max(0.0, seconds))
+        self._reconcile_at.labels(volume=volume).set_to_current_time()
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of everything above."""
+        return generate_latest(self.registry)
+
+    def serve(self, address: str, *, allow_remote: bool = False) -> MetricsServer:
+        """Serve ``/metrics`` on ``address`` (``host:port``; port 0 picks a free port).
+
+        A host that is not loopback is refused unless ``allow_remote`` is true: the endpoint
+        has no authentication, and its numbers name volumes and rules. Raises
+        :class:`ValueError` for a malformed or refused address, and :class:`OSError` when the
+        port cannot be bound (already in use, or the address is not on this machine).
+        """
+        host, port = check_address(address, allow_remote=allow_remote)
+        return MetricsServer(self.registry, host, port)
