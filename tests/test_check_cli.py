@@ -61,7 +61,7 @@ def test_image_sequence_with_missing_frames_is_one_asset(tmp_path):
     assert report["checked"] == 1
     gap = [f for f in report["findings"] if f["rule"] == "sanity.sequence_gap"]
     assert len(gap) == 1
-    assert "1004-1006, 1009" in gap[0]["message"] and "plate.1001-1010#.dpx" in gap[0]["message"]
+    assert "1004-1006 and 1009" in gap[0]["message"] and "plate.1001-1010#.dpx" in gap[0]["message"]
 
 
 def test_long_path_is_reported(tmp_path, media):

@@ -95,25 +95,15 @@ def expand(volume: str, root: Path, start: Path, ignore: Callable[[str, str], bo
 
 def _folder_assets(volume: str, root: Path, folder: str, names: list[str]) -> Iterator[Asset]:
     from .settle import unit_of
-    singles, seqs = sequences.group_names(names)
+    singles, seqs = sequences.folder_assets(volume, str(root), folder, names)
     for name in singles:
         asset = file_asset(volume, str(root), f"{folder}/{name}" if folder else name)
         if asset is not None:
             yield asset
-    folder_path = root / folder
-    for info in seqs:
-        sizes, mtimes = [], []
-        for n in info.frame_names:
-            try:
-                st = os.stat(folder_path / n)
-            except OSError:
-                st = None
-            sizes.append(st.st_size if st else 0)
-            mtimes.append(st.st_mtime_ns if st else 0)
-        info = replace(info, frame_sizes=tuple(sizes))
-        asset = sequences.sequence_asset(volume, str(root), folder, info, mtimes)
-        unit = unit_of(f"{folder}/{info.frame_names[0]}" if folder else info.frame_names[0])
-        yield replace(asset, relpath=unit.relpath)
+    for asset in seqs:
+        assert asset.sequence is not None
+        first = asset.sequence.frame_names[0]
+        yield replace(asset, relpath=unit_of(f"{folder}/{first}" if folder else first).relpath)
 
 
 def run_check(paths: list[str], config_path: str | None, *, workers: int = 0,
@@ -125,6 +115,7 @@ def run_check(paths: list[str], config_path: str | None, *, workers: int = 0,
                      runtime.config.probe.noatime)
     try:
         runtime = load_runtime(config_path, pool)
+        report.problems += [f"plugin not loaded: {e}" for e in runtime.pm.load_errors]
         store = Store(":memory:")
         pipeline = Pipeline(runtime.pm, runtime.config, store)
         assets: list[Asset] = []

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from .sequences import frame_key
 from .settle import unit_of
 from .store import Store
 
@@ -63,38 +64,42 @@ def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], Non
         visited.add(folder)
         result.folders += 1
         known = store.in_folder(volume, folder)
+        prefix = f"{folder}/" if folder else ""
         seen_units: dict[str, tuple[int, int, int]] = {}
+        names: set[str] = set()
         for entry in entries:
-            rel = f"{folder}/{entry.name}" if folder else entry.name
+            name = entry.name
+            rel = prefix + name
             try:
+                if entry.is_dir(follow_symlinks=False):  # d_type: no stat needed
+                    if not ignore(volume, rel + "/"):
+                        stack.append(rel)
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    continue
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            if statmod.S_ISDIR(st.st_mode):
-                if not ignore(volume, rel + "/"):
-                    stack.append(rel)
-                continue
-            if not statmod.S_ISREG(st.st_mode) or ignore(volume, rel):
-                continue
             result.files += 1
-            unit = unit_of(rel)
-            if unit.sequence:
-                count, total, newest = seen_units.get(unit.relpath, (0, 0, 0))
-                seen_units[unit.relpath] = (count + 1, total + st.st_size, max(newest, st.st_mtime_ns))
+            names.add(rel)
+            if frame_key(name) is not None:
+                unit = unit_of(rel).relpath
+                count, total, newest = seen_units.get(unit, (0, 0, 0))
+                seen_units[unit] = (count + 1, total + st.st_size, max(newest, st.st_mtime_ns))
                 continue
-            old = known.get(rel)
-            if old is None or old != (st.st_size, st.st_mtime_ns):
-                touch(rel)
-                result.touched += 1
+            if known.get(rel) == (st.st_size, st.st_mtime_ns):
+                continue  # unchanged since it was checked: the common case, kept cheap
+            if ignore(volume, rel):
+                continue
+            touch(rel)
+            result.touched += 1
         for rel, (_count, total, newest) in seen_units.items():
-            old = known.get(rel)
-            if old is None or old != (total, newest):
+            if known.get(rel) != (total, newest) and not ignore(volume, rel):
                 touch(rel.replace("#", "0"))  # any frame name of the unit will do
                 result.touched += 1
-        if mark_gone:
-            live = set(seen_units) | {f"{folder}/{e.name}" if folder else e.name for e in entries}
+        if mark_gone and known:
             for rel in known:
-                if rel not in live:
+                if rel not in names and rel not in seen_units:
                     store.mark_gone(volume, rel)
                     result.gone += 1
     if mark_gone:

@@ -51,24 +51,19 @@ def resolve(volume: str, root: str, unit: Unit) -> tuple[Signature, Asset] | Non
     if not unit.sequence:
         asset = file_asset(volume, root, unit.relpath)
         return None if asset is None else ((1, asset.size, asset.mtime_ns), asset)
-    folder = Path(root) / unit.folder
     try:
-        names = [n for n in os.listdir(folder) if unit_of(n).name == unit.name]
+        names = [n for n in os.listdir(Path(root) / unit.folder) if unit_of(n).name == unit.name]
     except OSError:
         return None
     if not names:
         return None
-    _, seqs = sequences.scan_folder(folder, names)
+    _, seqs = sequences.folder_assets(volume, root, unit.folder, names)
     if not seqs:
         return None
-    info = max(seqs, key=lambda s: len(s.frames))
-    mtimes = []
-    for n in info.frame_names:
-        try:
-            mtimes.append(os.stat(folder / n).st_mtime_ns)
-        except OSError:
-            mtimes.append(0)
-    asset = replace(sequences.sequence_asset(volume, root, unit.folder, info, mtimes), relpath=unit.relpath)
+    found = max(seqs, key=lambda a: len(a.sequence.frames) if a.sequence else 0)
+    asset = replace(found, relpath=unit.relpath)
+    assert asset.sequence is not None
+    info = asset.sequence
     return (len(info.frames), asset.size, asset.mtime_ns), asset
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..hookspecs import hookimpl
 from ..model import Asset, Facts, Finding, RuleInfo, Severity
+from ..sequences import describe_ranges, missing_ranges
 
 PORTABLE = re.compile(r"[A-Za-z0-9._-]+")
 MAX_PATH = 256
@@ -56,22 +57,6 @@ def truncation_evidence(facts: Facts, file_size: int) -> str | None:
     return None
 
 
-def ranges(frames: Iterable[int]) -> str:
-    """``[1004, 1005, 1006, 1009]`` -> ``"1004-1006, 1009"``."""
-    out: list[str] = []
-    run: list[int] = []
-    for f in sorted(frames):
-        if run and f == run[-1] + 1:
-            run.append(f)
-            continue
-        if run:
-            out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
-        run = [f]
-    if run:
-        out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
-    return ", ".join(out)
-
-
 RULES = (
     RuleInfo("sanity.empty", "The file is empty (0 bytes).", Severity.ERROR, None, ("editorial",),
              "A002C006_141024_R2EC.mov is empty (0 bytes)"),
@@ -109,7 +94,8 @@ class Sanity:
         owner = _owner(config, asset)
         yield from self._names(asset, owner)
         yield from self._content(asset, facts, owner)
-        if asset.sequence is not None and asset.sequence.missing:
+        if asset.sequence is not None and len(asset.sequence.frames) < (
+                asset.sequence.frames[-1] - asset.sequence.frames[0] + 1 if asset.sequence.frames else 0):
             skip = config is not None and "sequences" in getattr(config, "rules", {})
             if not skip:
                 yield self._gap(asset, owner)
@@ -179,11 +165,12 @@ class Sanity:
     def _gap(self, asset: Asset, owner: str | None) -> Finding:
         seq = asset.sequence
         assert seq is not None
-        missing = seq.missing
+        holes = missing_ranges(seq.frames)
+        count = sum(b - a + 1 for a, b in holes)
         return Finding(
             rule="sanity.sequence_gap", severity=Severity.ERROR, asset=asset, owner=owner,
             impacts=("vfx", "colour", "editorial"),
-            message=f"{len(missing)} frame(s) missing from {seq.pattern}: {ranges(missing)}",
+            message=f"{count} frame(s) missing from {seq.pattern}: {describe_ranges(holes)}",
             expected=f"every frame from {seq.frames[0]} to {seq.frames[-1]}",
             impact="the conform and the grade will show black or repeated frames where these are missing",
-            fix="re-render or re-copy the missing frames", details={"missing": list(missing[:1000])})
+            fix="re-render or re-copy the missing frames", details={"missing": [list(r) for r in holes[:200]]})
