@@ -89,7 +89,8 @@ class State(_Strict):
 
 class Notify(_Strict):
     digest_window: float = Field(default=30, ge=0)
-    max_attempts: int = Field(default=8, ge=1)
+    max_attempts: int = Field(default=20, ge=1)
+    """Tries before a message is dead-lettered; with the backoff cap that is about 2 hours."""
     retry_base: float = Field(default=2.0, gt=0)
     """First retry delay in seconds; doubles per failed try (capped at 10 minutes)."""
     admin_role: str | None = None
@@ -106,8 +107,10 @@ class Probe(_Strict):
     timeout: float = Field(default=30, gt=0)
     workers: int = Field(default=0, ge=0)
     """Probe processes; 0 means one per core."""
-    noatime: bool = True
-    """Read files with O_NOATIME so that checking leaves access times on the volume alone."""
+    noatime: bool = False
+    """Feed MediaInfo through an O_NOATIME stream so that probing leaves access times alone.
+    MediaInfo then reports fewer fields on some files (MP4 delay and frame count, MXF footer),
+    so it is off by default; hashing and frame grabs always read with O_NOATIME."""
 
 
 class Service(_Strict):

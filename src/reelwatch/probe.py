@@ -45,17 +45,19 @@ def open_noatime(path: str) -> Any:
     return os.fdopen(fd, "rb")
 
 
-def parse_tracks(path: str, noatime: bool = True) -> dict[str, Any]:
+def parse_tracks(path: str, noatime: bool = False) -> dict[str, Any]:
     """Run MediaInfo on one file and return its tracks as plain data (in this process).
 
     With ``noatime`` the file is opened by us with ``O_NOATIME`` and handed to MediaInfo as
-    a stream, so that checking a watched volume leaves its access times alone.
+    a stream, so that checking leaves access times alone. MediaInfo's stream mode reports
+    fewer fields on some files (MP4 delay and frame count, MXF footer), so it is opt-in:
+    by default MediaInfo opens the file itself and reports everything.
     """
     from pymediainfo import MediaInfo
 
     if noatime:
         with open_noatime(path) as fh:
-            mi = MediaInfo.parse(fh, buffer_size=4 << 20)
+            mi = MediaInfo.parse(fh, buffer_size=64 << 10, mediainfo_options={"File_FileName": path})
     else:
         mi = MediaInfo.parse(path)
     out: dict[str, Any] = {"general": {}, "video": [], "audio": [], "image": [], "other": [], "text": []}
@@ -75,7 +77,7 @@ def parse_tracks(path: str, noatime: bool = True) -> dict[str, Any]:
     return out
 
 
-def facts_for_file(path: str, noatime: bool = True) -> dict[str, Any]:
+def facts_for_file(path: str, noatime: bool = False) -> dict[str, Any]:
     """Facts of one file, as a plain mapping (runs in a worker process)."""
     try:
         size = os.stat(path).st_size
@@ -100,7 +102,7 @@ def facts_for_file(path: str, noatime: bool = True) -> dict[str, Any]:
     return {"kind": "media", **tracks}
 
 
-def facts_for_sequence(paths: list[str], sizes: list[int], noatime: bool = True) -> dict[str, Any]:
+def facts_for_sequence(paths: list[str], sizes: list[int], noatime: bool = False) -> dict[str, Any]:
     """Facts of an image sequence: the first frame's tracks, plus sampled frames.
 
     Every frame whose size differs from the usual frame size is sampled (a different
@@ -161,7 +163,7 @@ class _Worker:
 class ProbePool:
     """A fixed set of MediaInfo worker processes; thread-safe; blocks when all are busy."""
 
-    def __init__(self, workers: int = 0, timeout: float = 30.0, noatime: bool = True) -> None:
+    def __init__(self, workers: int = 0, timeout: float = 30.0, noatime: bool = False) -> None:
         self.size = workers or os.cpu_count() or 2
         self.timeout = timeout
         self.noatime = noatime
