@@ -1,6 +1,6 @@
 """Technical spec profiles and imported MediaConch policies (rule ids ``spec.*``).
 
-Config lives under ``[rules.spec]`` (see ``reelwatch.spec.SpecConfig`` and docs/rules/spec.md).
+Config lives under ``[rules.spec]`` (see ``reelwatch.spec.SpecConfig`` and docs/rules.md).
 Each asset gets the profile of the first ``[[rules.spec.apply]]`` entry that covers it; its
 properties are checked over the probed facts, and its ``policy`` (a MediaConch XML file) is
 evaluated per file, or per sampled frame of an image sequence.

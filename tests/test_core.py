@@ -87,6 +87,9 @@ def test_example_production_config_is_valid():
     example = Path(__file__).resolve().parents[1] / "config" / "production.example.toml"
     runtime = load_runtime(example, None)
     assert runtime.config.volumes and runtime.config.roles
+    families = {"naming", "spec", "sequences", "versions", "integrity", "permissions"}
+    assert families <= set(runtime.config.rules), "the example must use every rule family"
+    assert runtime.config.overrides
 
 
 # -- plugins -----------------------------------------------------------------------------
@@ -211,3 +214,15 @@ def test_history_finds_assets_by_derived_fields(tmp_path):
     assert hist.with_fields(shot="020") == []
     assert hist.batch == 3
     assert time.time() > 0
+
+
+def test_every_rule_is_documented_in_docs_rules_md():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "rules.md").read_text()
+    pm = PluginManager()
+    pm.load(builtins=[("sanity", __import__("reelwatch.builtin.sanity", fromlist=["Sanity"]).Sanity())])
+    ids = [r.id for r in pm.rule_infos()] + ["reelwatch.plugin_error"]
+    assert len(ids) > 40
+    missing = [i for i in ids if f"| `{i}` |" not in doc]
+    assert not missing, f"rules missing from docs/rules.md: {missing}"
+    for info in pm.rule_infos():
+        assert info.summary and info.example, info.id

@@ -373,7 +373,7 @@ def test_plugin_scope_ignore_and_docs(tmp_path: Path, plugin: ModuleType) -> Non
     assert not any(plugin.check(asset=a, history=history, config=off) for a in assets)
     with pytest.raises(Exception, match="cannot be written in ASC MHL"):
         build_config({"rules": {"integrity": {"create_algorithm": "c4"}}}, sections=plugin.config_sections())
-    docs = (ROOT / "docs" / "rules" / "integrity.md").read_text()
+    docs = (ROOT / "docs" / "rules.md").read_text()
     for info in plugin.rules():
         assert f"| `{info.id}` |" in docs and info.example and info.owner == "dit"
 

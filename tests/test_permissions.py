@@ -129,6 +129,6 @@ def test_explicit_volumes_globs_symlinks_and_docs(plugin: ModuleType, vols: dict
     off = config(plugin, vols, world_writable=False)
     assert plugin.check(asset=file_asset("ingest", str(vols["ingest"]), "VFX/sh010/a.mov"), config=off) is None
     assert stat.S_IMODE((vols["ingest"] / "VFX/sh010/a.mov").stat().st_mode) == 0o666
-    docs = (ROOT / "docs" / "rules" / "permissions.md").read_text()
+    docs = (ROOT / "docs" / "rules.md").read_text()
     for info in plugin.rules():
         assert f"| `{info.id}` |" in docs and info.example and info.owner == "admin"

@@ -126,7 +126,7 @@ def test_scan_folder_stats_frames_and_builds_the_asset(tmp_path):
 needs_corpus = pytest.mark.skipif(not NAMING.is_dir(), reason="shared corpus not present")
 
 # fileseq trees use the placeholder extension ".ext"; only image extensions make frames
-# here, so those names are compared as ".exr". Documented deviations (docs/rules/sequences.md):
+# here, so those names are compared as ".exr". Documented deviations (docs/rules.md):
 FILESEQ_DEVIATIONS = {
     "complex_ext": "compound extensions (1.a.jpg): only the last suffix is the extension",
     "seqhidden": "hidden names are never frames (fileseq lists them unless include_hidden is off)",
@@ -395,7 +395,7 @@ def test_odd_facts_and_vanished_folder_do_not_crash(plugin, tmp_path):
 
 
 def test_every_rule_is_documented(plugin):
-    doc = (ROOT / "docs" / "rules" / "sequences.md").read_text()
+    doc = (ROOT / "docs" / "rules.md").read_text()
     ids = [r.id for r in plugin.rules()]
     assert len(ids) == 4
     for rule_id in ids:

@@ -54,6 +54,31 @@ observer = "inotify"
 [state]
 path = "{base / 'state' / 'reelwatch.db'}"
 
+[[rules.naming.apply]]
+volume = "ingest"
+glob = "Camera Media/**"
+preset = "arri"
+
+[[rules.naming.apply]]
+volume = "delivery"
+glob = "VFX/**/*.mov"
+template = "{{show}}_{{episode}}_{{scene}}_{{shot}}_{{task}}_{{vendor}}_v{{version:03d}}.{{ext}}"
+
+[rules.spec.profiles.camera]
+container = ["QuickTime"]
+codec = ["ProRes"]
+codec_profile = ["422 HQ"]
+audio_sample_rate = 48000
+timecode = "required"
+
+[[rules.spec.apply]]
+volumes = ["ingest"]
+globs = ["Camera Media/**"]
+profile = "camera"
+
+[rules.versions]
+volumes = ["delivery"]
+
 [notify]
 digest_window = 2
 '''
@@ -76,8 +101,11 @@ def _make_media(stage: Path) -> list[tuple[str, Path, str]]:
     bad = clip("ingest", cam / "A002C007_141024_R2EC.mov", "copy cut short (faststart header, half the essence)",
                faststart=True)
     mediagen.truncate(bad, keep=0.5)
-    clip("ingest", cam / "A002C008 take 2.mov", "name with spaces")
+    clip("ingest", cam / "A002C008_141024_R2EC.mov", "shot at 25 fps: the production is 23.976",
+         rate=Fraction(25))
+    clip("ingest", cam / "A002C9_141024_R2EC.mov", "clip number with 1 digit instead of 3")
     clip("delivery", Path("VFX/AGM_104_065_010/AGM_104_065_010_comp_NFX_v001.mov"), "good delivery")
+    clip("delivery", Path("VFX/AGM_104_065_010/AGM_104_065_010_comp_NFX_v003.mov"), "v003 delivered, v002 never was")
     seq = stage / "delivery/VFX/AGM_104_065_010/plates"
     mediagen.make_image_sequence(seq, name="AGM_104_065_010_PL01_v001", ext="dpx", first=1001, last=1012,
                                  width=128, height=72, skip=(1005, 1006))
@@ -103,7 +131,7 @@ def _copy_slowly(src: Path, dest: Path, chunks: int = 4, pause: float = 0.4) -> 
 def _show(console: Console, msg: Received) -> None:
     body = str(msg.body.get("message", ""))
     lines = body.splitlines()
-    shown = "\n".join(lines[:14]) + (f"\n… ({len(lines) - 14} more lines)" if len(lines) > 14 else "")
+    shown = "\n".join(lines[:24]) + (f"\n… ({len(lines) - 24} more lines)" if len(lines) > 24 else "")
     console.print(Panel(escape(shown), title=f"[bold]{escape(msg.role)}[/bold] inbox: {escape(str(msg.body.get('title', '')))}",
                         title_align="left", border_style="cyan"))
 

@@ -5,7 +5,7 @@ A frame is a file whose name ends in a frame number right before an image extens
 folder group into runs by :func:`frame_key`, a pure function of the name, so the watcher
 can tell which run a file event belongs to without listing the folder.
 
-Decisions (see ``docs/rules/sequences.md`` for how they compare with fileseq and pyseq):
+Decisions (see ``docs/rules.md`` for how they compare with fileseq and pyseq):
 
 - Only image extensions make frames; ``A001C003.0001.mov`` or ``clip_002.R3D`` are files.
 - The padding is the width of the frame number as written, sign included, as printf's
