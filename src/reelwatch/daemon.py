@@ -29,6 +29,8 @@ from .outbox import Outbox, OutboxWorker
 from .pipeline import Pipeline
 from .probe import ProbePool
 from .sdnotify import Notifier
+from .seal import seal
+from .settle import Unit, resolve
 from .store import Store
 from .thumbs import Thumbnails
 from .volumes import VolumeRuntime
@@ -56,7 +58,7 @@ class Daemon:
         self.outbox: Outbox | None = None
         self.outbox_worker: OutboxWorker | None = None
         self.volumes: dict[str, VolumeRuntime] = {}
-        self.queue: queue.Queue[Asset | None] = queue.Queue(maxsize=256)
+        self.queue: queue.Queue[tuple[Asset, bool] | None] = queue.Queue(maxsize=256)
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
         self.sd = Notifier(self.env)
@@ -64,6 +66,8 @@ class Daemon:
         self._batch_lock = threading.Lock()
         self._in_flight = 0
         self._batch: list[Asset] = []
+        self._sealable: list[Asset] = []
+        """New asset versions of the batch (not re-checks): only these may cause a new MHL generation."""
         self._batch_no = 0
         self._batch_started = 0.0
         self._last_ping = 0.0
@@ -72,6 +76,7 @@ class Daemon:
         self.control: threading.Thread | None = None
         self._overflow = OverflowWatch(self._on_overflow)
         self.metrics = Metrics()
+        self._histories: dict[tuple[str, str], float] = {}
         self.metrics_server: MetricsServer | None = None
 
     # -- start-up -------------------------------------------------------------------------
@@ -116,7 +121,8 @@ class Daemon:
         assert self.runtime is not None and self.store is not None
         vol = VolumeRuntime(cfg=cfg, root=root, store=self.store, ignore=self.runtime.pm.ignore,
                             emit=self._enqueue, announce=self._announce, dynamic=dynamic,
-                            self_heal=self.sd.watchdog_interval is None, on_reconcile=self.metrics.reconcile)
+                            self_heal=self.sd.watchdog_interval is None, on_reconcile=self.metrics.reconcile,
+                            on_history=self._history_changed, on_progress=self._watchdog)
         self.volumes[cfg.name] = vol
         self.sd.status(f"reconciling volume {cfg.name}")
         vol.start()
@@ -152,6 +158,29 @@ class Daemon:
         if self.outbox is not None:
             self.outbox.config = self.runtime.config
 
+    def _history_changed(self, volume: str, folder: str) -> None:
+        """An ascmhl/ history or a manifest changed: re-verify that folder once it is quiet."""
+        self._histories[(volume, folder)] = time.monotonic()
+
+    def _verify_histories(self) -> None:
+        assert self.store is not None and self.pipeline is not None
+        for (volume, folder), at in list(self._histories.items()):
+            vol = self.volumes.get(volume)
+            if vol is None:
+                self._histories.pop((volume, folder), None)
+                continue
+            if time.monotonic() - at < max(vol.cfg.settle, 1.0):
+                continue
+            self._histories.pop((volume, folder), None)
+            prefix = f"{folder}/" if folder else ""
+            rels = [rel for rel, _, _ in self.store.known_paths(volume, prefix)]
+            log.info("history_changed", volume=volume, folder=folder or ".", assets=len(rels))
+            for rel in rels:  # checked again against the new history, with cached facts and hashes
+                parent, _, name = rel.rpartition("/")
+                current = resolve(volume, vol.root, Unit(parent, name, "#" in name))
+                if current is not None:
+                    self._enqueue(current[1], force=True)
+
     def _on_overflow(self) -> None:
         log.warning("event_queue_overflow", action="rescanning every inotify volume")
         for vol in list(self.volumes.values()):
@@ -186,17 +215,19 @@ class Daemon:
         self.store and self.store.audit("volume_back" if up else "volume_unavailable", volume=cfg.name)
 
     # -- work ---------------------------------------------------------------------------
-    def _enqueue(self, asset: Asset) -> None:
-        self.metrics.file_seen(asset.volume)
+    def _enqueue(self, asset: Asset, force: bool = False) -> None:
+        if not force:
+            self.metrics.file_seen(asset.volume)
         with self._batch_lock:
             self._in_flight += 1
-        self.queue.put(asset)  # blocks when full: back-pressure on the settler
+        self.queue.put((asset, force))  # blocks when full: back-pressure on the settler
 
     def _checker(self) -> None:
         while True:
-            asset = self.queue.get()
-            if asset is None:
+            item = self.queue.get()
+            if item is None:
                 return
+            asset, force = item
             try:
                 with self._batch_lock:
                     if not self._batch:
@@ -205,13 +236,15 @@ class Daemon:
                     batch = self._batch_no
                 assert self.pipeline is not None
                 began = time.monotonic()
-                found = self.pipeline.process(asset, batch)
+                found = self.pipeline.process(asset, batch, force=force)
                 if found is not None:
                     self.metrics.file_checked(asset.volume, time.monotonic() - began)
                     for f in found:
                         self.metrics.finding(f.rule, f.severity.label)
                     with self._batch_lock:
                         self._batch.append(asset)
+                        if not force:
+                            self._sealable.append(asset)
             except Exception as exc:  # one file never kills the daemon
                 log.error("check_failed", volume=asset.volume, path=asset.relpath,
                           error=f"{type(exc).__name__}: {exc}")
@@ -229,11 +262,14 @@ class Daemon:
             if settling and time.monotonic() - self._batch_started < MAX_BATCH_SECONDS:
                 return
             assets, self._batch = self._batch, []
+            sealable, self._sealable = self._sealable, []
             batch = self._batch_no
         assert self.pipeline is not None
         try:
             for f in self.pipeline.finish_batch(assets, batch):
                 self.metrics.finding(f.rule, f.severity.label)
+            if self.runtime is not None and self.store is not None:
+                seal(sealable, self.runtime.config, self.store, self.store.history(batch))
         except Exception as exc:
             log.error("batch_failed", error=f"{type(exc).__name__}: {exc}")
 
@@ -251,6 +287,8 @@ class Daemon:
                 except Exception as exc:
                     log.error("volume_tick_failed", volume=vol.name, error=f"{type(exc).__name__}: {exc}")
             self._maybe_finish_batch()
+            if self._histories:
+                self._verify_histories()
             if time.monotonic() - self._last_status > STATUS_EVERY:
                 self._write_status()
             self._watchdog()

@@ -38,7 +38,8 @@ class ScanResult:
 
 
 def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], None],
-                ignore: Callable[[str, str], bool], *, mark_gone: bool = True, start: str = "") -> ScanResult:
+                ignore: Callable[[str, str], bool], *, mark_gone: bool = True, start: str = "",
+                progress: Callable[[], None] | None = None) -> ScanResult:
     """Walk ``root`` (or the ``start`` folder under it) and touch every path that differs from
     the store. Never writes to ``root``. ``mark_gone`` is only honoured for whole-volume scans."""
     if not os.path.isdir(root):
@@ -51,6 +52,8 @@ def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], Non
     mark_gone = mark_gone and not start
     while stack:
         folder = stack.pop()
+        if progress is not None and result.folders % 64 == 63:
+            progress()
         path = os.path.join(root, folder) if folder else root
         try:
             entries = list(os.scandir(path))

@@ -36,6 +36,11 @@ class VolumeRuntime:
     self_heal: bool = True
     """Restart a dead observer here; off under a systemd watchdog, which restarts us instead."""
     on_reconcile: Callable[[str, float], None] | None = None
+    on_history: Callable[[str, str], None] | None = None
+    """Called with (volume, folder) when an ascmhl/ history or checksum manifest there changes."""
+    on_progress: Callable[[], None] | None = None
+    """Called now and then during long scans (the systemd watchdog is pinged from here)."""
+    was_mount: bool = False
     kind: str = "inotify"
     reason: str = ""
     available: bool = True
@@ -58,6 +63,9 @@ class VolumeRuntime:
 
     # -- events from the observer thread ----------------------------------------------
     def touch(self, relpath: str) -> None:
+        parts = relpath.split("/")
+        if "ascmhl" in parts[:-1] and self.on_history is not None:
+            self.on_history(self.name, "/".join(parts[:parts.index("ascmhl")]))
         if self.ignore(self.cfg.name, relpath):
             return
         self.last_event = time.time()
@@ -99,6 +107,7 @@ class VolumeRuntime:
         if not os.path.isdir(self.root):
             self._set_available(False)
             return
+        self.was_mount = os.path.ismount(self.root)
         self.kind, self.reason = choose_observer(self.cfg.observer, self.root)
         log.info("volume_watch", volume=self.name, observer=self.kind, reason=self.reason)
         if self.kind == "inotify":
@@ -119,7 +128,8 @@ class VolumeRuntime:
 
     def reconcile(self) -> ScanResult | None:
         try:
-            result = scan_volume(self.name, self.root, self.store, self.settler.touch, self.ignore)
+            result = scan_volume(self.name, self.root, self.store, self.settler.touch, self.ignore,
+                                 progress=self.on_progress)
         except VolumeUnavailable:
             self._set_available(False)
             return None
@@ -148,7 +158,9 @@ class VolumeRuntime:
     def tick(self) -> None:
         """Called often from the control thread: health, polling, rescans, settling."""
         now = time.monotonic()
-        present = os.path.isdir(self.root)
+        # A volume that was a mount point and is not any more is an unmounted share or drive,
+        # even though the empty mount-point folder is still there: nothing may be marked gone.
+        present = os.path.isdir(self.root) and (not self.was_mount or os.path.ismount(self.root))
         if not present:
             if self.dynamic:
                 self.stop()
