@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from fractions import Fraction
-from pathlib import PurePosixPath
 from types import MappingProxyType
 from typing import Any
 
@@ -44,13 +43,29 @@ class Severity(IntEnum):
         return self.name.lower()
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def freeze(value: Any) -> Any:
     """Return a deeply read-only copy of JSON-like data (dicts become mapping proxies)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is MappingProxyType:
+        return value
     if isinstance(value, Mapping):
-        return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
+        return MappingProxyType({str(k): v if type(v) in _SCALARS else freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
-        return tuple(freeze(v) for v in value)
+        return tuple(v if type(v) in _SCALARS else freeze(v) for v in value)
     return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Fraction):
+        return f"{value.numerator}/{value.denominator}"
+    return str(value)
 
 
 def thaw(value: Any) -> Any:
@@ -104,17 +119,17 @@ class Asset:
     @property
     def path(self) -> str:
         """Absolute path (for a sequence: the pattern inside its folder)."""
-        return str(PurePosixPath(self.root) / self.relpath)
+        root = self.root.rstrip("/")
+        return f"{root}/{self.relpath}" if self.relpath not in ("", ".") else (root or "/")
 
     @property
     def name(self) -> str:
-        return PurePosixPath(self.relpath).name
+        return self.relpath.rpartition("/")[2]
 
     @property
     def folder(self) -> str:
         """Folder of the asset, relative to the volume root ('' at the top)."""
-        parent = str(PurePosixPath(self.relpath).parent)
-        return "" if parent == "." else parent
+        return self.relpath.rpartition("/")[0]
 
     @property
     def key(self) -> tuple[str, str, int, int]:
@@ -124,8 +139,8 @@ class Asset:
         """Absolute paths of the files behind this asset (one, or every frame)."""
         if self.sequence is None:
             return (self.path,)
-        base = PurePosixPath(self.root) / self.folder
-        return tuple(str(base / n) for n in self.sequence.frame_names)
+        base = f"{self.root.rstrip('/')}/{self.folder}".rstrip("/")
+        return tuple(f"{base}/{n}" for n in self.sequence.frame_names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,11 +196,10 @@ class Facts:
 
     def to_json(self) -> str:
         return json.dumps({
-            "kind": self.kind, "general": thaw(self.general), "video": thaw(self.video),
-            "audio": thaw(self.audio), "image": thaw(self.image), "other": thaw(self.other),
-            "text": thaw(self.text), "error": self.error, "derived": thaw(self.derived),
-            "probe": self.probe,
-        }, sort_keys=True, default=str)
+            "kind": self.kind, "general": self.general, "video": self.video, "audio": self.audio,
+            "image": self.image, "other": self.other, "text": self.text, "error": self.error,
+            "derived": self.derived, "probe": self.probe,
+        }, default=_json_default)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Facts:

@@ -107,12 +107,14 @@ def _folder_assets(volume: str, root: Path, folder: str, names: list[str]) -> It
 
 
 def run_check(paths: list[str], config_path: str | None, *, workers: int = 0,
-              progress: Callable[[int], None] | None = None) -> CheckReport:
-    """Check paths once; raises ConfigError for a bad config."""
+              progress: Callable[[int], None] | None = None, pool: ProbePool | None = None) -> CheckReport:
+    """Check paths once; raises ConfigError for a bad config. A ``pool`` passed in is reused
+    (and left open), which spares the worker start-up when checking many times."""
     report = CheckReport()
-    runtime = load_runtime(config_path, None)
-    pool = ProbePool(workers or runtime.config.probe.workers, runtime.config.probe.timeout,
-                     runtime.config.probe.noatime)
+    own_pool = pool is None
+    if pool is None:
+        probe = load_runtime(config_path, None).config.probe
+        pool = ProbePool(workers or probe.workers, probe.timeout, probe.noatime)
     try:
         runtime = load_runtime(config_path, pool)
         report.problems += [f"plugin not loaded: {e}" for e in runtime.pm.load_errors]
@@ -138,6 +140,7 @@ def run_check(paths: list[str], config_path: str | None, *, workers: int = 0,
         report.findings.extend(pipeline.finish_batch(assets, batch))
         store.close()
     finally:
-        pool.close()
+        if own_pool:
+            pool.close()
     report.findings.sort(key=lambda f: (-f.severity, f.asset.relpath, f.rule))
     return report
