@@ -82,7 +82,7 @@ class Daemon:
     # -- start-up -------------------------------------------------------------------------
     def start(self) -> None:
         probe_cfg = load_runtime(self.config_path, None).config.probe  # validate before any side effect
-        self.pool = ProbePool(probe_cfg.workers, probe_cfg.timeout, probe_cfg.noatime)
+        self.pool = ProbePool(probe_cfg.workers, probe_cfg.timeout, probe_cfg.noatime).start()
         self.runtime = load_runtime(self.config_path, self.pool)
         config = self.runtime.config
         if config.service.metrics:

@@ -174,6 +174,17 @@ class ProbePool:
         self._started = 0
         self._closed = False
 
+    def start(self) -> ProbePool:
+        """Start every worker now, so that the first file is not kept waiting for one."""
+        workers = []
+        with self._lock:
+            while self._started < self.size:
+                self._started += 1
+                workers.append(_Worker(self._ctx))
+        for w in workers:
+            self._idle.put(w)
+        return self
+
     def _take(self) -> _Worker:
         with self._lock:
             if self._closed:

@@ -72,6 +72,10 @@ class _Pending:
     sig: Signature | None
     changed_at: float
     check_at: float
+    touched_at: float = float("-inf")
+    """Last filesystem event for the unit."""
+    polled_at: float = float("-inf")
+    """Last time its size and mtime were read."""
 
 
 class Settler:
@@ -98,10 +102,20 @@ class Settler:
         with self._lock:
             item = self._pending.get(unit)
             if item is None:
-                self._pending[unit] = _Pending(None, now, now)
+                self._pending[unit] = _Pending(None, now, now, touched_at=now)
             else:
-                item.changed_at = now
+                item.changed_at = item.touched_at = now
                 item.check_at = min(item.check_at, now + self.settle)
+
+    def offer(self, relpath: str) -> None:
+        """A scan saw this path differ from the state database: settle it, but do not restart
+        a window already running (a poll is not evidence of a new write; the settler compares
+        size and mtime itself)."""
+        unit = unit_of(relpath)
+        now = self.clock()
+        with self._lock:
+            if unit not in self._pending:
+                self._pending[unit] = _Pending(None, now, now)
 
     def pending_units(self) -> list[Unit]:
         with self._lock:
@@ -124,7 +138,11 @@ class Settler:
                 else:
                     sig, asset = current
                     if sig != item.sig:
-                        item.sig, item.changed_at = sig, now
+                        # it changed since the last look: at the last event if one came since then
+                        # (inotify), otherwise only now is known for sure (polling)
+                        item.sig = sig
+                        item.changed_at = item.touched_at if item.touched_at > item.polled_at else now
+                    item.polled_at = now
                     if now - item.changed_at < self.settle:
                         item.check_at = item.changed_at + self.settle
                         continue

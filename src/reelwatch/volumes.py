@@ -128,7 +128,7 @@ class VolumeRuntime:
 
     def reconcile(self) -> ScanResult | None:
         try:
-            result = scan_volume(self.name, self.root, self.store, self.settler.touch, self.ignore,
+            result = scan_volume(self.name, self.root, self.store, self.settler.offer, self.ignore,
                                  progress=self.on_progress)
         except VolumeUnavailable:
             self._set_available(False)
@@ -188,7 +188,7 @@ class VolumeRuntime:
             folders, self._pending_folders = self._pending_folders, set()
         for folder in folders:
             try:
-                scan_volume(self.name, self.root, self.store, self.settler.touch, self.ignore, start=folder)
+                scan_volume(self.name, self.root, self.store, self.settler.offer, self.ignore, start=folder)
             except VolumeUnavailable:
                 break
         self.settler.poll()
