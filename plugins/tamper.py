@@ -1,5 +1,8 @@
 """Change after ingest: a checked asset whose size or mtime changes is reported.
 
+A file whose previous version had errors is expected to be replaced (that is the fix), so
+only changes to files that had passed their checks are reported.
+
 Camera originals and deliveries are not edited in place. A change to one that reelwatch
 has already checked means somebody overwrote, re-rendered or damaged it, and both its owner
 and the post supervisor must hear about it. Uses only the public ``check`` hook and the
@@ -39,6 +42,8 @@ def check(asset: Asset, facts: Facts, history: History, config: Any) -> Iterator
         return
     if (previous.size, previous.mtime_ns) == (asset.size, asset.mtime_ns):
         return
+    if any(sev in ("error", "blocker") for _, sev in history.open_findings(asset.volume, asset.relpath)):
+        return  # the old version failed its checks: replacing it is the fix, not tampering
     if asset.sequence is not None and asset.size > previous.size:
         changed = f"frames were added to it ({previous.size:,} bytes became {asset.size:,} bytes)"
     elif previous.size != asset.size:

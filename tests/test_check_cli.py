@@ -146,3 +146,18 @@ def test_corpus_pro_tools_name_with_space_is_not_portable():
     code, report = check_json(base)
     spaced = [f for f in report["findings"] if f["rule"] == "sanity.name_chars"]
     assert spaced and all(" " in f["path"].rsplit("/", 1)[-1] for f in spaced)
+
+
+def test_progress_shows_long_hashes_on_a_terminal_only(tmp_path, monkeypatch):
+    import reelwatch.cli_progress as cp
+    monkeypatch.setattr(cp, "LONG_HASH", 1 << 20)
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\1" * (3 << 20))
+    seen = []
+    with cp.check_progress(enabled=True) as bar:
+        digest = bar.hasher(str(big), "xxh128")
+        seen.append(digest)
+    import xxhash
+    assert seen == [xxhash.xxh128(big.read_bytes()).hexdigest()]
+    with cp.check_progress(enabled=False) as quiet:
+        assert quiet.hasher is None and quiet.advance is None

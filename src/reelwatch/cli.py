@@ -102,8 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             from .cli_output import print_check
+            from .cli_progress import check_progress
             from .oneshot import run_check
-            report = run_check(args.paths, args.config)
+            with check_progress() as bar:
+                report = run_check(args.paths, args.config, progress=bar.advance, hasher=bar.hasher,
+                                   total=bar.total)
             fmt = args.format or ("table" if sys.stdout.isatty() else "json")
             print_check(report, fmt)
             if report.problems and not report.assets:

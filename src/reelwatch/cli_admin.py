@@ -115,7 +115,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             rel = p.relative_to(root).as_posix()
             break
     rows = store.history_of(None, rel)
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     if not rows:
         console.print(f"nothing recorded for {escape(rel)}")
         return 1

@@ -61,6 +61,9 @@ class History(Protocol):
     def file_hash(self, path: str, algo: str = "xxh128") -> str:
         """Hex digest of a file, cached against its size and mtime."""
 
+    def open_findings(self, volume: str, relpath: str) -> list[tuple[str, str]]:
+        """(rule id, severity) of the findings still open or acknowledged on this path."""
+
 
 @hookspec(historic=True)
 def configure(config: Config) -> None:

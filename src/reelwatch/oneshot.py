@@ -107,7 +107,9 @@ def _folder_assets(volume: str, root: Path, folder: str, names: list[str]) -> It
 
 
 def run_check(paths: list[str], config_path: str | None, *, workers: int = 0,
-              progress: Callable[[int], None] | None = None, pool: ProbePool | None = None) -> CheckReport:
+              progress: Callable[[int], None] | None = None, pool: ProbePool | None = None,
+              hasher: Callable[[str, str], str] | None = None, total: Callable[[int], None] | None = None
+              ) -> CheckReport:
     """Check paths once; raises ConfigError for a bad config. A ``pool`` passed in is reused
     (and left open), which spares the worker start-up when checking many times."""
     report = CheckReport()
@@ -119,6 +121,7 @@ def run_check(paths: list[str], config_path: str | None, *, workers: int = 0,
         runtime = load_runtime(config_path, pool)
         report.problems += [f"plugin not loaded: {e}" for e in runtime.pm.load_errors]
         store = Store(":memory:")
+        store.hasher = hasher
         pipeline = Pipeline(runtime.pm, runtime.config, store)
         assets: list[Asset] = []
         bad: list[Finding] = []
@@ -131,6 +134,8 @@ def run_check(paths: list[str], config_path: str | None, *, workers: int = 0,
             assets.extend(expand(volume, root, path, runtime.pm.ignore, bad))
         report.findings.extend(f for f in (apply_defaults(b, runtime.config) for b in bad) if f)
         report.assets = len(assets)
+        if total:
+            total(len(assets))
         batch = store.next_batch()
         with ThreadPoolExecutor(max_workers=pool.size) as ex:
             for done, found in enumerate(ex.map(lambda a: pipeline.process(a, batch, force=True), assets), 1):

@@ -128,6 +128,8 @@ class Store:
                  readonly: bool = False) -> None:
         self.path = str(path)
         self.clock = clock
+        self.hasher: Callable[[str, str], str] | None = None
+        """How files are hashed for ``History.file_hash`` (None: plain streaming hash)."""
         self._lock = threading.RLock()
         if readonly:
             uri = f"file:{Path(self.path).resolve()}?mode=ro"
@@ -404,7 +406,7 @@ class Store:
         return self.query("SELECT * FROM audit WHERE volume=? AND relpath=? ORDER BY id", (volume, relpath))
 
     def history(self, batch: int = 0) -> StoreHistory:
-        return StoreHistory(self, batch)
+        return StoreHistory(self, batch, self.hasher)
 
 
 @dataclass(slots=True)
@@ -427,6 +429,11 @@ class StoreHistory:
                             "AND f.name=? AND f.value=?)" for _ in items) + " ORDER BY a.first_seen, a.relpath")
         args = [x for kv in items for x in kv]
         return [_record(r) for r in self.store.query(sql, args)]
+
+    def open_findings(self, volume: str, relpath: str) -> list[tuple[str, str]]:
+        rows = self.store.query("SELECT rule, severity FROM findings WHERE volume=? AND relpath=? "
+                                "AND status IN ('open','acked') ORDER BY id", (volume, relpath))
+        return [(r["rule"], Severity(r["severity"]).label) for r in rows]
 
     def file_hash(self, path: str, algo: str = "xxh128") -> str:
         import os
