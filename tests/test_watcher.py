@@ -279,3 +279,35 @@ def test_a_history_arriving_after_its_media_is_verified(tmp_path, media, inbox, 
     assert wait_until(lambda: any("mhl.hash_mismatch" in m.body["message"] for m in inbox.received), 20), \
         d.output()[-3000:]
     d.stop()
+
+
+def test_an_unreadable_folder_is_told_once_and_the_rest_is_still_checked(tmp_path, inbox, monkeypatch):
+    """Root reads every folder, so the refusal is injected at os.scandir for one folder only:
+    the one thing a test running as root cannot make real."""
+    import reelwatch.scan as scan_mod
+    from reelwatch.daemon import Daemon
+    real_scandir = os.scandir
+    locked = str(tmp_path / "ingest" / "locked")
+
+    def scandir(path="."):
+        if str(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(scan_mod.os, "scandir", scandir)
+    config = write_config(tmp_path, inbox, settle=0.2, roles=("dit",))
+    (tmp_path / "ingest" / "locked").mkdir()
+    (tmp_path / "ingest" / "locked" / "hidden.mov").write_bytes(b"")
+    (tmp_path / "ingest" / "open.mov").write_bytes(b"")
+    daemon = Daemon(config, env={}, tick=0.05)
+    try:
+        daemon.start()
+        assert wait_until(lambda: len(inbox.received) >= 2, 15)
+        daemon.volumes["ingest"].reconcile()  # a second scan must not tell it again
+        time.sleep(1.5)
+    finally:
+        daemon.stop(drain=0)
+    bodies = [m.body["message"] for m in inbox.received]
+    assert sum("cannot read the folder locked" in b for b in bodies) == 1
+    assert any("open.mov" in b for b in bodies) and not any("hidden.mov" in b for b in bodies)
+    assert "Permission denied" in " ".join(bodies)

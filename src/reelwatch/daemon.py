@@ -122,7 +122,8 @@ class Daemon:
         vol = VolumeRuntime(cfg=cfg, root=root, store=self.store, ignore=self.runtime.pm.ignore,
                             emit=self._enqueue, announce=self._announce, dynamic=dynamic,
                             self_heal=self.sd.watchdog_interval is None, on_reconcile=self.metrics.reconcile,
-                            on_history=self._history_changed, on_progress=self._watchdog)
+                            on_history=self._history_changed, on_progress=self._watchdog,
+                            on_problem=self._volume_problem)
         self.volumes[cfg.name] = vol
         self.sd.status(f"reconciling volume {cfg.name}")
         vol.start()
@@ -203,6 +204,14 @@ class Daemon:
         assert self.runtime is not None
         result = self.runtime.pm.hook.notify(message=message, targets=list(targets), config=self.runtime.config)
         return bool(result)
+
+    def _volume_problem(self, cfg: Volume, subject: str, text: str) -> None:
+        if self.outbox is None or self.runtime is None:
+            return
+        self.outbox.enqueue(Message(role=cfg.owner, production=self.runtime.config.production.name, kind="admin",
+                                    subject=subject, text=text))
+        if self.store is not None:
+            self.store.audit("volume_problem", volume=cfg.name, detail=subject)
 
     def _announce(self, cfg: Volume, root: str, up: bool) -> None:
         if self.outbox is None or self.runtime is None:

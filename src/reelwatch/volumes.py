@@ -41,6 +41,9 @@ class VolumeRuntime:
     on_progress: Callable[[], None] | None = None
     """Called now and then during long scans (the systemd watchdog is pinged from here)."""
     was_mount: bool = False
+    on_problem: Callable[[Volume, str, str], None] | None = None
+    """Called once per new problem of the watching itself (key, plain-words text)."""
+    _problems: set[str] = field(default_factory=set, init=False)
     kind: str = "inotify"
     reason: str = ""
     available: bool = True
@@ -134,6 +137,7 @@ class VolumeRuntime:
             self._set_available(False)
             return None
         self.last_scan = result
+        self._report_unreadable(result.unreadable)
         if self.on_reconcile is not None:
             self.on_reconcile(self.name, result.seconds)
         now = time.monotonic()
@@ -142,6 +146,19 @@ class VolumeRuntime:
         log.info("reconciled", volume=self.name, files=result.files, changed=result.touched,
                  gone=result.gone, seconds=round(result.seconds, 3))
         return result
+
+    def _report_unreadable(self, unreadable: list[str]) -> None:
+        """Tell the volume owner once about each folder that cannot be read (and forget it
+        when it can be read again, so that a new failure is told again)."""
+        current = set(unreadable)
+        for item in sorted(current - self._problems):
+            folder, _, error = item.rpartition(": ")
+            if self.on_problem is not None:
+                self.on_problem(self.cfg, f"folder {folder} unreadable",
+                                f"reelwatch cannot read the folder {folder} on volume {self.name} ({error}), so "
+                                "nothing in it is being checked. Give the reelwatch service read and execute "
+                                "permission on it; it is rescanned automatically.")
+        self._problems = current
 
     def healthy(self) -> bool:
         if not self.available:
