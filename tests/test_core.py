@@ -226,3 +226,9 @@ def test_every_rule_is_documented_in_docs_rules_md():
     assert not missing, f"rules missing from docs/rules.md: {missing}"
     for info in pm.rule_infos():
         assert info.summary and info.example, info.id
+
+
+def test_a_non_loopback_metrics_address_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"service\.metrics: metrics address '0\.0\.0\.0:9464' is not a loopback"):
+        build_config({"service": {"metrics": "0.0.0.0:9464"}})
+    assert build_config({"service": {"metrics": "127.0.0.1:9464"}}).service.metrics == "127.0.0.1:9464"

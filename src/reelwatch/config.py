@@ -117,6 +117,14 @@ class Service(_Strict):
     metrics: str | None = None
     """``host:port`` of the Prometheus endpoint, e.g. ``127.0.0.1:9464``; unset disables it."""
 
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, v: str | None) -> str | None:
+        if v is not None:
+            from .metrics import check_address
+            check_address(v)  # loopback only: the endpoint has no authentication
+        return v
+
 
 class RuleOverride(_Strict):
     severity: str | None = None
