@@ -34,6 +34,7 @@ from reelwatch.globs import applies
 from reelwatch.naming import (FIELDS, PRESETS, Convention, Diagnosis, TemplateError, compile_convention, field_pattern,
                               preset_convention, quote, sanitize)
 from reelwatch.naming_presets import CAMERA_IMPACT
+from reelwatch.ownership import is_delivery, volume_owner
 
 NAME = "naming"
 LEGAL_TEXT = "only letters a-z and A-Z, digits 0-9, '.', '_' and '-' (no spaces or other symbols)"
@@ -194,14 +195,13 @@ def _roles(rule: NamingRule, config: Any, asset: Asset) -> tuple[str, tuple[str,
         p = PRESETS[rule.preset]
         owner, impacts, impact, originals = p.owner, p.impacts, p.impact, p.originals
     else:
-        volume = config.volume(asset.volume) if hasattr(config, "volume") else None
         names = {f.name for s in rule.convention.shapes for f in s.elements if not isinstance(f, str)}
-        if volume is not None and volume.kind == "delivery":
+        if is_delivery(config, asset.volume):
             vfx = bool(names & {"task", "vendor", "plate"})
             owner, impacts = ("vfx", ("editorial",)) if vfx else ("editorial", ("vfx",))
             impact, originals = (VFX_IMPACT if vfx else EDIT_IMPACT), False
         else:
-            owner = volume.owner if volume is not None else "dit"
+            owner = volume_owner(config, asset.volume)
             impacts, impact, originals = ("editorial", "vfx"), CAMERA_IMPACT, True
     if rule.owner:
         owner = rule.owner

@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict
 from reelwatch import Asset, Finding, RuleInfo, Severity, hookimpl
 from reelwatch.config import Config
 from reelwatch.globs import applies
+from reelwatch.ownership import is_delivery
+from reelwatch.wording import listed
 
 NAME = "permissions"
 OWNER = "admin"
@@ -74,8 +76,7 @@ def _cfg(config: Config | None) -> PermissionsConfig:
 def _in_scope(volume: str, relpath: str, cfg: PermissionsConfig, config: Config | None) -> bool:
     if cfg.volumes:
         return applies(relpath, volume, cfg.volumes, cfg.globs)
-    vol = config.volume(volume) if config is not None else None
-    return vol is not None and vol.kind == "delivery" and applies(relpath, volume, None, cfg.globs)
+    return is_delivery(config, volume) and applies(relpath, volume, None, cfg.globs)
 
 
 def _user(uid: int) -> str:
@@ -151,8 +152,7 @@ def _subject(asset: Asset, names: list[str], kind: str = "file") -> str:
     """``plate.mov``, ``folder VFX/sh010`` or ``5 frames of plate.1001-1010#.dpx (...)``."""
     if asset.sequence is None:
         return asset.name if kind == "file" else f"folder {asset.relpath or '(volume root)'}"
-    shown = ", ".join(names[:MAX_NAMES]) + (f" and {len(names) - MAX_NAMES} more" if len(names) > MAX_NAMES else "")
-    return f"{len(names)} frame{'s' if len(names) > 1 else ''} of {asset.sequence.pattern} ({shown})"
+    return f"{len(names)} frame{'s' if len(names) > 1 else ''} of {asset.sequence.pattern} ({listed(names, MAX_NAMES)})"
 
 
 @hookimpl

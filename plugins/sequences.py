@@ -28,8 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reelwatch import Asset, Facts, Finding, RuleInfo, Severity, hookimpl
 from reelwatch.globs import applies, match
+from reelwatch.ownership import is_delivery
 from reelwatch.sequences import (count_in, describe_ranges, frame_ranges, group_names, missing_ranges,
                                  related_runs, sequence_key)
+from reelwatch.wording import human_size
 
 NAME = "sequences"
 MAX_MEMBERSHIP_TESTS = 200_000
@@ -104,9 +106,9 @@ def _settings(config: Any) -> tuple[SequencesConfig, bool]:
 
 
 def _roles(asset: Asset, config: Any) -> tuple[str, tuple[str, ...], bool]:
-    """(owner, impacted roles, is delivery) for the volume the asset is on."""
-    volume = config.volume(asset.volume) if hasattr(config, "volume") else None
-    if volume is not None and getattr(volume, "kind", "ingest") == "delivery":
+    """(owner, impacted roles, is delivery) for the volume the asset is on: the DIT (whoever owns
+    the volume), or the vendor (``vfx``) on a delivery volume."""
+    if is_delivery(config, asset.volume):
         return "vfx", ("editorial", "colour"), True
     return "dit", ("vfx", "colour"), False
 
@@ -114,14 +116,6 @@ def _roles(asset: Asset, config: Any) -> tuple[str, tuple[str, ...], bool]:
 def _ext(asset: Asset) -> str:
     names = asset.sequence.frame_names if asset.sequence else ()
     return (names[0] if names else asset.name).rpartition(".")[2].lower()
-
-
-def _human(size: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:,.0f} bytes" if unit == "bytes" else f"{size:,.1f} {unit}"
-        size /= 1000
-    return f"{size:,.1f} GB"  # pragma: no cover
 
 
 def _frames_words(frames: Iterable[int]) -> tuple[str, int]:
@@ -230,9 +224,9 @@ class _Rules:
         where, n = _frames_words(short)
         first = min(short)
         size, ref = short[first]
-        sizes_words = (f"is {_human(size)} while its neighbours are about {_human(ref)}" if n == 1 else
-                       f"are much smaller than their neighbours (frame {first}: {_human(size)} against "
-                       f"about {_human(ref)})")
+        sizes_words = (f"is {human_size(size)} while its neighbours are about {human_size(ref)}" if n == 1 else
+                       f"are much smaller than their neighbours (frame {first}: {human_size(size)} against "
+                       f"about {human_size(ref)})")
         yield self.finding(
             "sequence.short_frame", Severity.ERROR,
             f"{where} of {self.seq.pattern} {sizes_words}",

@@ -29,7 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from reelwatch import Asset, Facts, Finding, RuleInfo, Severity, hookimpl
 from reelwatch.globs import applies
 from reelwatch.hashing import normalize_algo
+from reelwatch.ownership import is_delivery, volume_of
 from reelwatch.store import scope_of
+from reelwatch.wording import human_size
 
 NAME = "versions"
 Line = tuple[tuple[str, str], ...]
@@ -195,26 +197,16 @@ def _settings(config: Any) -> VersionsConfig:
 
 def _roles(volume: str, config: Any) -> tuple[str | None, tuple[str, ...]]:
     """Delivery volumes: the VFX vendor owns it. Elsewhere the volume owner (filled in by the pipeline)."""
-    vol = config.volume(volume) if hasattr(config, "volume") else None
-    return ("vfx" if vol is not None and vol.kind == "delivery" else None), ("editorial",)
+    return ("vfx" if is_delivery(config, volume) else None), ("editorial",)
 
 
 def _root(volume: str, config: Any, known: Mapping[str, str]) -> str | None:
     if volume in known:
         return known[volume]
-    vol = config.volume(volume) if hasattr(config, "volume") else None
+    vol = volume_of(config, volume)
     if vol is None:
         return None
     return str(config.resolve(vol.path)) if hasattr(config, "resolve") else vol.path
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{size:,} bytes" if unit == "bytes" else f"{value:,.1f} {unit}"
-        value /= 1000
-    return f"{value:,.1f} TB"  # pragma: no cover
 
 
 def _in_scope(cfg: VersionsConfig, volume: str, relpath: str) -> bool:
@@ -297,9 +289,9 @@ def check(asset: Asset, facts: Facts, history: Any, config: Any) -> Iterable[Fin
         if _differs(asset, other, history, cfg, config):
             dupes.append(other)
     if dupes:
-        shown = " and ".join(f"{e.relpath} ({_human(e.size)})" for e in dupes[:3])
+        shown = " and ".join(f"{e.relpath} ({human_size(e.size)})" for e in dupes[:3])
         finding("version.duplicate", Severity.ERROR,
-                f"v{text} of {name} exists twice with different content: this file ({_human(asset.size)}) "
+                f"v{text} of {name} exists twice with different content: this file ({human_size(asset.size)}) "
                 f"and {shown}",
                 expected="one version number for one picture: a changed file gets a new version",
                 impact=f"{OUTDATED} or the wrong picture: nobody can tell which v{text} is the real one",

@@ -16,7 +16,8 @@ from lxml import etree
 from pymediainfo import MediaInfo
 
 from reelwatch import mediagen
-from reelwatch.config import load_config
+from reelwatch.app import read_toml
+from reelwatch.config import build_config
 from reelwatch.manager import load_plugin_file
 from reelwatch.mediaconch import Outcome, PolicyError, describe, evaluate, file_fields, load_policy, parse_policy
 from reelwatch.model import Asset, Facts, Severity
@@ -276,7 +277,8 @@ def spec_config(tmp_path: Path, policy_file: str, extra: str = "") -> object:
     path.write_text(f'[production]\nbase_frame_rate = "24000/1001"\n[[volumes]]\nname = "ingest"\n'
                     f'path = "{tmp_path}"\n[rules.spec.profiles.p]\npolicy = "{policy_file}"\n{extra}'
                     f'[[rules.spec.apply]]\nprofile = "p"\n')
-    return load_config(path, sections=PLUGIN.config_sections())
+    return build_config(read_toml(path), source=str(path), base_dir=str(path.resolve().parent),
+                        sections=PLUGIN.config_sections())
 
 
 def run(cfg: object, media: Path, fx: Facts | None = None, asset: Asset | None = None) -> list:

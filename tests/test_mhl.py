@@ -21,8 +21,9 @@ import pytest
 from reelwatch.config import build_config
 from reelwatch.hashing import hash_file
 from reelwatch.manager import load_plugin_file
-from reelwatch.mhl import CHAIN, IgnoreSpec, MHLError, load_history, parse_chain, parse_manifest, verify
+from reelwatch.mhl import CHAIN, IgnoreSpec, MHLError, load_history, parse_chain, parse_manifest
 from reelwatch.mhl_create import Author, create_generation
+from reelwatch.mhl_verify import verify
 from reelwatch.pipeline import file_asset
 from reelwatch.store import Store, StoreHistory
 

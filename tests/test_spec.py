@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from reelwatch import mediagen
-from reelwatch.config import ConfigError, load_config
+from reelwatch.app import read_toml
+from reelwatch.config import ConfigError, build_config
 from reelwatch.manager import PluginManager, load_plugin_file
 from reelwatch.model import Asset, Facts, Severity
 from reelwatch.probe import facts_for_file, facts_for_sequence
@@ -81,7 +82,8 @@ def config(tmp_path: Path, body: str, *, base: str | None = "24000/1001", kind: 
             f'[[volumes]]\nname = "delivery"\npath = "{tmp_path}"\nkind = "delivery"\n' + body)
     path = tmp_path / "production.toml"
     path.write_text(text)
-    return load_config(path, sections=PLUGIN.config_sections())
+    return build_config(read_toml(path), source=str(path), base_dir=str(path.resolve().parent),
+                        sections=PLUGIN.config_sections())
 
 
 def check(cfg: object, media: Path, *, volume: str = "ingest", relpath: str | None = None) -> list:

@@ -1,4 +1,5 @@
-"""Production config: TOML in, a validated and frozen :class:`Config` out.
+"""Production config: TOML (read by :func:`reelwatch.app.read_toml`) in, a validated and frozen
+:class:`Config` out (:func:`build_config`).
 
 Errors name the file, the key path, what was found and what is allowed, and unknown keys
 come with a "did you mean" suggestion. Plugins own their ``[rules.<name>]`` sections and
@@ -8,7 +9,6 @@ validate them with the model they return from the ``config_sections`` hook.
 from __future__ import annotations
 
 import difflib
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -241,21 +241,6 @@ def format_validation_error(err: ValidationError, model: type[BaseModel], prefix
 
 
 SectionValidator = Callable[[Any], Any]
-
-
-def load_config(path: str | Path, sections: Mapping[str, Any] | None = None) -> Config:
-    """Read and validate a TOML config file. Raises :class:`ConfigError`."""
-    path = Path(path)
-    source = str(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(source, ["file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(source, [f"cannot read: {exc.strerror if isinstance(exc, OSError) else exc}"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
-    return build_config(raw, source=source, base_dir=str(path.resolve().parent), sections=sections)
 
 
 def build_config(raw: Mapping[str, Any], *, source: str = "<config>", base_dir: str = ".",

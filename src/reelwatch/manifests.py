@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 
+from . import xmlread
 from .hashing import hash_file, normalize_algo
 
 MANIFEST_EXTENSIONS = (".md5", ".sha1", ".sha256", ".xxhash", ".xxh", ".xxh128", ".xxh64", ".xxh3", ".xxh32",
@@ -172,10 +173,6 @@ def parse_lines(path: Path, text: str) -> Manifest:
     return Manifest(path, "bsd" if tagged and tagged == len(entries) else "lines", tuple(entries), tuple(bad))
 
 
-def _local(tag: object) -> str:
-    return str(tag).rsplit("}", 1)[-1].lower()
-
-
 def parse_mhl_v1(path: Path, data: bytes) -> Manifest:
     """Parse a legacy MHL v1.x file. Raises ManifestError for ASC MHL v2 or non-MHL XML."""
     try:
@@ -183,11 +180,11 @@ def parse_mhl_v1(path: Path, data: bytes) -> Manifest:
     except ET.ParseError as exc:
         raise ManifestError(f"{path.name} is not readable XML ({exc})") from None
     version = str(root.get("version", ""))
-    if _local(root.tag) != "hashlist" or version.startswith("2") or "ASC:MHL:v2" in str(root.tag):
+    if xmlread.local(root.tag).lower() != "hashlist" or version.startswith("2") or "ASC:MHL:v2" in str(root.tag):
         raise NotLegacyMHL(f"{path.name} is not an MHL v1 file")
     entries = []
-    for h in (el for el in root.iter() if _local(el.tag) == "hash"):
-        fields = {_local(c.tag): (c.text or "").strip() for c in h}
+    for h in (el for el in root.iter() if xmlread.local(el.tag).lower() == "hash"):
+        fields = {xmlread.local(c.tag).lower(): xmlread.text(c) for c in h}
         name = fields.get("file", "")
         if not name:
             continue

@@ -20,8 +20,9 @@ from xml.sax.saxutils import escape, quoteattr
 
 from . import __version__
 from .hashing import hash_bytes, hash_file, normalize_algo
-from .mhl import (CHAIN, FOLDER, HASH_TAGS, NS, NS_DIRECTORY, ChainEntry, HashEntry, History, IgnoreSpec,
-                  MHLError, Problem, _child_roots, has_history, load_history)
+from .mhl import child_roots, has_history, load_history
+from .mhl_model import (CHAIN, FOLDER, HASH_TAGS, NS, NS_DIRECTORY, ChainEntry, HashEntry, History, MHLError, Problem,
+                        ignore_matcher)
 
 CREATE_ALGORITHMS = ("md5", "sha1", "xxh128", "xxh3", "xxh64")
 """Formats a new generation can be written in (hex digests; C4 is only used for references)."""
@@ -94,7 +95,7 @@ def _pair_xml(algo: str, content: str, structure: str, date: str, indent: str) -
 def _load_or_empty(root: Path) -> History:
     if has_history(root):
         return load_history(root)
-    return History(root, children=tuple(load_history(p) for p in _child_roots(root)))
+    return History(root, children=tuple(load_history(p) for p in child_roots(root)))
 
 
 def create_generation(root: str | os.PathLike[str], algo: str = "xxh128", *,
@@ -119,7 +120,7 @@ def create_generation(root: str | os.PathLike[str], algo: str = "xxh128", *,
         raise MHLError("the existing ASC MHL history is damaged, so no new generation was written: "
                        + "; ".join(f"{p.kind.replace('_', ' ')} {pre}{p.path}" for pre, p in broken))
     histories = dict(history.walk())
-    specs = [(pre, IgnoreSpec(h.ignore_patterns())) for pre, h in histories.items()]
+    ignored = ignore_matcher(history)
     lists: dict[str, _NewList] = {}
     problems: list[Problem] = []
     found: set[str] = set()
@@ -130,9 +131,6 @@ def create_generation(root: str | os.PathLike[str], algo: str = "xxh128", *,
 
     def new_list(pre: str) -> _NewList:
         return lists.setdefault(pre, _NewList(histories[pre]))
-
-    def ignored(rel: str, is_dir: bool) -> bool:
-        return any(rel.startswith(pre) and spec.match(rel[len(pre):], is_dir) for pre, spec in specs)
 
     def seal_file(rel: str, path: Path) -> str:
         pre, h, hrel = owner(rel)
