@@ -212,3 +212,24 @@ def test_verify_would_catch_a_mistake(tmp_path: Path) -> None:
     (units / "reelwatch@demo.service.d" / "typo.conf").write_text("[Service]\nProtectSytem=strict\n")
     result = _verify(units, "reelwatch@demo.service")
     assert any("ProtectSytem" in line for line in _about(result, "typo.conf"))
+
+
+def test_rehash_units_verify_and_share_the_daemons_user(tmp_path: Path) -> None:
+    for name in ("reelwatch-rehash.service", "reelwatch-rehash@.service"):
+        text = (UNITS / name).read_text()
+        assert "User=reelwatch" in text and "Type=oneshot" in text and "rehash --config" in text
+        assert "NoNewPrivileges=yes" in text and "CapabilityBoundingSet=\n" in text
+    for name in ("reelwatch.service", "reelwatch@.service"):
+        assert "User=reelwatch" in (UNITS / name).read_text()
+    _analyzer()
+    units = tmp_path / "units"
+    units.mkdir()
+    binary = _binary(tmp_path)
+    for name in ("reelwatch-rehash.service", "reelwatch-rehash@.service", "reelwatch-rehash.timer",
+                 "reelwatch-rehash@.timer"):
+        (units / name).write_text((UNITS / name).read_text().replace(DEPLOYED_BINARY, binary))
+    (units / "reelwatch-rehash@demo.timer").write_text((UNITS / "reelwatch-rehash@.timer").read_text())
+    result = _verify(units, "reelwatch-rehash.service", "reelwatch-rehash@demo.service",
+                     "reelwatch-rehash.timer")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _about(result, "reelwatch") == []

@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", default=_config_default(), required=_config_default() is None)
     s.add_argument("--format", choices=["table", "json"], default="table")
 
+    rh = sub.add_parser("rehash", help="re-read a sample of files with recorded checksums; report silent changes")
+    rh.add_argument("--config", default=_config_default(), required=_config_default() is None)
+    from .rehash import add_arguments as rehash_arguments
+    rehash_arguments(rh)
+
     n = sub.add_parser("notify", help="notification tools")
     ns = n.add_subparsers(dest="notify_command", required=True, parser_class=_Parser)
     t = ns.add_parser("test", help="send a test message to a role and report each target's result")
@@ -119,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             urls = [u for r in (read_toml(args.config).get("roles") or {}).values() for u in r.get("notify", [])]
             configure_logging(level="info", redactor=Redactor(urls), journal=bool(os.environ.get("JOURNAL_STREAM")))
             return Daemon(args.config).run()
+        if args.command == "rehash":
+            from .rehash import cmd_rehash
+            return cmd_rehash(args)
         if args.command == "demo":
             from .demo import run_demo
             return run_demo(Path(args.dir) if args.dir else None, keep=args.keep)

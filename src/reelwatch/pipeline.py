@@ -118,6 +118,17 @@ class Pipeline:
         plugins = [name for name, _ in self.pm.implementations("batch_done")]
         scopes = {scope_of(a.volume, a.relpath) for a in assets}
         self.store.commit_batch(findings, scopes, plugins, self.router)
+        # A plugin that judged places beyond the batch's own scopes (a mirror rule re-judges
+        # the card on every copy) names them in details["batch_scope"]; its earlier findings
+        # there are resolved too, and only its own.
+        claimed: dict[str, set[str]] = {}
+        for f in findings:
+            if f.details.get("batch_scope"):
+                claimed.setdefault(f.plugin, set()).add(str(f.details["batch_scope"]))
+        for plugin, extra in claimed.items():
+            if extra - scopes:
+                self.store.commit_batch([f for f in findings if f.plugin == plugin], extra - scopes, [plugin],
+                                        self.router)
         return findings
 
 
