@@ -5,7 +5,10 @@ Usage: python bench/bench_reconcile.py [N ...]   (default: 100000 1000000)
 For each N it builds a tree of N empty files (1,000 per folder) under a temp folder, records
 them in a state database as a previous run would have (a restart with nothing changed), then
 measures in fresh child processes:
-  - baseline: `find ROOT -type f` (GNU find, output to /dev/null)
+  - baseline: `find ROOT -type f` (GNU find, output to /dev/null): names only, from the
+    directory entries, no stat;
+  - baseline with stat: `find ROOT -type f -printf '%s %T@ %p'`: the same work reelwatch must
+    do to notice a file changed in place (size and mtime of every file)
   - reelwatch: scan_volume() over the same tree against the state database
   - reelwatch, cold: the same with an empty state database (every file is new)
 Peak RSS comes from getrusage(RUSAGE_CHILDREN) of each child. Prints one JSON line per N.
@@ -67,19 +70,9 @@ def populate(db: Path, root: Path) -> None:
     con.close()
 
 
-def measure(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    wall = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss is the max over all children so far; run the small ones first (find) and
-    # report a child's own figure by running each measurement in its own wrapper process.
-    return wall, max(peak, before) / 1024, out
-
-
 def isolated(cmd: list[str]) -> dict[str, float | str]:
+    """Wall seconds and peak RSS (MiB) of one command, measured from its own wrapper process
+    (ru_maxrss of RUSAGE_CHILDREN is a maximum over every child, so each gets a fresh parent)."""
     wrapper = ("import resource, subprocess, sys, time, json\n"
                "t = time.perf_counter()\n"
                "out = subprocess.run(sys.argv[1:], capture_output=True, text=True, check=True).stdout\n"
@@ -104,12 +97,15 @@ def main(sizes: list[int]) -> None:
             find2 = isolated(["find", str(root), "-type", "f", "-fprint", "/dev/null"])
             warm = isolated([sys.executable, "-c", CHILD, str(root), str(warm_db)])
             cold = isolated([sys.executable, "-c", CHILD, str(root), str(cold_db)])
+            fstat = isolated(["find", str(root), "-type", "f", "-fprintf", "/dev/null", "%s %T@ %p\n"])
             find_wall = min(find["wall"], find2["wall"])
             result = {
                 "files": n, "build_s": round(built, 1),
                 "find_s": round(find_wall, 3), "find_rss_mib": round(find["rss_mib"], 1),
                 "reconcile_s": round(warm["wall"], 3), "reconcile_rss_mib": round(warm["rss_mib"], 1),
                 "ratio_vs_find": round(warm["wall"] / find_wall, 2),
+                "find_stat_s": round(fstat["wall"], 3),
+                "ratio_vs_find_stat": round(warm["wall"] / fstat["wall"], 2),
                 "cold_s": round(cold["wall"], 3), "cold_rss_mib": round(cold["rss_mib"], 1),
                 "scan": json.loads(warm["out"]),
             }

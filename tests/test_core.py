@@ -87,7 +87,7 @@ def test_example_production_config_is_valid():
     example = Path(__file__).resolve().parents[1] / "config" / "production.example.toml"
     runtime = load_runtime(example, None)
     assert runtime.config.volumes and runtime.config.roles
-    families = {"naming", "spec", "sequences", "versions", "integrity", "permissions"}
+    families = {"naming", "spec", "sequences", "versions", "integrity", "permissions", "mirrors"}
     assert families <= set(runtime.config.rules), "the example must use every rule family"
     assert runtime.config.overrides
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from .sequences import frame_key
+from .sequences import IMAGE_EXTENSIONS, frame_key
 from .settle import unit_of
 from .store import Store
 
@@ -66,44 +66,46 @@ def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], Non
             continue
         visited.add(folder)
         result.folders += 1
-        known = store.in_folder(volume, folder)
         prefix = f"{folder}/" if folder else ""
+        cut = len(prefix)
+        known = {rel[cut:]: sig for rel, sig in store.in_folder(volume, folder).items()}  # by name
         seen_units: dict[str, tuple[int, int, int]] = {}
         names: set[str] = set()
         for entry in entries:
             name = entry.name
-            rel = prefix + name
             try:
                 if entry.is_dir(follow_symlinks=False):  # d_type: no stat needed
-                    if not ignore(volume, rel + "/"):
-                        stack.append(rel)
+                    if not ignore(volume, prefix + name + "/"):
+                        stack.append(prefix + name)
                     continue
                 if not entry.is_file(follow_symlinks=False):
                     continue
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            result.files += 1
-            names.add(rel)
-            if frame_key(name) is not None:
-                unit = unit_of(rel).relpath
+            names.add(name)
+            if name.rpartition(".")[2].lower() in IMAGE_EXTENSIONS and frame_key(name) is not None:
+                unit = unit_of(name).name
                 count, total, newest = seen_units.get(unit, (0, 0, 0))
                 seen_units[unit] = (count + 1, total + st.st_size, max(newest, st.st_mtime_ns))
                 continue
-            if known.get(rel) == (st.st_size, st.st_mtime_ns):
+            if known.get(name) == (st.st_size, st.st_mtime_ns):
                 continue  # unchanged since it was checked: the common case, kept cheap
+            rel = prefix + name
             if ignore(volume, rel):
                 continue
             touch(rel)
             result.touched += 1
-        for rel, (_count, total, newest) in seen_units.items():
-            if known.get(rel) != (total, newest) and not ignore(volume, rel):
+        result.files += len(names)
+        for unit, (_count, total, newest) in seen_units.items():
+            rel = prefix + unit
+            if known.get(unit) != (total, newest) and not ignore(volume, rel):
                 touch(rel.replace("#", "0"))  # any frame name of the unit will do
                 result.touched += 1
         if mark_gone and known:
-            for rel in known:
-                if rel not in names and rel not in seen_units:
-                    store.mark_gone(volume, rel)
+            for name in known:
+                if name not in names and name not in seen_units:
+                    store.mark_gone(volume, prefix + name)
                     result.gone += 1
     if mark_gone:
         for folder in store.folders(volume):
