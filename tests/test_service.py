@@ -160,3 +160,27 @@ def test_dit_cart_drives_are_picked_up_and_let_go(tmp_path, inbox, daemon):
     assert d.proc.poll() is None
     assert "check_failed" not in d.output() and "volume_unavailable" not in d.output()
     d.stop()
+
+
+def test_journald_lines_carry_a_priority_and_no_locals_or_secrets(tmp_path):
+    import io
+    import structlog
+    from reelwatch.log import configure_logging
+    from reelwatch.redact import Redactor
+    secret = "json://admin:Pa55w0rdXYZ@127.0.0.1:8080/T0kenABC123xyz"
+    out = io.StringIO()
+    configure_logging(redactor=Redactor([secret]), level="info", stream=out, journal=True)
+    log = structlog.get_logger("t")
+    log.info("delivery", target=secret)
+    try:
+        token = "Pa55w0rdXYZ"  # noqa: F841  a local that must not be dumped
+        raise RuntimeError("send failed for " + secret)
+    except RuntimeError:
+        log.error("send_failed", exc_info=True)
+    configure_logging(level="warning")
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("<6>{") and lines[-1].startswith("<3>{")
+    parsed = [json.loads(line[3:]) for line in lines]
+    assert parsed[0]["event"] == "delivery" and parsed[1]["event"] == "send_failed"
+    assert "Pa55w0rdXYZ" not in out.getvalue() and "T0kenABC123xyz" not in out.getvalue()
+    assert "\"locals\"" not in json.dumps(parsed[1]) and "exception" in parsed[1]
