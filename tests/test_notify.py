@@ -326,3 +326,16 @@ def test_route_hook_adds_recipients(tmp_path, inbox):
     pm.load(dirs=[plugin_dir], shipped=False, entry_points=False)
     routes = Router(pm, config)(finding(tmp_path, "A.mov", impacts=("nobody",)))
     assert routes == [("dit", "new"), ("colour", "affects")]
+
+
+def test_urls_whose_host_or_port_is_a_token_are_redacted_and_do_not_crash():
+    from reelwatch.redact import Redactor, redact_url
+    tgram = "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/12345678"
+    pbul = "pbul://o.gn5kj6nfhv736I7jC3cj3QLRiyhgl98b"
+    assert redact_url(tgram) == "tgram://***"
+    assert "gn5kj6nfhv736" not in redact_url(pbul)
+    red = Redactor([tgram, pbul])
+    text = red(f"failed: {tgram} and Port could not be cast to integer value as 'AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw'"
+               f" and o.gn5kj6nfhv736I7jC3cj3QLRiyhgl98b")
+    assert "AAHdqTcv" not in text and "gn5kj6nfhv736" not in text
+    assert redact_url("mailto://user:pw@smtp.example.com:587?to=a@b") == "mailto://***@smtp.example.com:587/***"

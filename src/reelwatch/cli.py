@@ -122,8 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .daemon import Daemon
             load_runtime(args.config, None)  # fail fast, before anything starts
             urls = [u for r in (read_toml(args.config).get("roles") or {}).values() for u in r.get("notify", [])]
-            configure_logging(level="info", redactor=Redactor(urls), journal=bool(os.environ.get("JOURNAL_STREAM")))
-            return Daemon(args.config).run()
+            redactor = Redactor(urls)
+            configure_logging(level="info", redactor=redactor, journal=bool(os.environ.get("JOURNAL_STREAM")))
+            return Daemon(args.config, redactor=redactor).run()
         if args.command == "rehash":
             from .rehash import cmd_rehash
             return cmd_rehash(args)

@@ -28,6 +28,7 @@ from .model import Asset, Message
 from .outbox import Outbox, OutboxWorker
 from .pipeline import Pipeline
 from .probe import ProbePool
+from .redact import Redactor
 from .sdnotify import Notifier
 from .seal import seal
 from .settle import Unit, resolve
@@ -38,6 +39,7 @@ from .watch import OverflowWatch
 
 GLOB_CHARS = set("*?[")
 STATUS_EVERY = 2.0
+QUEUE_HIGH_WATER = 256
 
 log = structlog.get_logger("reelwatch.daemon")
 MAX_BATCH_SECONDS = 600.0
@@ -47,7 +49,8 @@ class Daemon:
     """``reelwatch run``. Construct, then :meth:`run` (blocks until stopped)."""
 
     def __init__(self, config_path: str | Path, *, env: Mapping[str, str] | None = None,
-                 tick: float = 0.2) -> None:
+                 tick: float = 0.2, redactor: Redactor | None = None) -> None:
+        self.redactor = redactor
         self.config_path = str(config_path)
         self.env = dict(os.environ if env is None else env)
         self.tick_seconds = tick
@@ -58,7 +61,7 @@ class Daemon:
         self.outbox: Outbox | None = None
         self.outbox_worker: OutboxWorker | None = None
         self.volumes: dict[str, VolumeRuntime] = {}
-        self.queue: queue.Queue[tuple[Asset, bool] | None] = queue.Queue(maxsize=256)
+        self.queue: queue.Queue[tuple[Asset, bool] | None] = queue.Queue()
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
         self.sd = Notifier(self.env)
@@ -69,6 +72,7 @@ class Daemon:
         self._sealable: list[Asset] = []
         """New asset versions of the batch (not re-checks): only these may cause a new MHL generation."""
         self._batch_no = 0
+        self._batch_open = False
         self._batch_started = 0.0
         self._last_ping = 0.0
         self._last_status = 0.0
@@ -178,7 +182,9 @@ class Daemon:
             log.info("history_changed", volume=volume, folder=folder or ".", assets=len(rels))
             for rel in rels:  # checked again against the new history, with cached facts and hashes
                 parent, _, name = rel.rpartition("/")
-                current = resolve(volume, vol.root, Unit(parent, name, "#" in name))
+                record = self.store.asset(volume, rel)
+                sequence = record is not None and record.kind == "image_sequence"
+                current = resolve(volume, vol.root, Unit(parent, name, sequence))
                 if current is not None:
                     self._enqueue(current[1], force=True)
 
@@ -229,7 +235,7 @@ class Daemon:
             self.metrics.file_seen(asset.volume)
         with self._batch_lock:
             self._in_flight += 1
-        self.queue.put((asset, force))  # blocks when full: back-pressure on the settler
+        self.queue.put((asset, force))  # never blocks: back-pressure is applied before settling
 
     def _checker(self) -> None:
         while True:
@@ -239,7 +245,8 @@ class Daemon:
             asset, force = item
             try:
                 with self._batch_lock:
-                    if not self._batch:
+                    if not self._batch_open:  # the first check of a batch numbers it, once
+                        self._batch_open = True
                         self._batch_no = self.store.next_batch() if self.store else 0
                         self._batch_started = time.monotonic()
                     batch = self._batch_no
@@ -271,6 +278,7 @@ class Daemon:
             if settling and time.monotonic() - self._batch_started < MAX_BATCH_SECONDS:
                 return
             assets, self._batch = self._batch, []
+            self._batch_open = False
             sealable, self._sealable = self._sealable, []
             batch = self._batch_no
         assert self.pipeline is not None
@@ -292,7 +300,9 @@ class Daemon:
                 self._discover()
             for vol in list(self.volumes.values()):
                 try:
-                    vol.tick()
+                    # back-pressure: while the checkers are behind, stable files wait in the
+                    # settler instead of piling up in memory (the control thread never blocks)
+                    vol.tick(settle=self.queue.qsize() < QUEUE_HIGH_WATER)
                 except Exception as exc:
                     log.error("volume_tick_failed", volume=vol.name, error=f"{type(exc).__name__}: {exc}")
             self._maybe_finish_batch()
@@ -351,6 +361,8 @@ class Daemon:
             vol.stop()
         self.volumes.clear()
         self.runtime = runtime
+        if self.redactor is not None:  # targets added by the edit are secrets from now on
+            self.redactor.add(u for role in runtime.config.roles.values() for u in role.notify)
         self.pipeline.reconfigure(runtime.pm, runtime.config)
         if self.outbox is not None:
             self.outbox.config = runtime.config
@@ -367,11 +379,11 @@ class Daemon:
             return
         self.sd.stopping()
         self.stopping.set()
-        for vol in self.volumes.values():
+        if self.control is not None:
+            self.control.join(60)  # it owns self.volumes; stop the volumes only once it is done
+        for vol in list(self.volumes.values()):
             vol.stop()
         logging.getLogger("watchdog.observers.inotify_c").removeHandler(self._overflow)
-        if self.control is not None:
-            self.control.join(10)
         for _ in self._checkers:
             self.queue.put(None)
         for t in self._checkers:

@@ -63,10 +63,11 @@ def expand(volume: str, root: Path, start: Path, ignore: Callable[[str, str], bo
            problems: list[Finding]) -> Iterator[Asset]:
     """Assets under ``start`` (a file or a folder), grouped as the daemon groups them."""
     if start.is_file():
-        rel = start.resolve().relative_to(root).as_posix()
+        real = start.resolve()  # a symlink is checked as the file it points to
+        rel = real.relative_to(root).as_posix()
         if not ignore(volume, rel):
             folder = str(Path(rel).parent)
-            names = [start.name]
+            names = [real.name]
             yield from _folder_assets(volume, root, "" if folder == "." else folder, names)
         return
     stack = [start.resolve().relative_to(root).as_posix()]

@@ -94,18 +94,20 @@ class Outbox:
 
     def _digest_role(self, role: str, now: float) -> int:
         production = self.config.production.name
+        notices = self.store.query("SELECT id, kind, data FROM notices WHERE message_id IS NULL AND role=? "
+                                   "ORDER BY id", (role,))
+        if not notices:
+            return 0
+        items = tuple(Notice(kind=n["kind"], finding=json.loads(n["data"])) for n in notices)
+        # frame grabs are made before the transaction: no lock is held while a bad file is decoded
+        attachments = self.attach(items) if self.attach else ()
+        message = Message(role=role, production=production, notices=items, attachments=attachments)
         with self.store.tx() as db:
-            notices = db.execute("SELECT id, kind, data FROM notices WHERE message_id IS NULL AND role=? "
-                                 "ORDER BY id", (role,)).fetchall()
-            if not notices:
-                return 0
-            items = tuple(Notice(kind=n["kind"], finding=json.loads(n["data"])) for n in notices)
-            attachments = self.attach(items) if self.attach else ()
-            message = Message(role=role, production=production, notices=items, attachments=attachments)
             cur = db.execute("INSERT INTO outbox (role, payload, created, next_at) VALUES (?,?,?,?)",
                              (role, message_to_json(message), now, now))
             msg_id = cur.lastrowid
-            db.executemany("UPDATE notices SET message_id=? WHERE id=?", [(msg_id, n["id"]) for n in notices])
+            db.executemany("UPDATE notices SET message_id=? WHERE id=? AND message_id IS NULL",
+                           [(msg_id, n["id"]) for n in notices])
         return 1
 
     # -- escalation ---------------------------------------------------------------------
@@ -151,7 +153,16 @@ class Outbox:
         for row in heads:
             if row["next_at"] > now:
                 continue
-            sent += self._deliver_one(row, now)
+            try:
+                sent += self._deliver_one(row, now)
+            except Exception as exc:  # one role's trouble never holds up the others
+                log.error("delivery_crashed", message_id=row["id"], error=type(exc).__name__)
+                with self.store.tx() as db:
+                    attempts = row["attempts"] + 1
+                    state = "dead" if attempts >= self.config.notify.max_attempts else "pending"
+                    delay = min(MAX_BACKOFF, self.config.notify.retry_base * 2 ** (attempts - 1))
+                    db.execute("UPDATE outbox SET attempts=?, state=?, next_at=?, last_error=? WHERE id=?",
+                               (attempts, state, now + delay, type(exc).__name__, row["id"]))
         return sent
 
     def _deliver_one(self, row: Any, now: float) -> int:

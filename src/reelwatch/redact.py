@@ -19,13 +19,17 @@ URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]{1,20}://[^\s'\"<>]+", re.IGNORECAS
 
 def redact_url(url: str) -> str:
     """``mailto://user:pw@smtp.example.com?to=x`` -> ``mailto://***@smtp.example.com/***``."""
+    scheme = url.split(":", 1)[0] if "://" in url else "?"
     try:
         parts = urlsplit(url)
-    except ValueError:
-        return f"{url.split(':', 1)[0]}://{MASK}"
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:  # e.g. tgram://BOT_ID:TOKEN/... puts a token where a port would be
+        return f"{scheme}://{MASK}"
+    if not _host_like(host):
+        host = MASK  # pbul://TOKEN, pover://user@TOKEN, slack://TokenA/...: the host is a secret
+    elif port:
+        host = f"{host}:{port}"
     user = f"{MASK}@" if parts.username or parts.password else ""
     rest = f"/{MASK}" if (parts.path.strip("/") or parts.query) else ""
     return f"{parts.scheme}://{user}{host}{rest}"
@@ -38,6 +42,14 @@ def _token_like(segment: str) -> bool:
     return len(segment) >= 16 or (len(segment) >= 6 and has_digit and has_alpha)
 
 
+def _host_like(host: str) -> bool:
+    """A real host name or address (has a dot or a colon, or is localhost), not a token."""
+    if host == "localhost":
+        return True
+    labels = re.split(r"[.:]", host)
+    return len(labels) > 1 and not any(len(label) >= 16 and _token_like(label) for label in labels)
+
+
 def secrets_of(url: str) -> set[str]:
     """The parts of an apprise URL that must never be shown."""
     out: set[str] = set()
@@ -45,6 +57,9 @@ def secrets_of(url: str) -> set[str]:
         parts = urlsplit(url)
     except ValueError:
         return {url}
+    for piece in re.split(r"[@:]", parts.netloc):
+        if piece and (not _host_like(piece) or _token_like(piece)) and not piece.isdigit():
+            out |= {piece, unquote(piece)}
     for piece in (parts.username, parts.password):
         if piece:
             out |= {piece, unquote(piece)}
@@ -62,7 +77,13 @@ class Redactor:
     """Scrubs known secrets and any URL from text."""
 
     def __init__(self, urls: Iterable[str] = ()) -> None:
-        secrets: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._secrets: list[str] = []
+        self.add(urls)
+
+    def add(self, urls: Iterable[str]) -> None:
+        """Learn the secrets of more URLs (a reloaded config); the old ones are kept."""
+        secrets = set(self._secrets)
         for url in urls:
             secrets |= secrets_of(url)
         self._secrets = sorted(secrets, key=len, reverse=True)

@@ -70,9 +70,14 @@ def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], Non
         cut = len(prefix)
         known = {rel[cut:]: sig for rel, sig in store.in_folder(volume, folder).items()}  # by name
         seen_units: dict[str, tuple[int, int, int]] = {}
+        first_frame: dict[str, str] = {}
         names: set[str] = set()
         for entry in entries:
             name = entry.name
+            if not _utf8(name):
+                result.unreadable.append(f"{prefix + name.encode('utf-8', 'backslashreplace').decode()}: "
+                                         "the name is not valid UTF-8")
+                continue
             try:
                 if entry.is_dir(follow_symlinks=False):  # d_type: no stat needed
                     if not ignore(volume, prefix + name + "/"):
@@ -86,6 +91,7 @@ def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], Non
             names.add(name)
             if name.rpartition(".")[2].lower() in IMAGE_EXTENSIONS and frame_key(name) is not None:
                 unit = unit_of(name).name
+                first_frame.setdefault(unit, name)
                 count, total, newest = seen_units.get(unit, (0, 0, 0))
                 seen_units[unit] = (count + 1, total + st.st_size, max(newest, st.st_mtime_ns))
                 continue
@@ -100,13 +106,15 @@ def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], Non
         for unit, (_count, total, newest) in seen_units.items():
             rel = prefix + unit
             if known.get(unit) != (total, newest) and not ignore(volume, rel):
-                touch(rel.replace("#", "0"))  # any frame name of the unit will do
+                touch(prefix + first_frame[unit])  # any frame name of the unit will do
                 result.touched += 1
         if mark_gone and known:
             for name in known:
                 if name not in names and name not in seen_units:
                     store.mark_gone(volume, prefix + name)
                     result.gone += 1
+    if mark_gone and not os.path.isdir(root):
+        raise VolumeUnavailable(root)  # it went away during the scan: nothing is marked gone
     if mark_gone:
         for folder in store.folders(volume):
             if folder not in visited and not _under(folder, blind):
@@ -115,6 +123,15 @@ def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], Non
                     result.gone += 1
     result.seconds = time.monotonic() - started
     return result
+
+
+def _utf8(name: str) -> bool:
+    """Names with bytes that are not UTF-8 (seen on SMB shares) cannot be stored or shown safely."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _under(folder: str, blind: set[str]) -> bool:

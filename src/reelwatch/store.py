@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, ts REAL NOT NULL, event TEXT NOT NULL, volume TEXT, relpath TEXT,
     detail TEXT NOT NULL DEFAULT '{}');
 CREATE INDEX IF NOT EXISTS audit_asset ON audit (volume, relpath);
+CREATE INDEX IF NOT EXISTS audit_relpath ON audit (relpath);
 CREATE TABLE IF NOT EXISTS volume_status (
     volume TEXT PRIMARY KEY, observer TEXT, health TEXT, last_event REAL, queue_depth INTEGER,
     detail TEXT, updated REAL NOT NULL);

@@ -7,6 +7,8 @@ out without pictures.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +20,9 @@ log = structlog.get_logger("reelwatch.thumbs")
 PICTURE_RULES = ("spec.resolution", "spec.frame_rate", "spec.colour", "spec.scan", "spec.chroma",
                  "spec.bit_depth", "sanity.truncated", "sequence.mixed_format")
 MAX_PER_MESSAGE = 3
+GRAB_TIMEOUT = 20.0
+"""Seconds a frame grab may take. The files grabbed are the broken ones, so decoding runs in a
+child process that is killed past this, never in the daemon itself."""
 
 
 class Thumbnails:
@@ -27,7 +32,7 @@ class Thumbnails:
         self.folder = folder
 
     def __call__(self, notices: Sequence[Notice]) -> tuple[str, ...]:
-        from .mediagen import frame_grab, have_pyav
+        from .mediagen import have_pyav
         if not have_pyav():
             return ()
         out: list[str] = []
@@ -44,14 +49,26 @@ class Thumbnails:
             dest = self.folder / f"finding-{f.get('id', 0)}.jpg"
             if not dest.exists():
                 self.folder.mkdir(parents=True, exist_ok=True)
-                try:
-                    made = frame_grab(source, dest, max_width=640)
-                except Exception as exc:
-                    log.warning("frame_grab_failed", error=type(exc).__name__)
-                    made = None
-                if made is None:
+                if not grab_isolated(source, dest):
                     continue
             out.append(str(dest))
             if len(out) >= MAX_PER_MESSAGE:
                 break
         return tuple(out)
+
+
+def grab_isolated(source: Path, dest: Path, timeout: float = GRAB_TIMEOUT) -> bool:
+    """Make one frame grab in a child process; False when it fails, crashes or hangs."""
+    try:
+        done = subprocess.run([sys.executable, "-m", "reelwatch.thumbs", str(source), str(dest)],
+                              capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("frame_grab_timeout", seconds=timeout)
+        dest.unlink(missing_ok=True)
+        return False
+    return done.returncode == 0 and dest.is_file()
+
+
+if __name__ == "__main__":
+    from .mediagen import frame_grab
+    raise SystemExit(0 if frame_grab(sys.argv[1], sys.argv[2], max_width=640) is not None else 1)

@@ -136,6 +136,10 @@ class VolumeRuntime:
         except VolumeUnavailable:
             self._set_available(False)
             return None
+        except Exception as exc:  # a scan that fails must not stop the daemon or its other volumes
+            log.error("reconcile_failed", volume=self.name, error=f"{type(exc).__name__}: {exc}")
+            self._next_reconcile = time.monotonic() + max(self.cfg.poll_interval, 60.0)
+            return None
         self.last_scan = result
         self._report_unreadable(result.unreadable)
         if self.on_reconcile is not None:
@@ -172,8 +176,9 @@ class VolumeRuntime:
         log.warning("volume_back" if up else "volume_unavailable", volume=self.name, path=self.root)
         self.announce(self.cfg, self.root, up)
 
-    def tick(self) -> None:
-        """Called often from the control thread: health, polling, rescans, settling."""
+    def tick(self, settle: bool = True) -> None:
+        """Called often from the control thread: health, polling, rescans, settling.
+        With ``settle`` False, stable files are left waiting (the checkers are behind)."""
         now = time.monotonic()
         # A volume that was a mount point and is not any more is an unmounted share or drive,
         # even though the empty mount-point folder is still there: nothing may be marked gone.
@@ -208,4 +213,5 @@ class VolumeRuntime:
                 scan_volume(self.name, self.root, self.store, self.settler.offer, self.ignore, start=folder)
             except VolumeUnavailable:
                 break
-        self.settler.poll()
+        if settle:
+            self.settler.poll()
