@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from reelwatch import Asset, Finding, RuleInfo, Severity, hookimpl
 from reelwatch.builtin.ignore import LITTER, LITTER_DIRS, is_temp_name
-from reelwatch.config import Config
+from reelwatch.config import Config, drive_volume_name
 from reelwatch.globs import match
 from reelwatch.hashing import normalize_algo
 from reelwatch.hookspecs import History
@@ -202,11 +202,6 @@ class Slot:
     why: str = ""
 
 
-def _slug(path: str) -> str:
-    """The daemon's name for a drive under a mount root: ``<root name>-<slug>``."""
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in os.path.basename(path))
-
-
 def _slot(copy: MirrorCopy, config: Config) -> Slot:
     vol = config.volume(copy.volume)
     if vol is None:
@@ -214,7 +209,7 @@ def _slot(copy: MirrorCopy, config: Config) -> Slot:
     if GLOB_CHARS & set(vol.path):
         pattern = str(config.resolve(vol.path))
         drives = sorted(p for p in glob.glob(pattern) if os.path.isdir(p))
-        places = tuple(Place(f"{vol.name}-{_slug(p)}", Path(p), copy.folder, vol.settle) for p in drives)
+        places = tuple(Place(drive_volume_name(vol.name, p), Path(p), copy.folder, vol.settle) for p in drives)
         return Slot(vol.name, places, "" if places else f"no drive is mounted at {pattern}")
     root = config.resolve(vol.path)
     if not root.is_dir():

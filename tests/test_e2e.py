@@ -11,14 +11,8 @@ from conftest import write_config
 
 def copy_in_chunks(src: Path, dest: Path, chunks: int = 6, pause: float = 0.5) -> float:
     """Write ``src`` to ``dest`` in chunks over a few seconds; returns when the copy ended."""
-    data = src.read_bytes()
-    step = max(1, len(data) // chunks)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest, "wb") as fh:
-        for i in range(0, len(data), step):
-            fh.write(data[i:i + step])
-            fh.flush()
-            time.sleep(pause)
+    from reelwatch.demo import copy_in_chunks as copy
+    copy(src, dest, chunks, pause)
     return time.time()
 
 

@@ -185,6 +185,15 @@ class Config(_Strict):
         return p if p.is_absolute() else Path(self.base_dir) / p
 
 
+def drive_volume_name(template: str, path: str) -> str:
+    """The volume name of a drive mounted under a mount-root volume (DIT cart mode):
+    ``shuttle`` + ``/media/SHUTTLE 01`` -> ``shuttle-SHUTTLE_01``. The daemon, the mirror rule
+    and ``reelwatch rehash`` all name drives this way."""
+    import os
+    slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in os.path.basename(path))
+    return f"{template}-{slug}"
+
+
 def _suggest(word: str, choices: Any) -> str:
     match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""

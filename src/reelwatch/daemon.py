@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 
 from .app import Runtime, load_runtime
-from .config import ConfigError, Volume
+from .config import ConfigError, Volume, drive_volume_name
 from .metrics import Metrics, MetricsServer
 from .model import Asset, Message
 from .outbox import Outbox, OutboxWorker
@@ -139,8 +139,7 @@ class Daemon:
             pattern = str(self.runtime.config.resolve(template.path))
             found = {p for p in glob.glob(pattern) if os.path.isdir(p)}
             for path in sorted(found):
-                slug = "".join(c if c.isalnum() or c in "._-" else "_" for c in os.path.basename(path))
-                name = f"{template.name}-{slug}"
+                name = drive_volume_name(template.name, path)
                 if name not in self.volumes:
                     log.info("drive_picked_up", volume=name, path=path)
                     cfg = template.model_copy(update={"name": name, "path": path})

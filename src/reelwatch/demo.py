@@ -117,7 +117,8 @@ def _make_media(stage: Path) -> list[tuple[str, Path, str]]:
     return items
 
 
-def _copy_slowly(src: Path, dest: Path, chunks: int = 4, pause: float = 0.4) -> None:
+def copy_in_chunks(src: Path, dest: Path, chunks: int = 4, pause: float = 0.4) -> None:
+    """Copy like a slow card reader: a few chunks with pauses, flushed as they go."""
     data = src.read_bytes()
     step = max(1, len(data) // chunks)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -165,7 +166,7 @@ def run_demo(where: Path | None = None, *, keep: bool = False, timeout: float = 
                 src, dest = base / "stage" / volume / rel, base / volume / rel
                 console.print(f"copying [cyan]{escape(volume)}/{escape(str(rel))}[/cyan]: {escape(why)}")
                 if "cut short" in why:
-                    _copy_slowly(src, dest)
+                    copy_in_chunks(src, dest)
                 elif src.is_dir():
                     shutil.copytree(src, dest, dirs_exist_ok=True)
                 else:

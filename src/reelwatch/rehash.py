@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .config import Config, ConfigError
+from .config import Config, ConfigError, drive_volume_name
 from .hashing import hash_file, normalize_algo
 from .model import Asset, Finding, RuleInfo, Severity
 from .store import FindingRow, Store, scope_of
@@ -125,17 +125,12 @@ class _Volume:
     root: str
 
 
-def _slug(path: str) -> str:
-    """The daemon's name for a drive under a mount root: ``<root name>-<slug>``."""
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in os.path.basename(path))
-
-
 def _volumes(config: Config) -> list[_Volume]:
     """Volumes by root, deepest first; drives under a mount root as the daemon names them."""
     out = []
     for v in config.volumes:
         if set("*?[") & set(v.path):
-            out += [_Volume(f"{v.name}-{_slug(p)}", v.owner, p) for p in glob.glob(str(config.resolve(v.path)))
+            out += [_Volume(drive_volume_name(v.name, p), v.owner, p) for p in glob.glob(str(config.resolve(v.path)))
                     if os.path.isdir(p)]
         else:
             out.append(_Volume(v.name, v.owner, str(config.resolve(v.path))))
