@@ -17,6 +17,9 @@ changed within the volume's ``settle`` seconds (still being written: counted as 
 Every verdict depends only on what is on disk, so the same state gives the same message and
 the store keeps one open finding. Every finding carries ``details["batch_scope"]``: the scope
 (volume + top folder) whose mirror findings this plugin has fully re-judged.
+
+The listing and comparing of copies is :mod:`reelwatch.mirrorset`; this module holds the
+configuration, the hooks and the wording of the findings.
 """
 
 from __future__ import annotations
@@ -24,32 +27,26 @@ from __future__ import annotations
 import difflib
 import glob
 import os
-import stat as statmod
 import time
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reelwatch import Asset, Finding, RuleInfo, Severity, hookimpl
-from reelwatch.builtin.ignore import LITTER, LITTER_DIRS, is_temp_name
 from reelwatch.config import Config, drive_volume_name
-from reelwatch.globs import match
 from reelwatch.hashing import normalize_algo
 from reelwatch.hookspecs import History
+from reelwatch.mirrorset import Place, Slot, compare, gather, join, odd_copies, unit_of, units
 from reelwatch.store import scope_of
 
 NAME = "mirrors"
 OWNER = "dit"
-HISTORY_DIR = "ascmhl"
 GLOB_CHARS = frozenset("*?[")
 SHOWN = 3
 """File names quoted in a message; ``details`` keeps up to ``KEPT``."""
 KEPT = 20
-HASH_THREADS = 4
 
 RULES = {
     "mirror.safe_to_format": RuleInfo(
@@ -182,26 +179,6 @@ def configure(config: Config) -> None:
 
 # -- where the copies are -----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Place:
-    """One copy as it is on disk now: a volume root and a folder."""
-
-    label: str
-    root: Path
-    folder: str
-    settle: float = 0.0
-    available: bool = True
-
-
-@dataclass(frozen=True)
-class Slot:
-    """One configured copy: the drives that may hold it (several under a mount root), or why none."""
-
-    label: str
-    places: tuple[Place, ...]
-    why: str = ""
-
-
 def _slot(copy: MirrorCopy, config: Config) -> Slot:
     vol = config.volume(copy.volume)
     if vol is None:
@@ -218,107 +195,12 @@ def _slot(copy: MirrorCopy, config: Config) -> Slot:
     return Slot(vol.name, (Place(vol.name, root, copy.folder, vol.settle),))
 
 
-def _join(*parts: str) -> str:
-    return "/".join(p for p in parts if p)
-
-
 def _unit_relpath(mset: MirrorSet, unit: str) -> str:
     """Relative path of the card folder on the first copy. A card at the volume root gets a trailing
     ``/`` (so does a one-level folder compared whole) so that its scope (volume + top folder) is the
     scope of its own files."""
-    rel = _join(mset.copies[0].folder, unit)
+    rel = join(mset.copies[0].folder, unit)
     return rel if "/" in rel else f"{rel}/"
-
-
-def _skip_dir(name: str) -> bool:
-    return name in LITTER_DIRS or name == HISTORY_DIR or is_temp_name(name)
-
-
-def _ignored(rel: str, patterns: Iterable[str]) -> bool:
-    return any(match(rel, p) for p in patterns)
-
-
-def _unit_of(place: Place, mset: MirrorSet, asset: Asset) -> str | None:
-    """The card an asset of this batch belongs to on this copy, or None."""
-    if asset.volume != place.label:
-        return None
-    prefix = place.folder + "/" if place.folder else ""
-    if not asset.relpath.startswith(prefix):
-        return None
-    if mset.unit == "folder":
-        return ""
-    head, sep, _ = asset.relpath[len(prefix):].partition("/")
-    return head if sep and not _skip_dir(head) and not _ignored(head, mset.ignore) else None
-
-
-def _units(place: Place, mset: MirrorSet) -> set[str]:
-    if mset.unit == "folder":
-        return {""}
-    if not place.available:
-        return set()
-    try:
-        with os.scandir(place.root / place.folder) as it:
-            return {e.name for e in it if e.is_dir(follow_symlinks=False) and not _skip_dir(e.name)
-                    and not _ignored(e.name, mset.ignore)}
-    except OSError:
-        return set()
-
-
-# -- one card on one copy -------------------------------------------------------------------------
-
-@dataclass
-class Listing:
-    """The files of one card on one copy: relative path -> (size, absolute path)."""
-
-    files: dict[str, tuple[int, str]] = field(default_factory=dict)
-    arriving: list[str] = field(default_factory=list)
-    """Files changed within the volume's settle time: still being written."""
-    unreadable: list[str] = field(default_factory=list)
-    bytes: int = 0
-    newest_mtime_ns: int = 0
-    newest_ctime: float = 0.0
-
-
-def _walk(place: Place, unit_rel: str, ignore: Sequence[str], now: float) -> Listing | None:
-    """List a card folder on one copy (never following symlinks); None when it is not there."""
-    top = place.root / unit_rel.rstrip("/")
-    try:
-        st = os.stat(top)
-    except OSError:
-        return None
-    if not statmod.S_ISDIR(st.st_mode):
-        return None
-    out = Listing(newest_ctime=st.st_ctime)
-    stack = [""]
-    while stack:
-        sub = stack.pop()
-        try:
-            with os.scandir(top / sub) as it:
-                entries = list(it)
-        except OSError:
-            out.unreadable.append(f"{sub}/" if sub else "./")
-            continue
-        for e in entries:
-            rel = _join(sub, e.name)
-            try:
-                est = e.stat(follow_symlinks=False)
-            except OSError:
-                out.unreadable.append(rel)
-                continue
-            if statmod.S_ISDIR(est.st_mode):
-                if not _skip_dir(e.name) and not _ignored(rel, ignore):
-                    stack.append(rel)
-                    out.newest_ctime = max(out.newest_ctime, est.st_ctime)
-            elif statmod.S_ISREG(est.st_mode) and e.name not in LITTER and not is_temp_name(e.name) \
-                    and not _ignored(rel, ignore):
-                out.newest_ctime = max(out.newest_ctime, est.st_ctime)
-                out.newest_mtime_ns = max(out.newest_mtime_ns, est.st_mtime_ns)
-                if place.settle and now - est.st_ctime < place.settle:
-                    out.arriving.append(rel)
-                    continue
-                out.files[rel] = (est.st_size, str(top / rel))
-                out.bytes += est.st_size
-    return out
 
 
 # -- judging ---------------------------------------------------------------------------------------
@@ -344,62 +226,9 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def _hashes(paths: Iterable[str], history: History, algo: str) -> dict[str, str | None]:
-    """path -> digest (None when it cannot be read), on a few threads (both hashers release the GIL)."""
-    def one(path: str) -> str | None:
-        try:
-            return history.file_hash(path, algo)
-        except OSError:
-            return None
-
-    todo = sorted(set(paths))
-    with ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="reelwatch-mirrors") as pool:
-        return dict(zip(todo, pool.map(one, todo), strict=True))
-
-
-def _compare(lists: dict[str, Listing], history: History, algo: str) -> dict[str, Any]:
-    """Names, then sizes, then (only when names and sizes agree everywhere) checksums."""
-    names = sorted(set().union(*(set(x.files) | set(x.arriving) for x in lists.values())))
-    hidden = {lab: tuple("" if d == "./" else d for d in x.unreadable if d.endswith("/")) for lab, x in lists.items()}
-    missing = {lab: [n for n in names if n not in x.files and not n.startswith(hidden[lab])]
-               for lab, x in lists.items()}  # what an unreadable folder holds is unknown, not missing
-    missing = {lab: v for lab, v in missing.items() if v}
-    differ: dict[str, dict[str, Any]] = {}
-    for n in names:
-        sizes = {lab: x.files[n][0] for lab, x in lists.items() if n in x.files}
-        if len(set(sizes.values())) > 1:
-            differ[n] = {lab: {"size": s} for lab, s in sizes.items()}
-    unreadable = {lab: list(x.unreadable) for lab, x in lists.items() if x.unreadable}
-    hashed = False
-    if not missing and not differ and not unreadable:
-        hashed = True
-        digests = _hashes((path for x in lists.values() for _, path in x.files.values()), history, algo)
-        for n in names:
-            got = {lab: digests[x.files[n][1]] for lab, x in lists.items()}
-            for lab, d in got.items():
-                if d is None:
-                    unreadable.setdefault(lab, []).append(n)
-            readable = {lab: d for lab, d in got.items() if d is not None}
-            if len(set(readable.values())) > 1:
-                differ[n] = {lab: {"size": lists[lab].files[n][0], algo: d} for lab, d in readable.items()}
-    return {"names": names, "missing": missing, "differ": differ, "unreadable": unreadable, "hashed": hashed,
-            "order": list(lists)}
-
-
-def _odd(values: dict[str, Any]) -> list[str]:
-    """Copies outside a strict majority (all of them when there is none)."""
-    groups: dict[str, list[str]] = {}
-    for lab, v in values.items():
-        groups.setdefault(repr(sorted(v.items())), []).append(lab)
-    ranked = sorted(groups.values(), key=len, reverse=True)
-    if len(ranked) > 1 and len(ranked[0]) > len(ranked[1]):
-        return sorted(lab for g in ranked[1:] for lab in g)
-    return sorted(values)
-
-
 def _mismatch_parts(cmp: dict[str, Any]) -> list[str]:
     parts = []
-    ties = [n for n, v in cmp["differ"].items() if _odd(v) == sorted(v)]
+    ties = [n for n, v in cmp["differ"].items() if odd_copies(v) == sorted(v)]
     if ties:
         labels = [lab for lab in cmp["order"] if any(lab in cmp["differ"][n] for n in ties)]
         verb = "does" if len(ties) == 1 else "do"
@@ -407,7 +236,7 @@ def _mismatch_parts(cmp: dict[str, Any]) -> list[str]:
     odd: dict[str, list[str]] = {}
     for n, v in cmp["differ"].items():
         if n not in ties:
-            for lab in _odd(v):
+            for lab in odd_copies(v):
                 odd.setdefault(lab, []).append(n)
     order = cmp["order"]
     for lab, ns in sorted(odd.items(), key=lambda kv: order.index(kv[0])):
@@ -424,19 +253,7 @@ def _mismatch_parts(cmp: dict[str, Any]) -> list[str]:
 
 def _judge(mset: MirrorSet, slots: Sequence[Slot], unit: str, history: History, now: float) -> list[Finding]:
     unit_rel = _unit_relpath(mset, unit)
-    lists: dict[str, Listing] = {}
-    absent: list[tuple[str, str]] = []
-    for slot in slots:
-        found = False
-        for place in slot.places:
-            if not place.available:
-                continue
-            listing = _walk(place, _join(place.folder, unit) if mset.unit == "card" else place.folder,
-                            mset.ignore, now)
-            if listing is not None:
-                lists[place.label], found = listing, True
-        if not found:
-            absent.append((slot.label, slot.why))
+    lists, absent = gather(slots, unit if mset.unit == "card" else None, mset.ignore, now)
     if not lists or not any(x.files or x.arriving or x.unreadable for x in lists.values()):
         return []
     root = str(slots[0].places[0].root) if slots[0].places else ""
@@ -464,7 +281,7 @@ def _judge(mset: MirrorSet, slots: Sequence[Slot], unit: str, history: History, 
             "say it is safe to format", base, absent=dict(absent), present=list(lists)))
     if len(lists) < 2:
         return out
-    cmp = _compare(lists, history, mset.algo)
+    cmp = compare(lists, history, mset.algo)
     labels = list(lists)
     details = {**base, "copies": labels, "files": len(cmp["names"]), "bytes": asset.size,
                "missing": {k: v[:KEPT] for k, v in cmp["missing"].items()},
@@ -521,13 +338,16 @@ def batch_done(assets: Sequence[Asset], history: History, config: Config) -> lis
     jobs = []
     for mset in cfg.sets:
         slots = [_slot(c, config) for c in mset.copies]
-        touched = {u for a in assets for s in slots for p in s.places if (u := _unit_of(p, mset, a)) is not None}
+        whole = mset.unit == "folder"
+        touched = {u for a in assets for s in slots for p in s.places
+                   if (u := unit_of(p, whole, mset.ignore, a)) is not None}
         wanted |= {scope_of(mset.copies[0].volume, _unit_relpath(mset, u)) for u in touched}
         jobs.append((mset, slots, touched))
     out: list[Finding] = []
     for mset, slots, touched in jobs:
-        units = set(touched).union(*(_units(p, mset) for s in slots for p in s.places))
-        for unit in sorted(units):
+        whole = mset.unit == "folder"
+        cards = set(touched).union(*(units(p, whole, mset.ignore) for s in slots for p in s.places))
+        for unit in sorted(cards):
             if scope_of(mset.copies[0].volume, _unit_relpath(mset, unit)) in wanted:
                 out += _judge(mset, slots, unit, history, now)
     return out

@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rh = sub.add_parser("rehash", help="re-read a sample of files with recorded checksums; report silent changes")
     rh.add_argument("--config", default=_config_default(), required=_config_default() is None)
-    from .rehash import add_arguments as rehash_arguments
+    from .rehash_cli import add_arguments as rehash_arguments
     rehash_arguments(rh)
 
     n = sub.add_parser("notify", help="notification tools")
@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             configure_logging(level="info", redactor=redactor, journal=bool(os.environ.get("JOURNAL_STREAM")))
             return Daemon(args.config, redactor=redactor).run()
         if args.command == "rehash":
-            from .rehash import cmd_rehash
+            from .rehash_cli import cmd_rehash
             return cmd_rehash(args)
         if args.command == "demo":
             from .demo import run_demo
