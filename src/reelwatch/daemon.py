@@ -81,6 +81,7 @@ class Daemon:
         self._overflow = OverflowWatch(self._on_overflow)
         self.metrics = Metrics()
         self._histories: dict[tuple[str, str], float] = {}
+        self._histories_lock = threading.Lock()
         self.metrics_server: MetricsServer | None = None
 
     # -- start-up -------------------------------------------------------------------------
@@ -164,18 +165,20 @@ class Daemon:
 
     def _history_changed(self, volume: str, folder: str) -> None:
         """An ascmhl/ history or a manifest changed: re-verify that folder once it is quiet."""
-        self._histories[(volume, folder)] = time.monotonic()
+        with self._histories_lock:  # called from observer threads
+            self._histories[(volume, folder)] = time.monotonic()
 
     def _verify_histories(self) -> None:
         assert self.store is not None and self.pipeline is not None
-        for (volume, folder), at in list(self._histories.items()):
-            vol = self.volumes.get(volume)
-            if vol is None:
-                self._histories.pop((volume, folder), None)
-                continue
-            if time.monotonic() - at < max(vol.cfg.settle, 1.0):
-                continue
-            self._histories.pop((volume, folder), None)
+        with self._histories_lock:
+            due = []
+            for (volume, folder), at in list(self._histories.items()):
+                vol = self.volumes.get(volume)
+                if vol is None or time.monotonic() - at >= max(vol.cfg.settle, 1.0):
+                    del self._histories[(volume, folder)]
+                    if vol is not None:
+                        due.append((volume, folder, vol))
+        for volume, folder, vol in due:
             prefix = f"{folder}/" if folder else ""
             rels = [rel for rel, _, _ in self.store.known_paths(volume, prefix)]
             log.info("history_changed", volume=volume, folder=folder or ".", assets=len(rels))
