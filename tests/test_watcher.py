@@ -311,3 +311,26 @@ def test_an_unreadable_folder_is_told_once_and_the_rest_is_still_checked(tmp_pat
     assert sum("cannot read the folder locked" in b for b in bodies) == 1
     assert any("open.mov" in b for b in bodies) and not any("hidden.mov" in b for b in bodies)
     assert "Permission denied" in " ".join(bodies)
+
+
+def test_an_empty_mount_point_at_start_is_unavailable_not_a_mass_deletion(tmp_path, inbox, daemon):
+    config = write_config(tmp_path, inbox, settle=0.2, roles=("dit",))
+    volume = tmp_path / "ingest"
+    (volume / "A002R2EC").mkdir()
+    (volume / "A002R2EC" / "clip.mov").write_bytes(b"")
+    d = daemon(config)
+    d.wait_ready()
+    assert inbox.wait_for(1, 15, role="dit")
+    d.stop()
+    shutil.rmtree(volume)
+    volume.mkdir()  # the share is not mounted: only its empty mount point is there
+    d2 = daemon(config)
+    d2.wait_ready()
+    got = inbox.wait_for(2, 15, role="dit")
+    assert "not available" in got[-1].body["message"], d2.output()
+    assert audit(tmp_path, "gone") == []
+    (volume / "A002R2EC").mkdir()  # mounted again
+    (volume / "A002R2EC" / "clip.mov").write_bytes(b"")
+    assert wait_until(lambda: any("is back" in m.body["message"] for m in inbox.received), 15), d2.output()
+    d2.stop()
+    assert audit(tmp_path, "gone") == []

@@ -105,9 +105,21 @@ class VolumeRuntime:
         self._rescan.set()
 
     # -- lifecycle ----------------------------------------------------------------------
+    def _looks_unmounted(self) -> bool:
+        """An empty root where the state database knows live files: a share or drive that is
+        not mounted (yet), never a reason to mark everything gone."""
+        try:
+            with os.scandir(self.root) as it:
+                if next(it, None) is not None:
+                    return False
+        except OSError:
+            return True
+        return bool(self.store.query("SELECT 1 FROM assets WHERE volume=? AND gone_at IS NULL LIMIT 1",
+                                     (self.name,)))
+
     def start(self) -> None:
         """Choose the observer, reconcile with the store, then start watching."""
-        if not os.path.isdir(self.root):
+        if not os.path.isdir(self.root) or self._looks_unmounted():
             self._set_available(False)
             return
         self.was_mount = os.path.ismount(self.root)
@@ -182,7 +194,8 @@ class VolumeRuntime:
         now = time.monotonic()
         # A volume that was a mount point and is not any more is an unmounted share or drive,
         # even though the empty mount-point folder is still there: nothing may be marked gone.
-        present = os.path.isdir(self.root) and (not self.was_mount or os.path.ismount(self.root))
+        present = (os.path.isdir(self.root) and (not self.was_mount or os.path.ismount(self.root))
+                   and (self.available or not self._looks_unmounted()))
         if not present:
             if self.dynamic:
                 self.stop()
