@@ -26,7 +26,7 @@ import os
 import random
 import stat as statmod
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -35,7 +35,7 @@ from typing import Any
 from .config import Config, drive_volume_name
 from .hashing import hash_file, normalize_algo
 from .model import Asset, Finding, RuleInfo, Severity
-from .store import FindingRow, Store, scope_of
+from .store import FindingRow, Router, Store, scope_of
 
 RULE = RuleInfo(
     id="integrity.hash_changed",
@@ -51,7 +51,6 @@ PREFERENCE = ("xxh128", "xxh3", "xxh64", "xxh32", "md5", "sha1", "sha256", "c4")
 DAY = 86400.0
 LOOKS_PER_FILE = 10
 """Files skipped (changed, gone) cost a stat each: at most this many per file of the sample."""
-Router = Callable[[Finding], Sequence[tuple[str, str]]]
 
 
 @dataclass
