@@ -94,13 +94,6 @@ class SequenceInfo:
     frame_names: tuple[str, ...] = ()
     """File names of the frames, same order (relative to the asset's folder)."""
 
-    @property
-    def missing(self) -> tuple[int, ...]:
-        if not self.frames:
-            return ()
-        have = set(self.frames)
-        return tuple(f for f in range(self.frames[0], self.frames[-1] + 1) if f not in have)
-
 
 @dataclass(frozen=True, slots=True)
 class Asset:

@@ -20,8 +20,8 @@ Decisions (see ``docs/rules.md`` for how they compare with fileseq and pyseq):
 - A lone frame is still a sequence of one frame.
 - The pattern names the first and last frame (``plate.1001-1010#.dpx``) in fileseq's padding
   style (``#`` = 4 digits, ``@`` = 1), even when frames are missing in between: the asset
-  keeps the same identity while missing frames are re-delivered; the gaps are in
-  :attr:`SequenceInfo.missing`.
+  keeps the same identity while missing frames are re-delivered; the gaps come from
+  :func:`missing_ranges`, which never lists every missing frame one by one.
 """
 
 from __future__ import annotations

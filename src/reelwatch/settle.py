@@ -117,10 +117,6 @@ class Settler:
             if unit not in self._pending:
                 self._pending[unit] = _Pending(None, now, now)
 
-    def pending_units(self) -> list[Unit]:
-        with self._lock:
-            return list(self._pending)
-
     def poll(self) -> int:
         """Re-examine units whose window has passed; emit the stable ones. Returns emitted count."""
         now = self.clock()

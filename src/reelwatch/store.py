@@ -167,14 +167,6 @@ class Store:
             return self.db.execute(sql, args).fetchall()
 
     # -- meta --------------------------------------------------------------------------
-    def meta(self, key: str, default: str | None = None) -> str | None:
-        rows = self.query("SELECT value FROM meta WHERE key=?", (key,))
-        return rows[0]["value"] if rows else default
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.tx() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
     def next_batch(self) -> int:
         with self.tx() as db:
             row = db.execute("SELECT value FROM meta WHERE key='batch'").fetchone()
