@@ -24,12 +24,12 @@ def write_config(base: Path, inbox_url, *, settle: float, observer: str = "inoti
 
 
 class Daemon:
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, ready_timeout: float = 30) -> None:
         self.log = config.parent / "daemon.log"
         self._fh = open(self.log, "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "reelwatch.cli", "run", "--config", str(config)],
                                      stdout=self._fh, stderr=subprocess.STDOUT, env=dict(os.environ))
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + ready_timeout
         while b'"ready"' not in self.log.read_bytes():
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise RuntimeError(self.log.read_text())

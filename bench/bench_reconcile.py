@@ -1,33 +1,42 @@
 """Startup reconcile of big trees: time and peak RSS against `find` over the same tree.
 
-Usage: python bench/bench_reconcile.py [N ...]   (default: 100000 1000000)
+Usage: python bench/bench_reconcile.py [--shape production|flat|both] [N ...]
+       (default: both shapes, 200,000 files; the 1,000,000-file figures in bench/README.md
+       come from `python bench/bench_reconcile.py 1000000`)
 
-For each N it builds a tree of N empty files (1,000 per folder) under a temp folder, records
-them in a state database as a previous run would have (a restart with nothing changed), then
-measures in fresh child processes:
-  - baseline: `find ROOT -type f` (GNU find, output to /dev/null): names only, from the
-    directory entries, no stat;
-  - baseline with stat: `find ROOT -type f -printf '%s %T@ %p'`: the same work reelwatch must
-    do to notice a file changed in place (size and mtime of every file)
-  - reelwatch: scan_volume() over the same tree against the state database
-  - reelwatch, cold: the same with an empty state database (every file is new)
-Peak RSS comes from getrusage(RUSAGE_CHILDREN) of each child. Prints one JSON line per N.
+For each shape and N it builds a tree of N empty files under a temp folder (see bench/_tree.py:
+"production" is image-sequence runs of 1,000 frames, camera clips with sidecars and ascmhl
+folders, 6-8 folders deep; "flat" is 1,000 files per folder), records them in a state database
+as a previous run would have (a restart with nothing changed), then measures in fresh child
+processes, round-robin so that a busy machine slows every contender alike:
+  - baseline: `find ROOT -type f -printf '%s %T@ %p'` (GNU find, to /dev/null): the same work
+    reelwatch must do to notice a file changed in place (size and mtime of every file);
+  - `find ROOT -type f`: names only, from the directory entries, no stat (for reference);
+  - a bare Python walk (os.scandir + stat of every file, nothing else) (for reference);
+  - reelwatch: scan_volume() over the same tree against the state database;
+  - reelwatch, cold: the same with an empty state database (every file is new).
+Each wall time includes starting the process (and for Python, importing); the best of
+--runs rounds counts. Peak RSS comes from getrusage(RUSAGE_CHILDREN) of a fresh wrapper per
+child. Prints one JSON line per shape and N, with ratio_vs_find_stat (target: at most 1.5)
+and the peak RSS (target: flat, under 64 MB at any N).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import os
-import resource
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-PER_FOLDER = 1000
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _tree import flat_tree, production_tree, record_previous_run  # noqa: E402
+
+TARGET_RATIO = 1.5
+TARGET_RSS_MIB = 64
 
 CHILD = r"""
 import sys, time, json
@@ -39,35 +48,23 @@ count = [0]
 def touch(rel): count[0] += 1
 t = time.perf_counter()
 r = scan_volume("bench", root, store, touch, lambda v, p: False, mark_gone=True)
-print(json.dumps({"seconds": time.perf_counter() - t, "files": r.files, "touched": count[0], "gone": r.gone}))
+print(json.dumps({"seconds": time.perf_counter() - t, "files": r.files, "folders": r.folders,
+                  "touched": count[0], "gone": r.gone}))
 """
 
-
-def build(root: Path, n: int) -> None:
-    for i in range(n):
-        folder = root / f"card{i // PER_FOLDER:05d}"
-        if i % PER_FOLDER == 0:
-            folder.mkdir(parents=True)
-        (folder / f"A{i:07d}.mov").touch()
-
-
-def populate(db: Path, root: Path) -> None:
-    from reelwatch.store import Store
-    Store(db).close()
-    con = sqlite3.connect(db)
-    rows = []
-    for folder in sorted(os.listdir(root)):
-        for entry in os.scandir(root / folder):
-            st = entry.stat()
-            rows.append(("bench", f"{folder}/{entry.name}", folder, st.st_size, st.st_mtime_ns, "media", 0.0, 1.0))
-        if len(rows) > 50000:
-            con.executemany("INSERT INTO assets (volume, relpath, folder, size, mtime_ns, kind, first_seen, "
-                            "checked_at) VALUES (?,?,?,?,?,?,?,?)", rows)
-            rows = []
-    con.executemany("INSERT INTO assets (volume, relpath, folder, size, mtime_ns, kind, first_seen, checked_at) "
-                    "VALUES (?,?,?,?,?,?,?,?)", rows)
-    con.commit()
-    con.close()
+BARE = r"""
+import os, sys
+stack, n = [sys.argv[1]], 0
+while stack:
+    with os.scandir(stack.pop()) as it:
+        for e in it:
+            if e.is_dir(follow_symlinks=False):
+                stack.append(e.path)
+            else:
+                st = e.stat(follow_symlinks=False)
+                n += 1
+print(n)
+"""
 
 
 def isolated(cmd: list[str]) -> dict[str, float | str]:
@@ -83,36 +80,63 @@ def isolated(cmd: list[str]) -> dict[str, float | str]:
     return json.loads(res.stdout)
 
 
-def main(sizes: list[int]) -> None:
-    for n in sizes:
-        base = Path(tempfile.mkdtemp(prefix="rw-reconcile-"))
-        try:
-            root = base / "tree"
-            t = time.perf_counter()
-            build(root, n)
-            built = time.perf_counter() - t
-            warm_db, cold_db = base / "warm.db", base / "cold.db"
-            populate(warm_db, root)
-            find = isolated(["find", str(root), "-type", "f", "-fprint", "/dev/null"])
-            find2 = isolated(["find", str(root), "-type", "f", "-fprint", "/dev/null"])
-            warm = isolated([sys.executable, "-c", CHILD, str(root), str(warm_db)])
-            cold = isolated([sys.executable, "-c", CHILD, str(root), str(cold_db)])
-            fstat = isolated(["find", str(root), "-type", "f", "-fprintf", "/dev/null", "%s %T@ %p\n"])
-            find_wall = min(find["wall"], find2["wall"])
-            result = {
-                "files": n, "build_s": round(built, 1),
-                "find_s": round(find_wall, 3), "find_rss_mib": round(find["rss_mib"], 1),
-                "reconcile_s": round(warm["wall"], 3), "reconcile_rss_mib": round(warm["rss_mib"], 1),
-                "ratio_vs_find": round(warm["wall"] / find_wall, 2),
-                "find_stat_s": round(fstat["wall"], 3),
-                "ratio_vs_find_stat": round(warm["wall"] / fstat["wall"], 2),
-                "cold_s": round(cold["wall"], 3), "cold_rss_mib": round(cold["rss_mib"], 1),
-                "scan": json.loads(warm["out"]),
-            }
+def measure(shape: str, n: int, runs: int) -> dict[str, object]:
+    base = Path(tempfile.mkdtemp(prefix="rw-reconcile-"))
+    try:
+        root = base / "tree"
+        t = time.perf_counter()
+        counts = production_tree(root, n) if shape == "production" else flat_tree(root, n)
+        built = time.perf_counter() - t
+        warm_db, cold_db = base / "warm.db", base / "cold.db"
+        record_previous_run(warm_db, root)
+        contenders = {
+            "find_stat": ["find", str(root), "-type", "f", "-fprintf", "/dev/null", "%s %T@ %p\n"],
+            "find": ["find", str(root), "-type", "f", "-fprint", "/dev/null"],
+            "bare_python": [sys.executable, "-c", BARE, str(root)],
+            "reconcile": [sys.executable, "-c", CHILD, str(root), str(warm_db)],
+        }
+        best: dict[str, dict] = {}
+        for _ in range(runs):
+            for name, cmd in contenders.items():
+                got = isolated(cmd)
+                if name not in best or got["wall"] < best[name]["wall"]:
+                    best[name] = got
+        cold_db.unlink(missing_ok=True)
+        cold = isolated([sys.executable, "-c", CHILD, str(root), str(cold_db)])
+        fs = best["find_stat"]["wall"]
+        return {
+            "shape": shape, **counts, "build_s": round(built, 1), "runs": runs,
+            "find_stat_s": round(fs, 3), "find_s": round(best["find"]["wall"], 3),
+            "bare_python_s": round(best["bare_python"]["wall"], 3),
+            "reconcile_s": round(best["reconcile"]["wall"], 3),
+            "reconcile_rss_mib": round(best["reconcile"]["rss_mib"], 1),
+            "find_rss_mib": round(best["find_stat"]["rss_mib"], 1),
+            "ratio_vs_find_stat": round(best["reconcile"]["wall"] / fs, 2),
+            "bare_python_vs_find_stat": round(best["bare_python"]["wall"] / fs, 2),
+            "cold_s": round(cold["wall"], 3), "cold_rss_mib": round(cold["rss_mib"], 1),
+            "target_ratio": TARGET_RATIO,
+            "met": best["reconcile"]["wall"] / fs <= TARGET_RATIO and best["reconcile"]["rss_mib"] <= TARGET_RSS_MIB,
+            "scan": json.loads(best["reconcile"]["out"]),
+        }
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("sizes", nargs="*", type=int, default=[200_000])
+    ap.add_argument("--shape", choices=("production", "flat", "both"), default="both")
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    shapes = ("production", "flat") if args.shape == "both" else (args.shape,)
+    ok = True
+    for n in args.sizes:
+        for shape in shapes:
+            result = measure(shape, n, args.runs)
+            ok = ok and bool(result["met"])
             print(json.dumps(result), flush=True)
-        finally:
-            shutil.rmtree(base, ignore_errors=True)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [100_000, 1_000_000])
+    sys.exit(main())

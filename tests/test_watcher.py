@@ -282,19 +282,19 @@ def test_a_history_arriving_after_its_media_is_verified(tmp_path, media, inbox, 
 
 
 def test_an_unreadable_folder_is_told_once_and_the_rest_is_still_checked(tmp_path, inbox, monkeypatch):
-    """Root reads every folder, so the refusal is injected at os.scandir for one folder only:
-    the one thing a test running as root cannot make real."""
+    """Root reads every folder, so the refusal is injected where the scanner opens one folder
+    only: the one thing a test running as root cannot make real."""
     import reelwatch.scan as scan_mod
     from reelwatch.daemon import Daemon
-    real_scandir = os.scandir
+    real_open = os.open
     locked = str(tmp_path / "ingest" / "locked")
 
-    def scandir(path="."):
+    def refusing_open(path, flags, *args, **kwargs):
         if str(path) == locked:
             raise PermissionError(13, "Permission denied", str(path))
-        return real_scandir(path)
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(scan_mod.os, "scandir", scandir)
+    monkeypatch.setattr(scan_mod.os, "open", refusing_open)
     config = write_config(tmp_path, inbox, settle=0.2, roles=("dit",))
     (tmp_path / "ingest" / "locked").mkdir()
     (tmp_path / "ingest" / "locked" / "hidden.mov").write_bytes(b"")

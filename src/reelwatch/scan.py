@@ -4,6 +4,13 @@ The tree is walked one folder at a time with ``os.scandir``; each folder's listi
 compared with the assets the store holds for that folder (one indexed query). Anything new
 or changed is handed to the settler exactly as a live event would be; assets whose files
 are gone are marked gone. Memory is bounded by the largest single folder.
+
+The walk costs what ``find -printf '%s %T@'`` costs plus a little Python per entry, so the
+per-file path is kept short: a frame of an image sequence is recognised by comparing it with
+the previous frame of its folder (same length, prefix and extension, digits between) instead
+of parsing every name (half of the reconcile time on a tree of 1,000-frame runs, issue 12).
+Directory links are never walked unless the volume names where they may lead (see
+:mod:`reelwatch.links`); FIFOs, sockets and device nodes are skipped with a debug line.
 """
 
 from __future__ import annotations
@@ -16,11 +23,13 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from .links import Link, LinkPolicy, note
 from .sequences import IMAGE_EXTENSIONS, frame_key
-from .settle import unit_of
 from .store import Store
 
 log = structlog.get_logger("reelwatch.scan")
+SPECIAL = ((statmod.S_ISFIFO, "a FIFO"), (statmod.S_ISSOCK, "a socket"), (statmod.S_ISCHR, "a character device"),
+           (statmod.S_ISBLK, "a block device"))
 
 
 class VolumeUnavailable(Exception):
@@ -34,12 +43,23 @@ class ScanResult:
     touched: int = 0
     gone: int = 0
     unreadable: list[str] = field(default_factory=list)
+    outside: list[tuple[str, Link]] = field(default_factory=list)
+    """Links that lead outside the volume: (relpath, link)."""
     seconds: float = 0.0
+
+
+def unit_name(name: str) -> str | None:
+    """The settle unit of a frame name (``plate.####.exr``), or None when it is not a frame."""
+    key = frame_key(name)
+    if key is None:
+        return None
+    base, ext, padding = key
+    return f"{base}{'#' * max(padding, 1)}{ext}"
 
 
 def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], None],
                 ignore: Callable[[str, str], bool], *, mark_gone: bool = True, start: str = "",
-                progress: Callable[[], None] | None = None) -> ScanResult:
+                progress: Callable[[], None] | None = None, links: LinkPolicy | None = None) -> ScanResult:
     """Walk ``root`` (or the ``start`` folder under it) and touch every path that differs from
     the store. Never writes to ``root``. ``mark_gone`` is only honoured for whole-volume scans."""
     if not os.path.isdir(root):
@@ -48,6 +68,7 @@ def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], Non
     result = ScanResult()
     visited: set[str] = set()
     blind: set[str] = set()
+    followed: set[str] = set()
     stack = [start]
     mark_gone = mark_gone and not start
     while stack:
@@ -56,7 +77,10 @@ def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], Non
             progress()
         path = os.path.join(root, folder) if folder else root
         try:
-            entries = list(os.scandir(path))
+            # entries of a folder opened by descriptor are stat'ed relative to it (fstatat): the
+            # kernel does not walk the whole path again for every file (a quarter of the CPU time
+            # of a walk 6-8 folders deep)
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except FileNotFoundError:
             continue
         except OSError as exc:
@@ -64,55 +88,16 @@ def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], Non
             log.warning("folder_unreadable", volume=volume, folder=folder or ".", error=exc.strerror)
             blind.add(folder)  # do not mark its contents gone: we could not look
             continue
+        try:
+            _folder(volume, folder, path, fd, store, touch, ignore, links, result, stack, followed, mark_gone)
+        except OSError as exc:
+            result.unreadable.append(f"{folder or '.'}: {exc.strerror}")
+            log.warning("folder_unreadable", volume=volume, folder=folder or ".", error=exc.strerror)
+            blind.add(folder)
+            continue
+        finally:
+            os.close(fd)
         visited.add(folder)
-        result.folders += 1
-        prefix = f"{folder}/" if folder else ""
-        cut = len(prefix)
-        known = {rel[cut:]: sig for rel, sig in store.in_folder(volume, folder).items()}  # by name
-        seen_units: dict[str, tuple[int, int, int]] = {}
-        first_frame: dict[str, str] = {}
-        names: set[str] = set()
-        for entry in entries:
-            name = entry.name
-            if not _utf8(name):
-                result.unreadable.append(f"{prefix + name.encode('utf-8', 'backslashreplace').decode()}: "
-                                         "the name is not valid UTF-8")
-                continue
-            try:
-                if entry.is_dir(follow_symlinks=False):  # d_type: no stat needed
-                    if not ignore(volume, prefix + name + "/"):
-                        stack.append(prefix + name)
-                    continue
-                if not entry.is_file(follow_symlinks=False):
-                    continue
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            names.add(name)
-            if name.rpartition(".")[2].lower() in IMAGE_EXTENSIONS and frame_key(name) is not None:
-                unit = unit_of(name).name
-                first_frame.setdefault(unit, name)
-                count, total, newest = seen_units.get(unit, (0, 0, 0))
-                seen_units[unit] = (count + 1, total + st.st_size, max(newest, st.st_mtime_ns))
-                continue
-            if known.get(name) == (st.st_size, st.st_mtime_ns):
-                continue  # unchanged since it was checked: the common case, kept cheap
-            rel = prefix + name
-            if ignore(volume, rel):
-                continue
-            touch(rel)
-            result.touched += 1
-        result.files += len(names)
-        for unit, (_count, total, newest) in seen_units.items():
-            rel = prefix + unit
-            if known.get(unit) != (total, newest) and not ignore(volume, rel):
-                touch(prefix + first_frame[unit])  # any frame name of the unit will do
-                result.touched += 1
-        if mark_gone and known:
-            for name in known:
-                if name not in names and name not in seen_units:
-                    store.mark_gone(volume, prefix + name)
-                    result.gone += 1
     if mark_gone and not os.path.isdir(root):
         raise VolumeUnavailable(root)  # it went away during the scan: nothing is marked gone
     if mark_gone:
@@ -123,6 +108,131 @@ def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], Non
                     result.gone += 1
     result.seconds = time.monotonic() - started
     return result
+
+
+def _folder(volume: str, folder: str, path: str, fd: int, store: Store, touch: Callable[[str], None],
+            ignore: Callable[[str, str], bool], links: LinkPolicy | None, result: ScanResult, stack: list[str],
+            followed: set[str], mark_gone: bool) -> None:
+    """Compare one folder's listing with what the store knows of it."""
+    entries = list(os.scandir(fd))
+    result.folders += 1
+    prefix = f"{folder}/" if folder else ""
+    cut = len(prefix)
+    known = {rel[cut:]: sig for rel, sig in store.in_folder(volume, folder).items()}  # by name
+    units: dict[str, list] = {}  # unit name -> [total bytes, newest mtime_ns, a frame name]
+    names: set[str] = set()  # every name but the frames of runs (those are counted in units)
+    frames = 0
+    # the last frame parsed: its length, the text before and after its digits, and its unit
+    flen, hl, head, tail, end, last = -1, 0, "", "", 0, ""
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False):  # d_type: no stat needed to tell
+                st = entry.stat(follow_symlinks=False)  # fstatat on the folder's descriptor
+            elif entry.is_dir(follow_symlinks=False):
+                if not _utf8(entry.name):
+                    _bad_name(result, prefix, entry.name)
+                elif not ignore(volume, prefix + entry.name + "/"):
+                    stack.append(prefix + entry.name)
+                continue
+            elif (st := _odd(volume, prefix, path, entry, links, result, stack, followed, ignore)) is None:
+                continue
+        except FileNotFoundError:
+            log.debug("vanished", volume=volume, path=prefix + entry.name, reason="gone between listing and stat")
+            continue
+        except OSError:
+            continue
+        name = entry.name
+        if len(name) == flen and name[:hl] == head and name[end:] == tail and name[hl:end].isdigit():
+            agg = units[last]  # the next frame of the run just parsed: nothing to parse
+            agg[0] += st.st_size
+            if st.st_mtime_ns > agg[1]:
+                agg[1] = st.st_mtime_ns
+            frames += 1
+            continue
+        if not name.isascii() and not _utf8(name):
+            _bad_name(result, prefix, name)
+            continue
+        if name.rpartition(".")[2].lower() in IMAGE_EXTENSIONS and (unit := unit_name(name)) is not None:
+            end = name.rindex(".")
+            hl = len(name[:end].rstrip("0123456789"))
+            flen, head, tail, last = len(name), name[:hl], name[end:], unit
+            agg = units.get(unit)
+            if agg is None:
+                units[unit] = [st.st_size, st.st_mtime_ns, name]
+            else:
+                agg[0] += st.st_size
+                if st.st_mtime_ns > agg[1]:
+                    agg[1] = st.st_mtime_ns
+            frames += 1
+            continue
+        names.add(name)
+        if known.get(name) == (st.st_size, st.st_mtime_ns):
+            continue  # unchanged since it was checked: the common case, kept cheap
+        rel = prefix + name
+        if ignore(volume, rel):
+            continue
+        touch(rel)
+        result.touched += 1
+    result.files += len(names) + frames
+    for unit, (total, newest, frame) in units.items():
+        rel = prefix + unit
+        if known.get(unit) != (total, newest) and not ignore(volume, rel):
+            touch(prefix + frame)  # any frame name of the unit will do
+            result.touched += 1
+    if mark_gone and known:
+        for name in known:
+            if name not in names and name not in units and not _still_there(name, fd):
+                store.mark_gone(volume, prefix + name)
+                result.gone += 1
+
+
+def _still_there(name: str, fd: int) -> bool:
+    """A recorded single file whose name reads as a frame (the second of two names for one
+    frame number, checked on its own) is not in ``names``: look before calling it gone."""
+    if unit_name(name) is None:
+        return False
+    try:
+        os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except OSError:
+        return False
+    return True
+
+def _odd(volume: str, prefix: str, path: str, entry: os.DirEntry[str], links: LinkPolicy | None,
+         result: ScanResult, stack: list[str], followed: set[str],
+         ignore: Callable[[str, str], bool]) -> os.stat_result | None:
+    """Neither a folder nor a regular file: a link (judged by the volume's policy), or a FIFO,
+    socket or device node (litter: a debug line, never read). Returns the stat of what a link
+    leads to when it is a file in a place the volume names (then it is checked as a file)."""
+    rel, full = prefix + entry.name, os.path.join(path, entry.name)
+    if not _utf8(entry.name):
+        _bad_name(result, prefix, entry.name)
+        return None
+    if entry.is_symlink():
+        if links is None:
+            log.debug("link_not_followed", volume=volume, path=rel)
+            return None
+        link = links.judge(full)
+        if link.kind == "outside":
+            result.outside.append((rel, link))
+        elif link.kind == "follow" and link.is_dir:
+            if link.real not in followed and not ignore(volume, rel + "/"):
+                followed.add(link.real)  # each place outside is walked once, whatever leads to it
+                stack.append(rel)
+        elif link.kind == "follow":
+            st = os.stat(full)
+            return st if statmod.S_ISREG(st.st_mode) else None
+        else:
+            note(volume, rel, link)
+        return None
+    mode = entry.stat(follow_symlinks=False).st_mode
+    kind = next((label for test, label in SPECIAL if test(mode)), "not a regular file")
+    log.debug("not_a_file", volume=volume, path=rel, kind=kind)
+    return None
+
+
+def _bad_name(result: ScanResult, prefix: str, name: str) -> None:
+    result.unreadable.append(f"{prefix + name.encode('utf-8', 'backslashreplace').decode()}: "
+                             "the name is not valid UTF-8")
 
 
 def _utf8(name: str) -> bool:
