@@ -123,7 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             load_runtime(args.config, None)  # fail fast, before anything starts
             urls = [u for r in (read_toml(args.config).get("roles") or {}).values() for u in r.get("notify", [])]
             redactor = Redactor(urls)
-            configure_logging(level="info", redactor=redactor, journal=bool(os.environ.get("JOURNAL_STREAM")))
+            configure_logging(level="debug" if args.log_level == "debug" else "info", redactor=redactor,
+                              journal=bool(os.environ.get("JOURNAL_STREAM")))
             return Daemon(args.config, redactor=redactor).run()
         if args.command == "rehash":
             from .rehash_cli import cmd_rehash

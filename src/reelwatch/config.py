@@ -81,6 +81,12 @@ class Volume(_Strict):
     """Seconds between safety-net rescans of the whole volume (0 disables)."""
     mhl_generate: bool = False
     """Write a new ASC MHL generation after checks: the only write reelwatch may make here."""
+    follow_links_into: tuple[str, ...] = ()
+    """Folders outside the volume that links inside it may lead into; such links are followed and
+    watched as part of the volume. By default no link to a folder is followed, and one leading
+    outside the volume is reported to the owner (``volume.symlink_outside``)."""
+    alert_growing_after: float = Field(default=3600, ge=0)
+    """Seconds after which a file still being written is reported (``volume.still_growing``; 0: never)."""
 
 
 class State(_Strict):

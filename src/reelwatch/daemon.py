@@ -9,7 +9,6 @@ validates the new config and swaps it in, or keeps the old one and says why.
 from __future__ import annotations
 
 import glob
-import logging
 import os
 import queue
 import signal
@@ -35,7 +34,6 @@ from .settle import Unit, resolve
 from .store import Store
 from .thumbs import Thumbnails
 from .volumes import VolumeRuntime
-from .watch import OverflowWatch
 
 GLOB_CHARS = set("*?[")
 STATUS_EVERY = 2.0
@@ -78,7 +76,6 @@ class Daemon:
         self._last_status = 0.0
         self.mount_roots: list[Volume] = []
         self.control: threading.Thread | None = None
-        self._overflow = OverflowWatch(self._on_overflow)
         self.metrics = Metrics()
         self._histories: dict[tuple[str, str], float] = {}
         self._histories_lock = threading.Lock()
@@ -104,7 +101,6 @@ class Daemon:
             t = threading.Thread(target=self._checker, name=f"reelwatch-check-{i}", daemon=True)
             t.start()
             self._checkers.append(t)
-        logging.getLogger("watchdog.observers.inotify_c").addHandler(self._overflow)
         self.store.clear_volume_status()
         self._open_volumes()
         self._write_status()
@@ -128,7 +124,8 @@ class Daemon:
                             emit=self._enqueue, announce=self._announce, dynamic=dynamic,
                             self_heal=self.sd.watchdog_interval is None, on_reconcile=self.metrics.reconcile,
                             on_history=self._history_changed, on_progress=self._watchdog,
-                            on_problem=self._volume_problem)
+                            on_problem=self._volume_problem, on_admin=self._admin,
+                            on_findings=self._watch_findings, on_overflow=self.metrics.overflow)
         self.volumes[cfg.name] = vol
         self.sd.status(f"reconciling volume {cfg.name}")
         vol.start()
@@ -186,15 +183,9 @@ class Daemon:
                 parent, _, name = rel.rpartition("/")
                 record = self.store.asset(volume, rel)
                 sequence = record is not None and record.kind == "image_sequence"
-                current = resolve(volume, vol.root, Unit(parent, name, sequence))
+                current = resolve(volume, vol.root, Unit(parent, name, sequence), vol.links)
                 if current is not None:
                     self._enqueue(current[1], force=True)
-
-    def _on_overflow(self) -> None:
-        log.warning("event_queue_overflow", action="rescanning every inotify volume")
-        for vol in list(self.volumes.values()):
-            if vol.kind == "inotify":
-                vol.request_rescan()
 
     def _write_status(self) -> None:
         if self.store is None:
@@ -203,8 +194,10 @@ class Daemon:
         if self.outbox is not None:
             self.metrics.set_outbox(*self.outbox.pending())
         for vol in list(self.volumes.values()):
-            self.metrics.set_observer(vol.name, vol.kind, vol.healthy() and vol.available)
+            self.metrics.set_observer(vol.name, vol.kind, vol.healthy() and vol.available, degraded=bool(vol.degraded))
             health = "ok" if vol.healthy() and vol.available else ("unavailable" if not vol.available else "failed")
+            if health == "ok" and vol.degraded:
+                health = "degraded"  # polled because inotify could not cover it: working, but say so
             self.store.set_volume_status(vol.name, vol.kind, health, vol.last_event, self.queue.qsize()
                                          + len(vol.settler), vol.reason)
 
@@ -220,6 +213,33 @@ class Daemon:
                                     subject=subject, text=text))
         if self.store is not None:
             self.store.audit("volume_problem", volume=cfg.name, detail=subject)
+
+    def _admin(self, subject: str, text: str) -> None:
+        """A message to the admin about reelwatch itself (the watching degraded or recovered)."""
+        if self.outbox is None or self.runtime is None:
+            return
+        config = self.runtime.config
+        role = config.notify.admin_role or next((r for r in ("admin", "supervisor") if r in config.roles), None)
+        if role is None:
+            log.error("no_admin_role", subject=subject)
+            return
+        self.outbox.enqueue(Message(role=role, production=config.production.name, kind="admin", subject=subject,
+                                    text=text))
+        self.store and self.store.audit("admin_told", detail=subject)
+
+    def _watch_findings(self, volume: str, rule: str, findings: Any, scope: tuple[str, ...] | None) -> None:
+        """Findings of the watcher itself (links leading outside, files that never stop growing)."""
+        if self.pipeline is None:
+            return
+        try:
+            new = self.pipeline.record_watch(volume, rule, findings, scope)
+        except Exception as exc:
+            log.error("watch_findings_failed", volume=volume, rule=rule, error=f"{type(exc).__name__}: {exc}")
+            return
+        for f in new:
+            self.metrics.finding(f.rule, f.severity.label)
+        if new and self.outbox is not None:
+            self.outbox.wake.set()
 
     def _announce(self, cfg: Volume, root: str, up: bool) -> None:
         if self.outbox is None or self.runtime is None:
@@ -385,7 +405,6 @@ class Daemon:
             self.control.join(60)  # it owns self.volumes; stop the volumes only once it is done
         for vol in list(self.volumes.values()):
             vol.stop()
-        logging.getLogger("watchdog.observers.inotify_c").removeHandler(self._overflow)
         for _ in self._checkers:
             self.queue.put(None)
         for t in self._checkers:

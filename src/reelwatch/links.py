@@ -1,4 +1,4 @@
-"""Symbolic links on a watched volume: where each leads, and whether the daemon may go there.
+"""Links and other non-files on a watched volume: where a link leads, whether the daemon may go there.
 
 The rule: the daemon never leaves a volume. Every path it reads is contained in the volume's
 root, resolved (``/mnt/edit`` may itself be a link to ``/srv/raid/edit``); a directory link
@@ -25,7 +25,7 @@ log = structlog.get_logger("reelwatch.links")
 
 SYMLINK_OUTSIDE = RuleInfo(
     "volume.symlink_outside", "A link on a watched volume leads outside it; the daemon does not follow it.",
-    Severity.WARNING, None, ("editorial",), "the link 'escape' leads outside the volume, to /other/dir")
+    Severity.WARNING, None, (), "the link 'escape' leads outside the volume, to /other/dir")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,15 @@ class Link:
     real: str = ""
     """Where it leads, resolved ('' when dangling or looping)."""
     is_dir: bool = False
+
+
+SPECIAL = ((statmod.S_ISFIFO, "a FIFO"), (statmod.S_ISSOCK, "a socket"), (statmod.S_ISCHR, "a character device"),
+           (statmod.S_ISBLK, "a block device"))
+
+
+def odd_kind(mode: int) -> str:
+    """Plain words for what is not a regular file: FIFOs, sockets and device nodes are never read."""
+    return next((label for test, label in SPECIAL if test(mode)), "not a regular file")
 
 
 def _within(path: str, top: str) -> bool:

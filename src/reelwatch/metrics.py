@@ -132,6 +132,11 @@ class Metrics:
         self._observer = Gauge("reelwatch_observer_healthy",
                                "1 while the volume's watcher (inotify or polling) is working, else 0",
                                ["volume", "kind"], registry=reg)
+        self._degraded = Gauge("reelwatch_observer_degraded",
+                               "1 while the volume is polled because inotify could not watch all of it, else 0",
+                               ["volume"], registry=reg)
+        self._overflows = Counter("reelwatch_event_overflows", "inotify queue overflows (each one causes a rescan)",
+                                  ["volume"], registry=reg)
         self._reconcile = Gauge("reelwatch_reconcile_seconds", "Duration of the volume's last full rescan",
                                 ["volume"], registry=reg)
         self._reconcile_at = Gauge("reelwatch_reconcile_last_timestamp_seconds",
@@ -158,8 +163,10 @@ class Metrics:
         self._outbox_depth.set(max(0, depth))
         self._outbox_age.set(max(0.0, oldest_age) if oldest_age is not None else 0.0)
 
-    def set_observer(self, volume: str, kind: str, healthy: bool) -> None:
-        """The watcher state of a volume. A change of kind (inotify -> polling) drops the old series."""
+    def set_observer(self, volume: str, kind: str, healthy: bool, degraded: bool = False) -> None:
+        """The watcher state of a volume. A change of kind (inotify -> polling) drops the old series.
+        ``degraded``: polled only because inotify could not watch all of it (the watch limit)."""
+        self._degraded.labels(volume=volume).set(1 if degraded else 0)
         with self._lock:
             previous = self._kinds.get(volume)
             if previous is not None and previous != kind:
@@ -170,10 +177,18 @@ class Metrics:
             self._kinds[volume] = kind
             self._observer.labels(volume=volume, kind=kind).set(1 if healthy else 0)
 
+    def overflow(self, volume: str, count: int = 1) -> None:
+        """The kernel's inotify queue overflowed ``count`` times for ``volume``."""
+        self._overflows.labels(volume=volume).inc(count)
+
     def forget_volume(self, volume: str) -> None:
         """Drop a volume's observer series (it left the config on reload)."""
         with self._lock:
             kind = self._kinds.pop(volume, None)
+            try:
+                self._degraded.remove(volume)
+            except KeyError:
+                pass
             if kind is not None:
                 try:
                     self._observer.remove(volume, kind)

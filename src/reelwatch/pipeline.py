@@ -109,6 +109,19 @@ class Pipeline:
                  worst=max((f.severity for f in findings), default=Severity.INFO).label)
         return findings
 
+    def record_watch(self, volume: str, rule: str, findings: Iterable[Finding],
+                     scope: Sequence[str] | None) -> list[Finding]:
+        """Record what the watcher found itself (no probe, no plugins): the rule's current
+        findings within ``scope`` (see :meth:`Store.commit_watch`). Returns the new ones."""
+        kept = [f for f in (apply_defaults(replace(f, plugin="reelwatch.watch"), self.config) for f in findings)
+                if f is not None]
+        new_ids = self.store.commit_watch(volume, rule, kept, scope, self.router)
+        return kept[:0] if not new_ids else [f for f in kept if f.fingerprint in self._fingerprints(new_ids)]
+
+    def _fingerprints(self, ids: Sequence[int]) -> set[str]:
+        marks = ",".join("?" * len(ids))
+        return {r[0] for r in self.store.query(f"SELECT fingerprint FROM findings WHERE id IN ({marks})", list(ids))}
+
     def finish_batch(self, assets: Sequence[Asset], batch: int) -> list[Finding]:
         """Run ``batch_done`` rules over what was checked in this batch and record them."""
         if not assets:

@@ -23,13 +23,11 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from .links import Link, LinkPolicy, note
+from .links import Link, LinkPolicy, note, odd_kind
 from .sequences import IMAGE_EXTENSIONS, frame_key
 from .store import Store
 
 log = structlog.get_logger("reelwatch.scan")
-SPECIAL = ((statmod.S_ISFIFO, "a FIFO"), (statmod.S_ISSOCK, "a socket"), (statmod.S_ISCHR, "a character device"),
-           (statmod.S_ISBLK, "a block device"))
 
 
 class VolumeUnavailable(Exception):
@@ -68,7 +66,7 @@ def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], Non
     result = ScanResult()
     visited: set[str] = set()
     blind: set[str] = set()
-    followed: set[str] = set()
+    inodes: set[tuple[int, int]] = set()
     stack = [start]
     mark_gone = mark_gone and not start
     while stack:
@@ -88,8 +86,14 @@ def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], Non
             log.warning("folder_unreadable", volume=volume, folder=folder or ".", error=exc.strerror)
             blind.add(folder)  # do not mark its contents gone: we could not look
             continue
+        if links is not None and links.allowed:
+            st = os.fstat(fd)  # links may be followed: walk each real folder once, whatever leads to it
+            if (st.st_dev, st.st_ino) in inodes:
+                os.close(fd)
+                continue
+            inodes.add((st.st_dev, st.st_ino))
         try:
-            _folder(volume, folder, path, fd, store, touch, ignore, links, result, stack, followed, mark_gone)
+            _folder(volume, folder, path, fd, store, touch, ignore, links, result, stack, mark_gone)
         except OSError as exc:
             result.unreadable.append(f"{folder or '.'}: {exc.strerror}")
             log.warning("folder_unreadable", volume=volume, folder=folder or ".", error=exc.strerror)
@@ -112,7 +116,7 @@ def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], Non
 
 def _folder(volume: str, folder: str, path: str, fd: int, store: Store, touch: Callable[[str], None],
             ignore: Callable[[str, str], bool], links: LinkPolicy | None, result: ScanResult, stack: list[str],
-            followed: set[str], mark_gone: bool) -> None:
+            mark_gone: bool) -> None:
     """Compare one folder's listing with what the store knows of it."""
     entries = list(os.scandir(fd))
     result.folders += 1
@@ -134,7 +138,7 @@ def _folder(volume: str, folder: str, path: str, fd: int, store: Store, touch: C
                 elif not ignore(volume, prefix + entry.name + "/"):
                     stack.append(prefix + entry.name)
                 continue
-            elif (st := _odd(volume, prefix, path, entry, links, result, stack, followed, ignore)) is None:
+            elif (st := _odd(volume, prefix, path, entry, links, result, stack, ignore)) is None:
                 continue
         except FileNotFoundError:
             log.debug("vanished", volume=volume, path=prefix + entry.name, reason="gone between listing and stat")
@@ -197,9 +201,9 @@ def _still_there(name: str, fd: int) -> bool:
         return False
     return True
 
+
 def _odd(volume: str, prefix: str, path: str, entry: os.DirEntry[str], links: LinkPolicy | None,
-         result: ScanResult, stack: list[str], followed: set[str],
-         ignore: Callable[[str, str], bool]) -> os.stat_result | None:
+         result: ScanResult, stack: list[str], ignore: Callable[[str, str], bool]) -> os.stat_result | None:
     """Neither a folder nor a regular file: a link (judged by the volume's policy), or a FIFO,
     socket or device node (litter: a debug line, never read). Returns the stat of what a link
     leads to when it is a file in a place the volume names (then it is checked as a file)."""
@@ -215,18 +219,15 @@ def _odd(volume: str, prefix: str, path: str, entry: os.DirEntry[str], links: Li
         if link.kind == "outside":
             result.outside.append((rel, link))
         elif link.kind == "follow" and link.is_dir:
-            if link.real not in followed and not ignore(volume, rel + "/"):
-                followed.add(link.real)  # each place outside is walked once, whatever leads to it
-                stack.append(rel)
+            if not ignore(volume, rel + "/"):
+                stack.append(rel)  # walked once: the walk skips folders it has seen by inode
         elif link.kind == "follow":
             st = os.stat(full)
             return st if statmod.S_ISREG(st.st_mode) else None
         else:
             note(volume, rel, link)
         return None
-    mode = entry.stat(follow_symlinks=False).st_mode
-    kind = next((label for test, label in SPECIAL if test(mode)), "not a regular file")
-    log.debug("not_a_file", volume=volume, path=rel, kind=kind)
+    log.debug("not_a_file", volume=volume, path=rel, kind=odd_kind(entry.stat(follow_symlinks=False).st_mode))
     return None
 
 

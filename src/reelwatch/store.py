@@ -282,6 +282,21 @@ class Store:
                     f"AND scope IN ({marks}) AND plugin IN ({pmarks})", (*scopes, *plugins)).fetchall()
             return self._apply(db, findings, open_rows, router, "batch", now)
 
+    def commit_watch(self, volume: str, rule: str, findings: Sequence[Finding], scope: Sequence[str] | None,
+                     router: Router) -> list[int]:
+        """Record what the watcher itself found (links leading outside, files that never stop
+        growing): ``findings`` are the rule's current ones within ``scope`` (relpaths, or folder
+        prefixes ending in "/"; None: the whole volume). Open ones there not raised again are resolved."""
+        now = self.clock()
+        with self.tx() as db:
+            rows = db.execute("SELECT * FROM findings WHERE origin='watch' AND status IN ('open','acked') "
+                              "AND volume=? AND rule=?", (volume, rule)).fetchall()
+            if scope is not None:
+                exact = {s for s in scope if not s.endswith("/")}
+                prefixes = tuple(s for s in scope if s.endswith("/"))
+                rows = [r for r in rows if r["relpath"] in exact or r["relpath"].startswith(prefixes or ("\0",))]
+            return self._apply(db, findings, rows, router, "watch", now)
+
     def _apply(self, db: sqlite3.Connection, findings: Sequence[Finding], open_rows: Sequence[sqlite3.Row],
                router: Router, origin: str, now: float) -> list[int]:
         by_fp = {row["fingerprint"]: row for row in open_rows}

@@ -1,27 +1,17 @@
-"""One observer per volume: inotify where the path is local, polling where it is a share.
+"""Which observer a volume gets: inotify where the path is local, polling where it is a share.
 
-The event handler only hands paths to the settler; it never checks anything. inotify sees
-nothing written to an SMB or NFS mount by another machine, so shares are polled with our
-own streaming scanner (see :mod:`reelwatch.scan`) instead of watchdog's PollingObserver,
-which keeps whole-tree snapshots in memory.
+inotify (our own, see :mod:`reelwatch.inotify`) only hands paths to the settler; it never
+checks anything. It sees nothing written to an SMB or NFS mount by another machine, so shares
+are polled with our own streaming scanner (see :mod:`reelwatch.scan`) instead of watchdog's
+PollingObserver, which keeps whole-tree snapshots in memory.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import structlog
-from watchdog.events import (DirCreatedEvent, DirDeletedEvent, DirMovedEvent, FileClosedEvent, FileCreatedEvent,
-                             FileDeletedEvent, FileModifiedEvent, FileMovedEvent, FileSystemEvent,
-                             FileSystemEventHandler)
-from watchdog.observers import Observer
-
-log = structlog.get_logger("reelwatch.watch")
 NETWORK_FS = ("cifs", "smb3", "smbfs", "nfs", "nfs4", "afs", "9p", "ceph", "glusterfs", "lustre")
 WATCH_LIMIT_FILE = Path("/proc/sys/fs/inotify/max_user_watches")
 
@@ -90,96 +80,3 @@ def choose_observer(setting: str, root: str, *, limit: int | None = None) -> tup
             return "polling", (f"the tree has more folders than the inotify watch limit allows ({limit}); "
                                f"raise it with: sysctl fs.inotify.max_user_watches={max(needed * 2, 524288)}")
     return "inotify", "local file system"
-
-
-class _Handler(FileSystemEventHandler):
-    def __init__(self, root: str, touch: Callable[[str], None], gone: Callable[[str], None],
-                 folder_in: Callable[[str], None], folder_out: Callable[[str], None]) -> None:
-        self.root = root.rstrip("/")
-        self.touch, self.gone, self.folder_in, self.folder_out = touch, gone, folder_in, folder_out
-
-    def _rel(self, path: str | bytes) -> str | None:
-        path = os.fsdecode(path)
-        if path == self.root or not path.startswith(self.root + "/"):
-            return None
-        return path[len(self.root) + 1:]
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        try:
-            self._dispatch(event)
-        except Exception as exc:  # never let one odd event kill the observer thread
-            log.error("event_failed", error=f"{type(exc).__name__}: {exc}")
-
-    def _dispatch(self, event: FileSystemEvent) -> None:
-        if isinstance(event, DirMovedEvent | DirCreatedEvent):
-            # files inside a folder moved in produce no events of their own
-            if isinstance(event, DirMovedEvent):
-                src = self._rel(event.src_path)
-                if src is not None:
-                    self.folder_out(src)
-            rel = self._rel(event.dest_path if isinstance(event, DirMovedEvent) else event.src_path)
-            if rel is not None:
-                self.folder_in(rel)
-            return
-        if event.is_directory:
-            if isinstance(event, DirDeletedEvent):
-                rel = self._rel(event.src_path)
-                if rel is not None:
-                    self.folder_out(rel)
-            return
-        if isinstance(event, FileMovedEvent):
-            src, dest = self._rel(event.src_path), self._rel(event.dest_path)
-            if src is not None:
-                self.gone(src)
-            if dest is not None:
-                self.touch(dest)
-            return
-        if isinstance(event, FileCreatedEvent | FileModifiedEvent | FileClosedEvent):
-            rel = self._rel(event.src_path)
-            if rel is not None:
-                self.touch(rel)
-        elif isinstance(event, FileDeletedEvent):
-            rel = self._rel(event.src_path)
-            if rel is not None:
-                self.gone(rel)
-
-
-class OverflowWatch(logging.Handler):
-    """watchdog reports an inotify queue overflow only as a log WARNING: turn it into a rescan."""
-
-    def __init__(self, on_overflow: Callable[[], None]) -> None:
-        super().__init__(logging.WARNING)
-        self.on_overflow = on_overflow
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "overflow" in record.getMessage().lower():
-            self.on_overflow()
-
-
-class VolumeObserver:
-    """An inotify observer for one volume, restartable; polling volumes have none."""
-
-    def __init__(self, root: str, touch: Callable[[str], None], gone: Callable[[str], None],
-                 folder_in: Callable[[str], None], folder_out: Callable[[str], None]) -> None:
-        self.root = root
-        self.handler = _Handler(root, touch, gone, folder_in, folder_out)
-        self.observer: threading.Thread | None = None
-
-    def start(self) -> None:
-        observer = Observer()
-        observer.schedule(self.handler, self.root, recursive=True)
-        observer.daemon = True
-        observer.start()
-        self.observer = observer
-
-    def alive(self) -> bool:
-        return self.observer is not None and self.observer.is_alive()
-
-    def stop(self) -> None:
-        observer, self.observer = self.observer, None
-        if observer is not None:
-            try:
-                observer.stop()  # type: ignore[attr-defined]
-                observer.join(5)
-            except Exception as exc:
-                log.warning("observer_stop_failed", error=f"{type(exc).__name__}: {exc}")
