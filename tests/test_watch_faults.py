@@ -210,7 +210,7 @@ def test_a_watch_limit_too_small_at_start_falls_back_to_polling_and_tells_the_ad
     d.wait_ready()
     admin = inbox.wait_for(1, 15, role="admin")
     assert admin and "watch limit" in admin[0].body["message"], d.output()[-3000:]
-    assert "polling" in admin[0].body["message"]
+    assert "polling" in admin[0].body["message"] and "max_inotify_watches" in admin[0].body["message"]
     (tmp_path / "ingest" / "card39" / "A039C001.mov").write_bytes(b"")  # a folder past the limit
     got = inbox.wait_for(1, 15, role="dit")
     assert got and "A039C001.mov" in got[0].body["message"], d.output()[-3000:]
@@ -369,3 +369,83 @@ def test_the_scanner_groups_frames_as_the_sequence_parser_does(tmp_path):
     units = {unit_name(t) or t for t in touched}
     assert units == {unit_name(n) or n for n in names}
     assert len(touched) == len(units)  # one touch per unit
+
+
+def test_a_refused_watch_turns_the_volume_to_polling_where_no_namespace_can_be_made(tmp_path, monkeypatch):
+    """The same fault as above without user namespaces: the kernel's ENOSPC is injected at the
+    add_watch call (on such a machine, the one thing a test cannot make real)."""
+    import ctypes
+    import errno
+
+    from reelwatch.config import Volume
+    from reelwatch.inotify import TreeWatcher
+    from reelwatch.store import Store
+    from reelwatch.volumes import VolumeRuntime
+
+    real_init = TreeWatcher.__init__
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        real_add, calls = self._add_watch, [0]
+
+        def add(fd, path, mask):
+            calls[0] += 1
+            if calls[0] > 6:  # the root and five folders fit
+                ctypes.set_errno(errno.ENOSPC)
+                return -1
+            return real_add(fd, path, mask)
+        self._add_watch = add
+
+    monkeypatch.setattr(TreeWatcher, "__init__", init)
+    root = tmp_path / "ingest"
+    for i in range(10):
+        (root / f"card{i}").mkdir(parents=True)
+    told, emitted = [], []
+    vol = VolumeRuntime(cfg=Volume(name="ingest", path=str(root), observer="inotify", settle=0, poll_interval=0.1),
+                        root=str(root), store=Store(tmp_path / "state.db"), ignore=lambda v, p: False,
+                        emit=emitted.append, announce=lambda *a: None, on_admin=lambda s, t: told.append((s, t)))
+    try:
+        vol.start()
+        assert vol.kind == "polling" and vol.observer is None
+        assert "watch limit" in vol.degraded and "polling every 0.1 s" in vol.reason
+        assert len(told) == 1 and "sysctl fs.inotify.max_user_watches" in told[0][1]
+        (root / "card9" / "A009C001.mov").write_bytes(b"")
+        assert wait_until(lambda: (vol.tick(), emitted)[1], 10)
+        assert [a.relpath for a in emitted] == ["card9/A009C001.mov"]
+        vol.tick()
+        assert len(told) == 1  # told once, not at every poll
+    finally:
+        vol.stop()
+
+
+# -- the watcher itself: paths stay true when folders move ------------------------------------------
+def test_the_watcher_follows_folder_renames_and_lets_go_of_folders_moved_out(tmp_path):
+    from reelwatch.inotify import Callbacks, TreeWatcher
+    root = tmp_path / "vol"
+    (root / "A002R2EC" / "sub").mkdir(parents=True)
+    got: list[tuple[str, str]] = []
+    cb = Callbacks(lambda r: got.append(("touch", r)), lambda r: got.append(("gone", r)),
+                   lambda r: got.append(("in", r)), lambda r: got.append(("out", r)),
+                   lambda n: got.append(("overflow", str(n))))
+    watcher = TreeWatcher(str(root), cb)
+    watcher.start()
+    try:
+        assert watcher.watches == 3
+        os.rename(root / "A002R2EC", root / "A002R2EC_day1")
+        assert wait_until(lambda: ("in", "A002R2EC_day1") in got, 5), got
+        (root / "A002R2EC_day1" / "sub" / "late.mov").write_bytes(b"")
+        assert wait_until(lambda: ("touch", "A002R2EC_day1/sub/late.mov") in got, 5), got
+        os.rename(root / "A002R2EC_day1", tmp_path / "elsewhere")  # moved out of the volume
+        assert wait_until(lambda: ("out", "A002R2EC_day1") in got, 5), got
+        got.clear()
+        (tmp_path / "elsewhere" / "sub" / "outside.mov").write_bytes(b"")
+        time.sleep(0.5)
+        assert got == [] and watcher.watches == 1
+        (root / "new" / "deeper").mkdir(parents=True)
+        assert wait_until(lambda: watcher.watches == 3, 5)
+        (root / "new" / "deeper" / "A003C001.mov").write_bytes(b"")
+        assert wait_until(lambda: ("touch", "new/deeper/A003C001.mov") in got, 5), got
+        assert watcher.failure is None and watcher.lost is None
+    finally:
+        watcher.stop()
+    assert not watcher.alive()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reelwatch.watch import choose_observer, mount_of
+from reelwatch.watch import mount_of
 
 from conftest import reelwatch, write_config
 
@@ -158,16 +158,6 @@ def test_polling_volume_sees_new_and_changed_files(tmp_path, media, inbox, daemo
     assert wait_until(lambda: any("resolved" in m.body["message"].lower() for m in inbox.received
                                   if m.role == "dit"), 15), d.output()
     d.stop()
-
-
-def test_watch_limit_too_small_falls_back_to_polling_with_the_sysctl(tmp_path):
-    for i in range(12):
-        (tmp_path / f"d{i}" / "sub").mkdir(parents=True)
-    kind, reason = choose_observer("auto", str(tmp_path), limit=10)
-    assert kind == "polling"
-    assert "sysctl fs.inotify.max_user_watches=" in reason
-    assert choose_observer("auto", str(tmp_path), limit=100000)[0] == "inotify"
-    assert choose_observer("polling", str(tmp_path))[0] == "polling"
 
 
 def test_network_shares_are_detected_from_the_mount_table(tmp_path):

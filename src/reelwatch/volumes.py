@@ -24,7 +24,7 @@ from .model import Asset, Finding
 from .scan import ScanResult, VolumeUnavailable, scan_volume, unit_name
 from .settle import Settler, Unit, unit_of
 from .store import Store
-from .watch import choose_observer
+from .watch import choose_observer, watch_limit
 
 log = structlog.get_logger("reelwatch.volumes")
 
@@ -219,10 +219,10 @@ class VolumeRuntime:
                 f"reelwatch cannot watch every folder of volume {self.name} ({self.root}) with inotify: {why}. "
                 f"It polls the volume every {self.cfg.poll_interval:g} s instead, so new files are still "
                 "checked, a little later and at more cost. " + (
-                    "Containers and user namespaces have their own inotify watch limit, which "
-                    "/proc/sys/fs/inotify/max_user_watches does not show. Raise the limit where reelwatch runs "
-                    "(sysctl fs.inotify.max_user_watches, or user.max_inotify_watches inside the namespace), "
-                    if limit else "Fix the cause, ") +
+                    f"The sysctl fs.inotify.max_user_watches says {watch_limit()}, but containers and user "
+                    "namespaces have their own limit, which it does not show. Raise the limit where reelwatch "
+                    "runs (sysctl fs.inotify.max_user_watches=524288, or user.max_inotify_watches inside the "
+                    "namespace), " if limit else "Fix the cause, ") +
                 "and reelwatch goes back to inotify by itself at its next full rescan.")
 
     def stop(self) -> None:

@@ -52,31 +52,16 @@ def watch_limit() -> int | None:
         return None
 
 
-def count_folders(root: str, stop_after: int) -> int:
-    """Folders under ``root`` (itself included), stopping early past ``stop_after``."""
-    count, stack = 0, [root]
-    while stack and count <= stop_after:
-        path = stack.pop()
-        count += 1
-        try:
-            with os.scandir(path) as it:
-                stack.extend(e.path for e in it if e.is_dir(follow_symlinks=False))
-        except OSError:
-            continue
-    return count
+def choose_observer(setting: str, root: str) -> tuple[str, str]:
+    """(``inotify`` | ``polling``, reason). The reason is said in the log and in status.
 
-
-def choose_observer(setting: str, root: str, *, limit: int | None = None) -> tuple[str, str]:
-    """(``inotify`` | ``polling``, reason). The reason is said in the log and in status."""
+    The watch limit is not guessed from ``/proc/sys/fs/inotify/max_user_watches`` (a container or
+    user namespace can have a lower one that the sysctl does not show, and counting the folders
+    cost a whole walk at every start): a watch the kernel refuses turns the volume to polling
+    (see :mod:`reelwatch.volumes`)."""
     if setting == "polling":
         return "polling", "configured"
     mount = mount_of(root)
     if setting == "auto" and mount is not None and mount.is_network:
         return "polling", f"{mount.fstype} share at {mount.mountpoint}: inotify cannot see other machines' writes"
-    limit = watch_limit() if limit is None else limit
-    if limit is not None:
-        needed = count_folders(root, limit)
-        if needed > limit * 0.9:
-            return "polling", (f"the tree has more folders than the inotify watch limit allows ({limit}); "
-                               f"raise it with: sysctl fs.inotify.max_user_watches={max(needed * 2, 524288)}")
     return "inotify", "local file system"
