@@ -449,3 +449,11 @@ def test_the_watcher_follows_folder_renames_and_lets_go_of_folders_moved_out(tmp
     finally:
         watcher.stop()
     assert not watcher.alive()
+
+
+def test_the_watchers_rules_are_documented():
+    from reelwatch.links import SYMLINK_OUTSIDE
+    from reelwatch.settle import STILL_GROWING
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "rules.md").read_text()
+    for info in (SYMLINK_OUTSIDE, STILL_GROWING):
+        assert f"| `{info.id}` |" in doc and info.summary and info.example

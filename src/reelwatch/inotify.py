@@ -45,8 +45,9 @@ reconcile, MediaInfo, hashing) would queue events about themselves."""
 _FILE_CHANGE = IN_CREATE | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE
 _ROOT_GONE = IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED
 _HEADER = struct.Struct("iIII")
+READ_SIZE = 65536
 MOVE_PAIR_WAIT = 0.02
-"""A folder's IN_MOVED_FROM whose IN_MOVED_TO is not in the same read: how long to wait for it
+"""A folder's IN_MOVED_FROM whose IN_MOVED_TO was not in a full read: how long to wait for it
 before taking the folder as moved out of the volume."""
 
 
@@ -132,44 +133,45 @@ class TreeWatcher:
         added = 0
         root, fd, add, follow = self._root, self._fd, self._add_watch, self.follow
         seen: set[int] = set()
-        with self._lock:
-            stack: list[tuple[bytes, bool]] = [(os.fsencode(start), False)]
-            while stack and not self._stopping:
-                rel, link = stack.pop()
-                path = root + b"/" + rel if rel else os.fsencode(self.root)
-                if rel:
-                    target = path
-                    if link:
-                        real = follow(os.fsdecode(path)) if follow is not None else None
-                        if real is None:
-                            continue
-                        target = os.fsencode(real)
-                    wd = add(fd, target, MASK)
-                    if wd < 0:
-                        err = ctypes.get_errno()
-                        if err in (errno.ENOENT, errno.ENOTDIR, errno.EACCES):
-                            log.debug("folder_not_watched", folder=os.fsdecode(rel), error=os.strerror(err))
-                            continue  # gone, replaced, or unreadable (the scanner reports those)
-                        self._failed(os.fsdecode(rel), err)
-                        return added
+        lock = self._lock  # taken per folder, not per walk: the reader thread keeps draining the queue
+        stack: list[tuple[bytes, bool]] = [(os.fsencode(start), False)]
+        while stack and not self._stopping:
+            rel, link = stack.pop()
+            path = root + b"/" + rel if rel else os.fsencode(self.root)
+            if rel:
+                target = path
+                if link:
+                    real = follow(os.fsdecode(path)) if follow is not None else None
+                    if real is None:
+                        continue
+                    target = os.fsencode(real)
+                wd = add(fd, target, MASK)
+                if wd < 0:
+                    err = ctypes.get_errno()
+                    if err in (errno.ENOENT, errno.ENOTDIR, errno.EACCES):
+                        log.debug("folder_not_watched", folder=os.fsdecode(rel), error=os.strerror(err))
+                        continue  # gone, replaced, or unreadable (the scanner reports those)
+                    self._failed(os.fsdecode(rel), err)
+                    return added
+                with lock:
                     known = self._wd_rel.get(wd)
-                    if known is None:
-                        added += 1
-                    elif known != rel and (wd in seen or os.path.lexists(root + b"/" + known)):
+                    if known is not None and known != rel and (wd in seen or os.path.lexists(root + b"/" + known)):
                         continue  # the same folder under a second path (a followed link, a bind mount)
+                    added += known is None
                     seen.add(wd)
                     self._map(wd, rel)
-                prefix = rel + b"/" if rel else b""
-                try:
-                    with os.scandir(path) as it:
-                        for entry in it:
-                            if entry.is_dir(follow_symlinks=False):
-                                stack.append((prefix + entry.name, False))
-                            elif follow is not None and entry.is_symlink():
-                                stack.append((prefix + entry.name, True))
-                except OSError:
-                    continue  # gone or unreadable: the scanner reports unreadable folders
-            if not start and not self._stopping and self.failure is None:
+            prefix = rel + b"/" if rel else b""
+            try:
+                with os.scandir(path) as it:
+                    for entry in it:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append((prefix + entry.name, False))
+                        elif follow is not None and entry.is_symlink():
+                            stack.append((prefix + entry.name, True))
+            except OSError:
+                continue  # gone or unreadable: the scanner reports unreadable folders
+        if not start and not self._stopping and self.failure is None:
+            with lock:
                 self._forget_unseen(seen)
         return added
 
@@ -231,10 +233,16 @@ class TreeWatcher:
                     self._moves.clear()
                     continue
                 try:
-                    buf = os.read(self._fd, 65536)
+                    buf = os.read(self._fd, READ_SIZE)
                 except BlockingIOError:
                     continue
                 self._handle(buf)
+                if self._moves and len(buf) < READ_SIZE - 4096:
+                    # the queue was drained and a folder's move had no other half: it left the
+                    # volume (were it a rename whose half comes late, the move in re-watches it)
+                    for rel in self._moves.values():
+                        self._moved_out(rel)
+                    self._moves.clear()
         except Exception as exc:  # the volume sees a dead thread and restarts or reports it
             log.error("inotify_reader_failed", root=self.root, error=f"{type(exc).__name__}: {exc}")
         finally:

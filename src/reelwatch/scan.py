@@ -121,11 +121,9 @@ def _folder(volume: str, folder: str, path: str, fd: int, store: Store, touch: C
     entries = list(os.scandir(fd))
     result.folders += 1
     prefix = f"{folder}/" if folder else ""
-    cut = len(prefix)
-    known = {rel[cut:]: sig for rel, sig in store.in_folder(volume, folder).items()}  # by name
+    known = store.folder_signatures(volume, folder)  # name -> (size, mtime_ns)
     units: dict[str, list] = {}  # unit name -> [total bytes, newest mtime_ns, a frame name]
-    names: set[str] = set()  # every name but the frames of runs (those are counted in units)
-    frames = 0
+    files = matched = 0
     # the last frame parsed: its length, the text before and after its digits, and its unit
     flen, hl, head, tail, end, last = -1, 0, "", "", 0, ""
     for entry in entries:
@@ -145,18 +143,24 @@ def _folder(volume: str, folder: str, path: str, fd: int, store: Store, touch: C
             continue
         except OSError:
             continue
+        files += 1
         name = entry.name
         if len(name) == flen and name[:hl] == head and name[end:] == tail and name[hl:end].isdigit():
             agg = units[last]  # the next frame of the run just parsed: nothing to parse
             agg[0] += st.st_size
             if st.st_mtime_ns > agg[1]:
                 agg[1] = st.st_mtime_ns
-            frames += 1
             continue
-        if not name.isascii() and not _utf8(name):
+        sig = known.get(name)
+        if sig is not None:  # a single file the store knows
+            matched += 1
+            if sig == (st.st_size, st.st_mtime_ns):
+                continue  # unchanged since it was checked: the common case, kept cheap
+        elif not name.isascii() and not _utf8(name):
             _bad_name(result, prefix, name)
+            files -= 1
             continue
-        if name.rpartition(".")[2].lower() in IMAGE_EXTENSIONS and (unit := unit_name(name)) is not None:
+        elif name.rpartition(".")[2].lower() in IMAGE_EXTENSIONS and (unit := unit_name(name)) is not None:
             end = name.rindex(".")
             hl = len(name[:end].rstrip("0123456789"))
             flen, head, tail, last = len(name), name[:hl], name[end:], unit
@@ -167,39 +171,29 @@ def _folder(volume: str, folder: str, path: str, fd: int, store: Store, touch: C
                 agg[0] += st.st_size
                 if st.st_mtime_ns > agg[1]:
                     agg[1] = st.st_mtime_ns
-            frames += 1
             continue
-        names.add(name)
-        if known.get(name) == (st.st_size, st.st_mtime_ns):
-            continue  # unchanged since it was checked: the common case, kept cheap
         rel = prefix + name
         if ignore(volume, rel):
             continue
         touch(rel)
         result.touched += 1
-    result.files += len(names) + frames
+    result.files += files
     for unit, (total, newest, frame) in units.items():
-        rel = prefix + unit
-        if known.get(unit) != (total, newest) and not ignore(volume, rel):
+        sig = known.get(unit)
+        if sig is not None:
+            matched += 1
+            if sig == (total, newest):
+                continue
+        if not ignore(volume, prefix + unit):
             touch(prefix + frame)  # any frame name of the unit will do
             result.touched += 1
-    if mark_gone and known:
+    if mark_gone and matched < len(known):  # something the store knows was not seen
+        present = {e.name for e in entries if e.is_file(follow_symlinks=False) or (
+            e.is_symlink() and links is not None and links.judge(os.path.join(path, e.name)).kind == "follow")}
         for name in known:
-            if name not in names and name not in units and not _still_there(name, fd):
+            if name not in present and name not in units:
                 store.mark_gone(volume, prefix + name)
                 result.gone += 1
-
-
-def _still_there(name: str, fd: int) -> bool:
-    """A recorded single file whose name reads as a frame (the second of two names for one
-    frame number, checked on its own) is not in ``names``: look before calling it gone."""
-    if unit_name(name) is None:
-        return False
-    try:
-        os.stat(name, dir_fd=fd, follow_symlinks=False)
-    except OSError:
-        return False
-    return True
 
 
 def _odd(volume: str, prefix: str, path: str, entry: os.DirEntry[str], links: LinkPolicy | None,

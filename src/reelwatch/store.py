@@ -208,6 +208,16 @@ class Store:
                           "AND gone_at IS NULL", (volume, folder))
         return {r[0]: (r[1], r[2]) for r in rows}
 
+    def folder_signatures(self, volume: str, folder: str) -> dict[str, tuple[int, int]]:
+        """name -> (size, mtime_ns) of the live assets directly in one folder, keyed by name
+        (the reconcile's per-folder lookup: plain tuples, as sqlite3.Row objects cost about
+        3 us each, a third of a reconcile of folders holding 1,000 clips)."""
+        with self._lock:
+            cur = self.db.execute("SELECT substr(relpath, ?), size, mtime_ns FROM assets WHERE volume=? AND folder=? "
+                                  "AND gone_at IS NULL", (len(folder) + 2 if folder else 1, volume, folder))
+            cur.row_factory = None
+            return {name: (size, mtime) for name, size, mtime in cur}
+
     def folders(self, volume: str) -> Iterator[str]:
         """Every folder holding live assets on a volume."""
         for row in self.query("SELECT DISTINCT folder FROM assets WHERE volume=? AND gone_at IS NULL", (volume,)):
