@@ -352,8 +352,8 @@ class VolumeRuntime:
                                      start=folder, links=self.links)
             except VolumeUnavailable:
                 break
-            self._findings("volume.symlink_outside", self._outside(result.outside), tuple(
-                rel for rel, _ in result.outside))
+            found = self._outside(result.outside)  # raised here; resolved only by a full rescan
+            self._findings("volume.symlink_outside", found, tuple(f.asset.relpath for f in found))
         if settle:
             self.settler.poll()
 
