@@ -111,12 +111,13 @@ def user_namespaces_work() -> bool:
 
 
 # -- issue 12 §1: idle means idle ----------------------------------------------------------------
-def test_an_idle_daemon_on_a_big_tree_never_rescans_itself(tmp_path, daemon):
+def test_an_idle_daemon_on_a_big_tree_never_rescans_itself(tmp_path, spawn):
     """The daemon's own reconcile opened every folder; with IN_OPEN/IN_CLOSE_NOWRITE watched, the
-    queue overflowed and each overflow asked for a rescan, which overflowed again, forever."""
+    queue overflowed and each overflow asked for a rescan, which overflowed again, forever.
+    (Debug logging: a rescan that finds nothing new is logged at debug.)"""
     config = write_config(tmp_path, None, settle=0.3, roles=("dit",))
     folder_tree(tmp_path / "ingest", 10_301)
-    d = daemon(config)
+    d = spawn(config, debug=True)
     d.wait_ready(120)
     time.sleep(1)
     before = len(d.output())
@@ -457,3 +458,24 @@ def test_the_watchers_rules_are_documented():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "rules.md").read_text()
     for info in (SYMLINK_OUTSIDE, STILL_GROWING):
         assert f"| `{info.id}` |" in doc and info.summary and info.example
+
+
+def test_one_event_that_fails_to_be_handled_never_ends_the_watching(tmp_path):
+    from reelwatch.inotify import Callbacks, TreeWatcher
+    got: list[str] = []
+
+    def touch(rel: str) -> None:
+        if rel == "poison.mov":
+            raise RuntimeError("an ignore plugin failed")
+        got.append(rel)
+
+    watcher = TreeWatcher(str(tmp_path), Callbacks(touch, lambda r: None, lambda r: None, lambda r: None,
+                                                   lambda n: None))
+    watcher.start()
+    try:
+        (tmp_path / "poison.mov").write_bytes(b"")
+        (tmp_path / "after.mov").write_bytes(b"")
+        assert wait_until(lambda: "after.mov" in got, 5), got
+        assert watcher.alive()
+    finally:
+        watcher.stop()

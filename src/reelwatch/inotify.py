@@ -97,6 +97,7 @@ class TreeWatcher:
         self._stopping = False
         self._moves: dict[int, bytes] = {}
         self._since_overflow = 0
+        self._last_touch: str | None = None
 
     # -- watches ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -250,49 +251,55 @@ class TreeWatcher:
                 self._close()
 
     def _handle(self, buf: bytes) -> None:
-        cb, offset, end = self.cb, 0, len(buf)
-        last_touch = None
-        while offset < end:
+        offset, end = 0, len(buf)
+        self._last_touch = None
+        while offset < end and self.lost is None:
             wd, mask, cookie, length = _HEADER.unpack_from(buf, offset)
             raw = buf[offset + 16:offset + 16 + length].split(b"\0", 1)[0]
             offset += 16 + length
             self.events += 1
             self._since_overflow += 1
-            if mask & IN_Q_OVERFLOW:
-                self.overflows += 1
-                count, self._since_overflow = self._since_overflow - 1, 0
-                last_touch = None
-                cb.overflow(count)
-                continue
-            parent = self._wd_rel.get(wd)
-            if parent is None:
-                continue  # a watch already dropped (moved out, deleted)
-            if not raw:
-                if mask & _ROOT_GONE:
-                    if parent == b"":
-                        self.lost = _why_gone(mask)
-                        return  # later events of this buffer carry paths of the old root
-                    if mask & IN_IGNORED:
-                        with self._lock:
-                            self._drop(wd)
-                continue
-            brel = parent + b"/" + raw if parent else raw
-            if mask & IN_ISDIR:
-                last_touch = None
-                self._folder_event(mask, cookie, brel)
-                continue
-            rel = os.fsdecode(brel)
-            if mask & (IN_CREATE | IN_MOVED_TO) and self.follow is not None and self._followed(rel):
-                last_touch = None
-                self.watch(brel)
-                cb.folder_in(rel)
-            elif mask & (_FILE_CHANGE | IN_MOVED_TO):
-                if rel != last_touch:
-                    cb.touch(rel)
-                    last_touch = rel
-            elif mask & (IN_DELETE | IN_MOVED_FROM):
-                cb.gone(rel)
-                last_touch = None
+            try:
+                self._event(wd, mask, cookie, raw)
+            except Exception as exc:  # one odd event (or a failing ignore plugin) never ends the watching
+                log.error("event_failed", root=self.root, error=f"{type(exc).__name__}: {exc}")
+
+    def _event(self, wd: int, mask: int, cookie: int, raw: bytes) -> None:
+        cb = self.cb
+        if mask & IN_Q_OVERFLOW:
+            self.overflows += 1
+            count, self._since_overflow = self._since_overflow - 1, 0
+            self._last_touch = None
+            cb.overflow(count)
+            return
+        parent = self._wd_rel.get(wd)
+        if parent is None:
+            return  # a watch already dropped (moved out, deleted)
+        if not raw:
+            if mask & _ROOT_GONE:
+                if parent == b"":
+                    self.lost = _why_gone(mask)  # later events of this read carry paths of the old root
+                elif mask & IN_IGNORED:
+                    with self._lock:
+                        self._drop(wd)
+            return
+        brel = parent + b"/" + raw if parent else raw
+        if mask & IN_ISDIR:
+            self._last_touch = None
+            self._folder_event(mask, cookie, brel)
+            return
+        rel = os.fsdecode(brel)
+        if mask & (IN_CREATE | IN_MOVED_TO) and self.follow is not None and self._followed(rel):
+            self._last_touch = None
+            self.watch(brel)
+            cb.folder_in(rel)
+        elif mask & (_FILE_CHANGE | IN_MOVED_TO):
+            if rel != self._last_touch:  # a copy writes many times between two reads: one touch
+                cb.touch(rel)
+                self._last_touch = rel
+        elif mask & (IN_DELETE | IN_MOVED_FROM):
+            cb.gone(rel)
+            self._last_touch = None
 
     def _followed(self, rel: str) -> bool:
         """A link to a folder made or moved in, which the volume's policy follows."""
