@@ -127,9 +127,11 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     config = load_runtime(args.config, None).config
     store = _store(config)
-    data: dict[str, object] = {"production": config.production.name, "volumes": [], "findings": {}, "outbox": {}}
+    data: dict[str, object] = {"production": config.production.name, "daemon": None, "volumes": [],
+                               "findings": {}, "outbox": {}}
     vols = {}
     if store is not None:
+        data["daemon"] = store.daemon_status()
         vols = {r["volume"]: dict(r) for r in store.query("SELECT * FROM volume_status")}
         data["findings"] = {Severity(r[0]).label: r[1] for r in store.query(
             "SELECT severity, COUNT(*) FROM findings WHERE status='open' GROUP BY severity")}
@@ -149,6 +151,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     for v in data["volumes"]:  # type: ignore[union-attr]
         table.add_row(escape(v["name"]), escape(v["path"]), str(v["observer"] or "-"), str(v["health"] or "-"),
                       _ts(v["last_event"]), str(v["queue_depth"] if v["queue_depth"] is not None else "-"))
+    daemon = data["daemon"]
+    if isinstance(daemon, dict):
+        line = f"daemon: {daemon.get('health')}"
+        if daemon.get("health") != "ok":
+            line += f" since {_ts(daemon.get('since'))}, {daemon.get('held', 0)} file(s) held"
+        console.print(escape(line) + f" (as of {_ts(daemon.get('updated'))})")
     console.print(table)
     console.print(f"open findings: {data['findings'] or 'none'}")
     console.print(f"outbox: {data['outbox'] or 'no state database yet'}")

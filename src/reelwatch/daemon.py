@@ -13,6 +13,7 @@ import logging
 import os
 import queue
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Mapping
@@ -32,6 +33,8 @@ from .redact import Redactor
 from .sdnotify import Notifier
 from .seal import seal
 from .settle import Unit, resolve
+from .statedb import StateCorrupt
+from .statedisk import CORRUPT, FULL, StateDisk, free_bytes
 from .store import Store
 from .thumbs import Thumbnails
 from .volumes import VolumeRuntime
@@ -83,6 +86,9 @@ class Daemon:
         self._histories: dict[tuple[str, str], float] = {}
         self._histories_lock = threading.Lock()
         self.metrics_server: MetricsServer | None = None
+        self.disk: StateDisk | None = None
+        self.thumbs: Thumbnails | None = None
+        self._control_error = ("", 0.0)
 
     # -- start-up -------------------------------------------------------------------------
     def start(self) -> None:
@@ -93,19 +99,24 @@ class Daemon:
         if config.service.metrics:
             self.metrics_server = self.metrics.serve(config.service.metrics)
             log.info("metrics", url=self.metrics_server.url)
-        self.store = Store(config.resolve(config.state.path))
-        self.store.audit("started", config=self.config_path)
+        state_path = config.resolve(config.state.path)
+        self.disk = StateDisk(state_path)
+        self.store = Store(state_path)
+        self.store.on_fault = self._state_fault
         self.pipeline = Pipeline(self.runtime.pm, config, self.store)
-        state_dir = config.resolve(config.state.path).parent
-        self.outbox = Outbox(self.store, config, self._send, attach=Thumbnails(state_dir / "thumbnails"))
+        self.thumbs = Thumbnails(state_path.parent / "thumbnails")
+        self.outbox = Outbox(self.store, config, self._send, attach=self.thumbs)
         self.outbox_worker = OutboxWorker(self.outbox)
         self.outbox_worker.start()
+        if not self.disk.keep_reserve():
+            self._state_fault("full", OSError(28, "No space left on device", str(self.disk.reserve)))
+        self._recorded(lambda: self.store.audit("started", config=self.config_path))
         for i in range(self.pool.size):
             t = threading.Thread(target=self._checker, name=f"reelwatch-check-{i}", daemon=True)
             t.start()
             self._checkers.append(t)
         logging.getLogger("watchdog.observers.inotify_c").addHandler(self._overflow)
-        self.store.clear_volume_status()
+        self._recorded(self.store.clear_volume_status)
         self._open_volumes()
         self._write_status()
         self.sd.ready(self._status())
@@ -202,11 +213,82 @@ class Daemon:
         self._last_status = time.monotonic()
         if self.outbox is not None:
             self.metrics.set_outbox(*self.outbox.pending())
+        if self.disk is not None:
+            self._recorded(lambda: self.store.set_daemon_status(  # type: ignore[union-attr]
+                self.disk.health, self.disk.detail, self.disk.since, self.disk.held))  # type: ignore[union-attr]
         for vol in list(self.volumes.values()):
             self.metrics.set_observer(vol.name, vol.kind, vol.healthy() and vol.available)
             health = "ok" if vol.healthy() and vol.available else ("unavailable" if not vol.available else "failed")
-            self.store.set_volume_status(vol.name, vol.kind, health, vol.last_event, self.queue.qsize()
-                                         + len(vol.settler), vol.reason)
+            self._recorded(lambda: self.store.set_volume_status(  # type: ignore[union-attr]
+                vol.name, vol.kind, health, vol.last_event, self.queue.qsize() + len(vol.settler), vol.reason))
+
+    # -- the state database cannot record -----------------------------------------------
+    def _recorded(self, write: Any) -> bool:
+        """Run a write; False (and nothing raised) when the state database cannot take it:
+        the store has already reported why, through :meth:`_state_fault`."""
+        try:
+            write()
+            return True
+        except sqlite3.Error:
+            if self.disk is not None and self.disk.problem:
+                return False
+            raise
+
+    def _state_fault(self, kind: str, exc: BaseException) -> None:
+        """Called by the store (any thread) when a write finds the disk full or the file damaged."""
+        assert self.disk is not None
+        problem = FULL if kind == "full" else CORRUPT
+        if not self.disk.trip(problem, exc):
+            return
+        path = str(self.disk.db_path)
+        self.metrics.set_degraded(problem, True)
+        self.sd.status(self._status())
+        if problem == FULL:
+            free = free_bytes(self.disk.db_path.parent)
+            log.error("state_disk_full", path=path, free_bytes=free, action="holding new files until there is room")
+            self._alert(f"{FULL}: checks are on hold",
+                        f"The disk that holds the state database {path} is full"
+                        f"{f' ({free:,} bytes free)' if free is not None else ''}, so reelwatch cannot record "
+                        "checks or findings. It keeps watching every volume and holds each new file; as soon as "
+                        "there is room again it checks them all, by itself, and tells you. Nothing is lost. "
+                        "Free space on that disk, or move the state database to a larger one.")
+        else:
+            damaged = StateCorrupt(path, f"SQLite reports '{exc}'", self.config_path)
+            log.error("state_corrupt", path=path, error=str(exc))
+            self._alert(f"{CORRUPT}: reelwatch cannot record", str(damaged))
+
+    def _alert(self, subject: str, text: str) -> None:
+        if self.outbox is not None:
+            self.outbox.alert(subject, text)
+
+    def _resume_if_room(self) -> None:
+        """While the state disk is full: once the reserve can be taken back, resume."""
+        assert self.disk is not None and self.store is not None
+        if not self.disk.probe_due() or not self.disk.space_back():
+            return
+        since = self.disk.since or time.time()
+        try:
+            self.store.audit("state_disk_ok", held=self.disk.held, seconds=round(time.time() - since, 1))
+        except sqlite3.Error:
+            return  # still no room for the database itself: the next probe tries again
+        held = self.disk.clear()
+        self.metrics.set_degraded(FULL, False)
+        for asset, force in held:
+            with self._batch_lock:
+                self._in_flight += 1
+            self.queue.put((asset, force))
+        for vol in list(self.volumes.values()):
+            vol.request_rescan()  # anything whose record was lost while full is found again
+        log.warning("state_disk_ok", path=str(self.disk.db_path), resumed_files=len(held))
+        if self.outbox is not None and self.runtime is not None:
+            admin = self.outbox._admin_role()  # noqa: SLF001 (the same role the alert went to)
+            self._recorded(lambda: self.outbox.enqueue(Message(  # type: ignore[union-attr]
+                role=admin or "admin", production=self.runtime.config.production.name,  # type: ignore[union-attr]
+                kind="admin", subject="state disk has room again: checks resumed",
+                text=f"There is room on the disk of the state database {self.disk.db_path} "  # type: ignore[union-attr]
+                     f"again. reelwatch resumed after {time.time() - since:.0f} s and is checking the "
+                     f"{len(held)} file(s) it held, and rescanning every volume for anything else.")))
+        self._write_status()
 
     def _send(self, message: Message, targets: Any) -> bool:
         assert self.runtime is not None
@@ -246,10 +328,13 @@ class Daemon:
                 return
             asset, force = item
             try:
+                if self.disk is not None and self.disk.problem:
+                    self.disk.hold(item)  # checked once the state database can record it again
+                    continue
                 with self._batch_lock:
                     if not self._batch_open:  # the first check of a batch numbers it, once
-                        self._batch_open = True
                         self._batch_no = self.store.next_batch() if self.store else 0
+                        self._batch_open = True
                         self._batch_started = time.monotonic()
                     batch = self._batch_no
                 assert self.pipeline is not None
@@ -264,6 +349,9 @@ class Daemon:
                         if not force:
                             self._sealable.append(asset)
             except Exception as exc:  # one file never kills the daemon
+                if isinstance(exc, sqlite3.Error) and self.disk is not None and self.disk.problem:
+                    self.disk.hold(item)  # not recorded: held, never dropped
+                    continue
                 log.error("check_failed", volume=asset.volume, path=asset.relpath,
                           error=f"{type(exc).__name__}: {exc}")
             finally:
@@ -273,6 +361,8 @@ class Daemon:
                     self.outbox.wake.set()
 
     def _maybe_finish_batch(self) -> None:
+        if self.disk is not None and self.disk.problem:
+            return  # the batch waits, whole, until its findings can be recorded
         settling = sum(len(v.settler) for v in self.volumes.values())
         with self._batch_lock:
             if not self._batch or self._in_flight:
@@ -290,30 +380,54 @@ class Daemon:
             if self.runtime is not None and self.store is not None:
                 seal(sealable, self.runtime.config, self.store, self.store.history(batch))
         except Exception as exc:
+            if isinstance(exc, sqlite3.Error) and self.disk is not None and self.disk.problem:
+                with self._batch_lock:  # kept for when there is room again
+                    self._batch[:0], self._sealable[:0] = assets, sealable
+                return
             log.error("batch_failed", error=f"{type(exc).__name__}: {exc}")
 
     # -- control loop -------------------------------------------------------------------
     def _control_loop(self) -> None:
         while not self.stopping.is_set():
-            if self.reload_requested.is_set():
-                self.reload_requested.clear()
-                self.reload()
-            if self.mount_roots:
-                self._discover()
-            for vol in list(self.volumes.values()):
-                try:
-                    # back-pressure: while the checkers are behind, stable files wait in the
-                    # settler instead of piling up in memory (the control thread never blocks)
-                    vol.tick(settle=self.queue.qsize() < QUEUE_HIGH_WATER)
-                except Exception as exc:
-                    log.error("volume_tick_failed", volume=vol.name, error=f"{type(exc).__name__}: {exc}")
-            self._maybe_finish_batch()
-            if self._histories:
-                self._verify_histories()
-            if time.monotonic() - self._last_status > STATUS_EVERY:
-                self._write_status()
-            self._watchdog()
+            try:
+                self._control_step()
+            except Exception as exc:  # the control thread never dies: it is what watches everything
+                self._control_failed(exc)
+            try:
+                self._watchdog()
+            except Exception as exc:
+                self._control_failed(exc)
             self.stopping.wait(self.tick_seconds)
+
+    def _control_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, sqlite3.Error) and self.disk is not None and self.disk.problem:
+            return  # already said, once, by _state_fault
+        text = f"{type(exc).__name__}: {exc}"
+        last, at = self._control_error
+        if text != last or time.monotonic() - at > 60:  # the same error at most once a minute
+            self._control_error = (text, time.monotonic())
+            log.error("control_step_failed", error=text)
+
+    def _control_step(self) -> None:
+        if self.reload_requested.is_set():
+            self.reload_requested.clear()
+            self.reload()
+        if self.disk is not None and self.disk.full:
+            self._resume_if_room()
+        if self.mount_roots:
+            self._discover()
+        for vol in list(self.volumes.values()):
+            try:
+                # back-pressure: while the checkers are behind, stable files wait in the
+                # settler instead of piling up in memory (the control thread never blocks)
+                vol.tick(settle=self.queue.qsize() < QUEUE_HIGH_WATER)
+            except Exception as exc:
+                log.error("volume_tick_failed", volume=vol.name, error=f"{type(exc).__name__}: {exc}")
+        self._maybe_finish_batch()
+        if self._histories:
+            self._verify_histories()
+        if time.monotonic() - self._last_status > STATUS_EVERY:
+            self._write_status()
 
     def healthy(self) -> bool:
         """Observers alive, workers alive, and the queue is draining."""
@@ -338,6 +452,8 @@ class Daemon:
         down = [v.name for v in self.volumes.values() if not v.available]
         text = (f"watching {len(self.volumes)} volume(s); {settling} settling, {self.queue.qsize()} queued, "
                 f"{pending} message(s) to send")
+        if self.disk is not None and self.disk.problem:
+            text = f"{self.disk.health} ({self.disk.held} file(s) held); " + text
         return text + (f"; unavailable: {', '.join(down)}" if down else "")
 
     def reload(self) -> bool:
@@ -393,12 +509,20 @@ class Daemon:
         self._maybe_finish_batch()
         if self.outbox_worker is not None:
             self.outbox_worker.stop(drain=drain)
+        if self.thumbs is not None:
+            self.thumbs.close()
         if self.pool is not None:
             self.pool.close()
         if self.metrics_server is not None:
             self.metrics_server.close()
         if self.store is not None:
-            self.store.audit("stopped")
+            if self.disk is not None and self.disk.held:
+                log.warning("stopped_with_held_files", files=self.disk.held,
+                            action="they are found again by the next start's rescan")
+            try:
+                self.store.audit("stopped")
+            except sqlite3.Error:
+                pass  # a full or damaged state database was already reported
             self.store.close()
         log.info("stopped")
 

@@ -361,6 +361,30 @@ def _redact(text: str) -> str:
     return _URL.sub(lambda m: f"{m.group(1)}://(hidden)", text)
 
 
+_KEY = re.compile(r"rw-[0-9a-f]{12}")
+
+
+def _footer(message: Message) -> tuple[list[Block], str]:
+    """The idempotency key as a last paragraph, and as a push suffix: a receiver (or a person)
+    can tell a repeat by it."""
+    key = str(message.key or "")
+    if not _KEY.fullmatch(key):
+        return [], ""
+    text = f"Message key {key}."
+    if message.repeat:
+        text += (" This may repeat a message you already have: reelwatch stopped while sending it, "
+                 "and a repeat carries the same key.")
+    return [Block("p", line(text))], f"\n[{key}{' repeat?' if message.repeat else ''}]"
+
+
+def _with_suffix(push: str, suffix: str) -> str:
+    if not suffix:
+        return push
+    room = PUSH_MAX - len(suffix)
+    body = push if len(push) <= room else push[:room - 1].rstrip() + "\u2026"
+    return body + suffix
+
+
 def _plain(message: Message) -> Rendered:
     """A test, admin or positive message: its subject and text, made safe."""
     subject = _redact(str(message.subject or ""))
@@ -372,8 +396,11 @@ def _plain(message: Message) -> Rendered:
     blocks = [Block("h", line(_str(subject, 200)))] + [Block("p", line(_str(ln, 2000))) for ln in lines[:40]]
     if message.kind == "test":
         blocks.append(Block("p", line(f"Role: {role_name(message.role)}. Production: {_production(message)}.")))
+    footer, suffix = _footer(message)
+    blocks += footer
     push_text = defuse_mentions(one_line(subject) + (": " + one_line(" ".join(lines)) if lines else ""))
     push = push_text if len(push_text) <= PUSH_MAX else push_text[:PUSH_MAX - 1].rstrip() + "\u2026"
+    push = _with_suffix(push, suffix)
     return Rendered(title=title, text=serialise(blocks, "text"), markdown=serialise(blocks, "markdown"),
                     html=serialise(blocks, "html"), slack=serialise(blocks, "slack"), push=push)
 
@@ -383,9 +410,12 @@ def render(message: Message, *, max_items: int = 5) -> Rendered:
     if message.kind != "findings":
         return _plain(message)
     blocks, problems, resolved = _digest(message, max(1, int(max_items)))
+    footer, suffix = _footer(message)
+    blocks += footer
     title = _title(message, problems, resolved)
     more = sum(len(i.findings) for i in problems[1:])
-    push = _push(_untitled(message, title), problems[0] if problems else None, more, str(message.role))
+    push = _with_suffix(_push(_untitled(message, title), problems[0] if problems else None, more,
+                              str(message.role)), suffix)
     return Rendered(title=title, text=serialise(blocks, "text"), markdown=serialise(blocks, "markdown"),
                     html=serialise(blocks, "html"), slack=serialise(blocks, "slack"), push=push)
 
