@@ -1,4 +1,5 @@
-"""The ``reelwatch`` command line. Exit codes: 0 fine, 1 findings of error or worse, 2 usage/config."""
+"""The ``reelwatch`` command line. Exit codes: 0 fine, 1 findings of error or worse (or a damaged
+state database found by ``state check``), 2 usage, config or state database errors."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from .config import ConfigError
 from .log import configure_logging
 from .redact import Redactor
+from .statedb import StateCorrupt
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -88,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .rehash_cli import add_arguments as rehash_arguments
     rehash_arguments(rh)
 
+    st = sub.add_parser("state", help="check or repair the state database")
+    from .cli_state import add_arguments as state_arguments
+    state_arguments(st, _config_default())
+
     n = sub.add_parser("notify", help="notification tools")
     ns = n.add_subparsers(dest="notify_command", required=True, parser_class=_Parser)
     t = ns.add_parser("test", help="send a test message to a role and report each target's result")
@@ -125,6 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             redactor = Redactor(urls)
             configure_logging(level="info", redactor=redactor, journal=bool(os.environ.get("JOURNAL_STREAM")))
             return Daemon(args.config, redactor=redactor).run()
+        if args.command == "state":
+            from .cli_state import dispatch as state_dispatch
+            return state_dispatch(args)
         if args.command == "rehash":
             from .rehash_cli import cmd_rehash
             return cmd_rehash(args)
@@ -142,6 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_admin.dispatch(args)
     except ConfigError as err:
         return _fail_config(err)
+    except StateCorrupt as err:
+        err.config = err.config or getattr(args, "config", None)
+        print(f"reelwatch: {err}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
 

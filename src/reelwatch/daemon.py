@@ -101,6 +101,8 @@ class Daemon:
             log.info("metrics", url=self.metrics_server.url)
         state_path = config.resolve(config.state.path)
         self.disk = StateDisk(state_path)
+        if not self.disk.lock():
+            log.warning("state_in_use", path=str(state_path), reason="another reelwatch daemon holds its lock")
         self.store = Store(state_path)
         self.store.on_fault = self._state_fault
         self.pipeline = Pipeline(self.runtime.pm, config, self.store)
@@ -111,6 +113,8 @@ class Daemon:
         if not self.disk.keep_reserve():
             self._state_fault("full", OSError(28, "No space left on device", str(self.disk.reserve)))
         self._recorded(lambda: self.store.audit("started", config=self.config_path))
+        if self.disk.problem == CORRUPT:  # found by the first write: refuse to run on it
+            raise StateCorrupt(str(state_path), self.disk.detail.split(": ", 1)[-1], self.config_path)
         for i in range(self.pool.size):
             t = threading.Thread(target=self._checker, name=f"reelwatch-check-{i}", daemon=True)
             t.start()
@@ -524,14 +528,37 @@ class Daemon:
             except sqlite3.Error:
                 pass  # a full or damaged state database was already reported
             self.store.close()
+        if self.disk is not None:
+            self.disk.unlock()
         log.info("stopped")
+
+    def _cannot_start(self, err: StateCorrupt) -> None:
+        """A damaged state database: tell the admin (without the database), then let go of
+        everything started so far; the caller says what to do and exits."""
+        err.config = self.config_path
+        log.error("state_corrupt", path=err.path, problem=err.problem, action="not starting")
+        if self.outbox is None and self.runtime is not None:
+            self.outbox = Outbox(None, self.runtime.config, self._send)  # type: ignore[arg-type]  # alerts only
+        if self.outbox is not None:
+            if self.disk is None or self.disk.problem != CORRUPT:  # else already queued by _state_fault
+                self.outbox.alert(f"{CORRUPT}: reelwatch cannot start", str(err))
+            if self.outbox_worker is None:
+                self.outbox.flush_alerts()
+        try:
+            self.stop(drain=0)
+        except Exception as exc:  # noqa: BLE001  best effort: the process exits next
+            log.warning("stop_failed", error=f"{type(exc).__name__}: {exc}")
 
     def run(self) -> int:
         """Start, wait for a signal, stop. Returns the exit code."""
         signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
         signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
         signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
-        self.start()
+        try:
+            self.start()
+        except StateCorrupt as err:
+            self._cannot_start(err)
+            raise
         try:
             while not self.stopping.wait(0.5):
                 pass

@@ -301,6 +301,11 @@ class Outbox:
         self._urgent_at = 0.0
         self.wake.set()
 
+    def flush_alerts(self) -> None:
+        """Send the alerts waiting now, from the calling thread (the worker is stopped)."""
+        self._urgent_at = 0.0
+        self._send_urgent()
+
     def _send_urgent(self) -> None:
         if not self._urgent or time.monotonic() < self._urgent_at:
             return
@@ -360,3 +365,5 @@ class OutboxWorker(threading.Thread):
         self.stopping.set()
         self.outbox.wake.set()
         self.join(10)
+        if not self.is_alive():
+            self.outbox.flush_alerts()  # an alert queued just now still goes out

@@ -243,7 +243,7 @@ def _rows(db: sqlite3.Connection, table: str, columns: Sequence[str], chunk: int
     try:
         high = db.execute(f"SELECT MAX(rowid) FROM {table}").fetchone()[0] or 0
     except sqlite3.DatabaseError:
-        high = 1 << 22  # the index of rowids is unreadable: probe a generous range
+        return  # the table's root page is damaged: none of its rows can be found
     stack = [(lo, min(lo + chunk - 1, high)) for lo in range(1, high + 1, chunk)][::-1]
     while stack:
         lo, hi = stack.pop()

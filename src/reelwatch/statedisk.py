@@ -20,6 +20,7 @@ A damaged file (``SQLITE_CORRUPT``) is said the same loud way, once; it needs a 
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import threading
 import time
@@ -34,6 +35,27 @@ RESERVE_BYTES = 2 << 20
 PROBE_EVERY = 2.0
 """Seconds between attempts to take the reserve back while the disk is full."""
 FULL, CORRUPT = "state disk full", "state database damaged"
+
+
+def lock_path(db_path: str | Path) -> Path:
+    return Path(str(db_path) + ".lock")
+
+
+def daemon_running(db_path: str | Path) -> bool:
+    """True while a daemon holds this state database's lock (``reelwatch state recover`` asks)."""
+    try:
+        fd = os.open(lock_path(db_path), os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing releases a lock we took
+    return False
 
 
 def free_bytes(folder: str | Path) -> int | None:
@@ -58,6 +80,26 @@ class StateDisk:
         self._held: list[Any] = []
         self._lock = threading.Lock()
         self._next_probe = 0.0
+        self._lock_fd: int | None = None
+
+    def lock(self) -> bool:
+        """Hold the database's lock file while the daemon runs; False when another daemon holds it."""
+        try:
+            fd = os.open(lock_path(self.db_path), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return True  # no room for even an empty file: the full disk is reported elsewhere
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     @property
     def full(self) -> bool:

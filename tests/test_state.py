@@ -142,3 +142,81 @@ def test_a_full_database_is_reported_as_such_by_the_store(tmp_path):
     store.audit("after")
     assert store.query("SELECT COUNT(*) FROM audit WHERE event='after'")[0][0] == 1
     store.close()
+
+
+# -- a damaged state database ------------------------------------------------------------------
+
+def corrupt_table(db_path: Path, table: str) -> None:
+    """Overwrite the root page of one table with garbage: SQLITE_CORRUPT when it is touched."""
+    with sqlite3.connect(db_path) as db:
+        page = db.execute("PRAGMA page_size").fetchone()[0]
+        root = db.execute("SELECT rootpage FROM sqlite_master WHERE name=?", (table,)).fetchone()[0]
+    with open(db_path, "r+b") as fh:
+        fh.seek((root - 1) * page)
+        fh.write(os.urandom(page))
+
+
+def assert_clear(out: subprocess.CompletedProcess[str], path: Path) -> None:
+    text = out.stdout + out.stderr
+    assert out.returncode == 2, text
+    assert "Traceback" not in text and "sqlite3." not in text, text
+    assert str(path) in text and "damaged" in text
+    assert "reelwatch state check" in text and "reelwatch state recover" in text
+
+
+def test_a_state_file_that_is_not_a_database_gets_a_clear_message(tmp_path, inbox):
+    config = write_config(tmp_path, inbox)
+    state = tmp_path / "state.db"
+    state.write_bytes(b"this is not a database, it was overwritten " * 200)
+    for args in (("status",), ("findings",), ("ack", "1"), ("history", "x.mov")):
+        assert_clear(reelwatch(*args, "--config", str(config)), state)
+    run = reelwatch("run", "--config", str(config), timeout=60)
+    assert_clear(run, state)
+    assert "not an SQLite database" in run.stderr
+    told = inbox.wait_for(1, 10, role="admin")  # the admin hears it, though nothing could start
+    assert told and "state database damaged" in told[0].body["title"], run.stderr
+    check = reelwatch("state", "check", "--config", str(config))
+    assert check.returncode == 1 and "damaged" in check.stdout and "state recover" in check.stdout
+
+
+def test_damaged_pages_clear_message_then_recovery_without_repeating_messages(tmp_path, inbox, daemon):
+    config = write_config(tmp_path, inbox, settle=0.2)
+    state = tmp_path / "state.db"
+    d = daemon(config)
+    d.wait_ready()
+    (tmp_path / "ingest" / "sent_before.mov").write_bytes(b"")
+    assert wait_until(lambda: any("sent_before.mov" in m.body["message"] for m in inbox.received
+                                  if m.role == "dit"), 15)
+    assert d.stop() == 0
+    corrupt_table(state, "audit")
+    run = reelwatch("run", "--config", str(config), timeout=60)
+    assert_clear(run, state)
+    check = reelwatch("state", "check", "--config", str(config))
+    assert check.returncode == 1 and "damaged" in check.stdout, check.stdout + check.stderr
+    recover = reelwatch("state", "recover", "--config", str(config))
+    assert recover.returncode == 0, recover.stdout + recover.stderr
+    kept = list(tmp_path.glob("state.db.broken-*"))
+    assert len(kept) == 1 and kept[0].stat().st_size > 0, "the damaged file must be kept"
+    assert "findings 1" in recover.stdout and "not sent again" in recover.stdout
+    assert reelwatch("state", "check", "--config", str(config)).returncode == 0
+    before = len([m for m in inbox.received if m.role == "dit"])
+    d2 = daemon(config)
+    d2.wait_ready()
+    (tmp_path / "ingest" / "after_recovery.mov").write_bytes(b"")
+    assert wait_until(lambda: any("after_recovery.mov" in m.body["message"] for m in inbox.received
+                                  if m.role == "dit"), 15), d2.output()
+    time.sleep(1.5)
+    assert d2.stop() == 0
+    dit = [m for m in inbox.received if m.role == "dit"]
+    assert len(dit) == before + 1, [m.body["message"][:80] for m in dit]
+    assert not any("sent_before.mov" in m.body["message"] for m in dit[before:]), "re-notified after recovery"
+
+
+def test_recover_refuses_while_the_daemon_runs(tmp_path, inbox, daemon):
+    config = write_config(tmp_path, inbox)
+    d = daemon(config)
+    d.wait_ready()
+    out = reelwatch("state", "recover", "--config", str(config), "--force")
+    assert out.returncode == 2 and "stop it first" in out.stderr
+    assert not list(tmp_path.glob("state.db.broken-*"))
+    assert d.stop() == 0
