@@ -15,6 +15,7 @@ from .builtin.sanity import Sanity
 from .config import Config, ConfigError, Plugins, build_config, format_validation_error
 from .manager import PluginManager
 from .probe import MediaInfoProbe, ProbePool
+from .redact import config_redactor
 
 
 def builtin_plugins(pool: ProbePool | None) -> list[tuple[str, object]]:
@@ -48,9 +49,19 @@ class Runtime:
 def load_runtime(config_path: str | Path | None, pool: ProbePool | None) -> Runtime:
     """Load plugins (builtins, shipped, entry points, config dirs) and validate the config.
 
-    Raises :class:`ConfigError` with every problem found; nothing is half-applied.
+    Raises :class:`ConfigError` with every problem found; nothing is half-applied. A problem
+    never quotes a secret: URLs and secret-looking values of the config are redacted from it,
+    wherever they were written (the problems go to the journal, the audit table and the admin).
     """
     raw: dict[str, Any] = read_toml(config_path) if config_path else {}
+    try:
+        return _load(config_path, pool, raw)
+    except ConfigError as err:
+        redact = config_redactor(raw)
+        raise ConfigError(err.source, [redact(p) for p in err.problems]) from None
+
+
+def _load(config_path: str | Path | None, pool: ProbePool | None, raw: dict[str, Any]) -> Runtime:
     source = str(config_path) if config_path else "<defaults>"
     base_dir = str(Path(config_path).resolve().parent) if config_path else str(Path.cwd())
     try:

@@ -243,7 +243,8 @@ def format_validation_error(err: ValidationError, model: type[BaseModel], prefix
             lines.append(f"{where}: unknown key{hint}; allowed here: {', '.join(allowed) or 'none'}")
             continue
         found = e.get("input")
-        shown = "" if isinstance(found, dict) else f" (found {found!r})"
+        # a notification target is never echoed: whatever is there may be a token
+        shown = "" if isinstance(found, dict) or "notify" in loc else f" (found {found!r})"
         msg = e["msg"].removeprefix("Value error, ")
         lines.append(f"{where}: {msg}{shown}")
     return lines

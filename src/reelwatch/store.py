@@ -156,12 +156,15 @@ class Store:
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.executescript(SCHEMA)
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                # rewritten rows may hold secrets (version 1 kept URLs): zero what they leave behind
+                self.db.execute("PRAGMA secure_delete=ON")
                 with self.tx() as db:
                     if db.execute("SELECT 1 FROM meta WHERE key='target_salt'").fetchone() is None:
                         db.execute("INSERT INTO meta VALUES ('target_salt', ?)", (os.urandom(16).hex(),))
                     self._salt = bytes.fromhex(db.execute("SELECT value FROM meta WHERE key='target_salt'")
                                                .fetchone()[0])
                     migrate(db, self.target_id)
+                self.db.execute("PRAGMA secure_delete=OFF")
             odd = self.db.execute("SELECT 1 FROM meta WHERE key='odd_names'").fetchone()
         except sqlite3.DatabaseError as exc:
             self.db.close()
