@@ -120,8 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    total=bar.total)
             fmt = args.format or ("table" if sys.stdout.isatty() else "json")
             print_check(report, fmt)
-            if report.problems and not report.assets:
-                return EXIT_USAGE
+            if report.problems and not report.assets and not report.findings:
+                return EXIT_USAGE  # nothing that could be checked was named
             return report.exit_code
         if args.command == "run":
             from .app import load_runtime, read_toml
