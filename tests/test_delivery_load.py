@@ -7,7 +7,6 @@ import re
 import signal
 import sqlite3
 import time
-from pathlib import Path
 
 import pytest
 
@@ -159,3 +158,18 @@ def test_our_part_of_the_window_is_one_commit(tmp_path, inbox):
     print(f"\nanswer -> delivered recorded: max {max(gaps) * 1000:.1f} ms over {len(gaps)} sends")
     assert max(gaps) < 0.25
     store.close()
+
+
+def test_the_key_is_in_every_format_and_push_keeps_it_within_its_size():
+    from reelwatch.model import Message, Notice
+    from reelwatch.render import PUSH_MAX, render
+    finding = {"rule": "sanity.truncated", "severity": "blocker", "path": "/v/A002R2EC/" + "x" * 300 + ".mov",
+               "relpath": "A002R2EC/" + "x" * 300 + ".mov", "volume": "ingest", "message": "incomplete " * 40,
+               "owner": "dit", "id": 7}
+    message = Message(role="dit", production="P", notices=(Notice("new", finding),), key="rw-00112233aabb",
+                      repeat=True)
+    r = render(message)
+    for text in (r.text, r.markdown, r.html, r.slack):
+        assert "rw-00112233aabb" in text and "may repeat" in text
+    assert r.push.endswith("[rw-00112233aabb repeat?]") and len(r.push) <= PUSH_MAX
+    assert "rw-" not in render(Message(role="dit", production="P", notices=(Notice("new", finding),))).text

@@ -210,6 +210,43 @@ def migrate(db: sqlite3.Connection, to_id: Callable[[str], str]) -> None:
     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', '2')")
 
 
+def open_db(path: str, schema: str, version: int, *, readonly: bool = False) -> tuple[Connection, bytes]:
+    """Open a state database (creating it, or migrating an older one, unless ``readonly``).
+    Returns the connection and the salt of its target ids; :class:`StateCorrupt` when the file
+    is damaged."""
+    if readonly:
+        db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, check_same_thread=False,
+                             isolation_level=None, timeout=10, factory=Connection)
+    else:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30, factory=Connection)
+    db.row_factory = sqlite3.Row
+    salt = b""
+    try:
+        if not readonly:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(schema)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(version),))
+            # rewritten rows may hold secrets (version 1 kept URLs): zero what they leave behind
+            db.execute("PRAGMA secure_delete=ON")
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('target_salt', ?)", (os.urandom(16).hex(),))
+            salt = bytes.fromhex(db.execute("SELECT value FROM meta WHERE key='target_salt'").fetchone()[0])
+            migrate(db, lambda target: target_id(target, salt))
+            db.execute("COMMIT")
+            db.execute("PRAGMA secure_delete=OFF")
+        if db.execute("SELECT 1 FROM meta WHERE key='odd_names'").fetchone() is not None:
+            db.use_odd_names()
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        if is_corrupt(exc):
+            raise corrupt_from(exc, path) from None
+        raise
+    return db, salt
+
+
 # -- state check and state recover ----------------------------------------------------------
 
 def check_file(path: str | Path) -> list[str]:

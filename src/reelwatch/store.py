@@ -9,7 +9,6 @@ or fully recorded (it is never re-alerted).
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .model import Asset, Facts, Finding, Severity
-from .statedb import Connection, corrupt_from, is_corrupt, is_disk_full, migrate, target_id
+from .statedb import corrupt_from, is_corrupt, is_disk_full, open_db, target_id
 
 SCHEMA_VERSION = 2
 SCHEMA = """
@@ -137,43 +136,9 @@ class Store:
         self._lock = threading.RLock()
         self.on_fault: Callable[[str, BaseException], None] | None = None
         """Called with ("full" | "corrupt", error) when a write finds the disk full or the file damaged."""
-        self._salt = b""
         self._target_ids: dict[str, str] = {}
-        self._odd_recorded = False
-        if readonly:
-            uri = f"file:{Path(self.path).resolve()}?mode=ro"
-            self.db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None, timeout=10,
-                                      factory=Connection)
-        else:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30,
-                                      factory=Connection)
-        self.db.row_factory = sqlite3.Row
-        try:
-            if not readonly:
-                self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=NORMAL")
-                self.db.executescript(SCHEMA)
-                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-                # rewritten rows may hold secrets (version 1 kept URLs): zero what they leave behind
-                self.db.execute("PRAGMA secure_delete=ON")
-                with self.tx() as db:
-                    if db.execute("SELECT 1 FROM meta WHERE key='target_salt'").fetchone() is None:
-                        db.execute("INSERT INTO meta VALUES ('target_salt', ?)", (os.urandom(16).hex(),))
-                    self._salt = bytes.fromhex(db.execute("SELECT value FROM meta WHERE key='target_salt'")
-                                               .fetchone()[0])
-                    migrate(db, self.target_id)
-                self.db.execute("PRAGMA secure_delete=OFF")
-            odd = self.db.execute("SELECT 1 FROM meta WHERE key='odd_names'").fetchone()
-        except sqlite3.DatabaseError as exc:
-            self.db.close()
-            if is_corrupt(exc):
-                raise corrupt_from(exc, self.path) from None
-            raise
-        if odd is not None:
-            self.db.use_odd_names()
-            self._odd_recorded = True
+        self.db, self._salt = open_db(self.path, SCHEMA, SCHEMA_VERSION, readonly=readonly)
+        self._odd_recorded = self.db.odd
 
     def target_id(self, target: str) -> str:
         """The id the outbox records for a notification target (never the URL itself)."""
