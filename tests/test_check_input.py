@@ -142,3 +142,26 @@ def test_the_daemon_uses_the_same_words_for_a_file_it_may_not_read(tmp_path, med
     finally:
         daemon.stop(drain=0)
         time.sleep(0.1)
+
+
+def test_the_daemon_reports_a_name_that_is_not_utf8_as_a_name_not_an_unreadable_folder(tmp_path, media, inbox,
+                                                                                       daemon):
+    config = write_config(tmp_path, inbox, settle=0.2)
+    card = tmp_path / "ingest" / "A002R2EC"
+    card.mkdir()
+    before_start = card / os.fsdecode(b"A002C005\xff.mov")  # found by the first reconcile
+    shutil.copy(media["prores_2398"], before_start)
+    d = daemon(config)
+    d.wait_ready()
+    shutil.copy(media["prores_2398"], card / os.fsdecode(b"A002C006\xfe.mov"))  # seen live
+    assert inbox.wait_for(1, 20, role="dit"), d.output()
+    time.sleep(2)
+    assert d.stop() == 0
+    d2 = daemon(config)  # a restart: the names are known, nothing is checked or told again
+    d2.wait_ready()
+    time.sleep(1.5)
+    assert d2.stop() == 0
+    told = " ".join(m.body["message"] + m.body["title"] for m in inbox.received)
+    assert "sanity.name_chars" in told and "\u27e80xFF\u27e9" in told and "\u27e80xFE\u27e9" in told
+    assert "unreadable" not in told.lower()
+    assert d.output().count('"checked"') == 2 and '"checked"' not in d2.output()
