@@ -4,9 +4,10 @@ Inputs may come from any thread (a checker reporting a landed file, the control 
 reading free space); they are serialised by one lock and cost microseconds. Transitions that
 an input causes (a drive unplugged, a card copied, a schedule replaced) are held until the
 next tick, so that there is one place where the daemon commits what the forecasts say:
-``Outcome.transitions`` and ``Outcome.messages`` together with ``Outcome.snapshot``, in one
-state-store transaction (docs/forecast.md). A restart restores the snapshot, so no warning,
-reminder or overdue report is ever sent twice.
+``Outcome.transitions`` and ``Outcome.messages`` together with ``Outcome.snapshot`` (at least
+every minute, and whenever something is said), in one state-store transaction
+(docs/forecast.md). A restart restores the snapshot, so no warning, reminder or overdue report
+is ever sent twice.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from .schedule import Schedule, ScheduleError
 from .space import DriveRef, SpaceSettings, SpaceWatch
 
 SNAPSHOT_VERSION = 1
+SNAPSHOT_EVERY = 60.0
+"""Seconds between snapshots when nothing was said. Losing a minute of rate history on a crash costs
+nothing (the next free-space reading spreads the change since the last one over the gap), and
+writing the snapshot is most of a tick's cost (bench/bench_forecast.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +41,8 @@ class Outcome:
 
     transitions: tuple[Transition, ...]
     messages: tuple[Message, ...]
-    snapshot: str
+    snapshot: str | None
+    """The state to store with them; None when nothing was said and the last one is recent enough."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +69,7 @@ class Forecaster:
         self._deliveries = DeliveryWatch(deliveries or DeliverySettings())
         self._refs: dict[str, DriveRef] = {}
         self._held: list[Transition] = []
+        self._saved_at: float | None = None
         self._lock = threading.Lock()
 
     # -- inputs -------------------------------------------------------------------------------
@@ -118,6 +125,10 @@ class Forecaster:
             out += self._offload.evaluate(now)
             found, messages = self._deliveries.evaluate(now, delivered, self.production)
             out += found
+            due = self._saved_at is None or not 0 <= now - self._saved_at < SNAPSHOT_EVERY
+            if not (out or messages or due):
+                return Outcome((), (), None)
+            self._saved_at = now
             return Outcome(tuple(out), tuple(messages), self._snapshot())
 
     # -- outputs ------------------------------------------------------------------------------

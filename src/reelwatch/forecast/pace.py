@@ -34,6 +34,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+SNAPSHOT_STEP = 60.0
+"""Seconds per total in a snapshot."""
 DELETION = 0.005
 """A rise in free space above this share of the drive is a deletion, not jitter (20 GB of 4 TB)."""
 BUCKET = 5.0
@@ -74,8 +76,12 @@ class _Series:
     def __init__(self) -> None:
         self.starts: list[float] = []
         self.sizes: list[float] = []
+        self.minutes: dict[float, float] = {}
+        """Totals per ``SNAPSHOT_STEP``, kept as bytes are added, so that a snapshot costs no walk."""
 
     def add(self, at: float, size: float) -> None:
+        minute = math.floor(at / SNAPSHOT_STEP) * SNAPSHOT_STEP
+        self.minutes[minute] = self.minutes.get(minute, 0.0) + size
         start = math.floor(at / BUCKET) * BUCKET
         i = bisect.bisect_left(self.starts, start)
         if i < len(self.starts) and self.starts[i] == start:
@@ -110,13 +116,27 @@ class _Series:
     def prune(self, before: float) -> None:
         cut = bisect.bisect_left(self.starts, math.floor(before / BUCKET) * BUCKET)
         del self.starts[:cut], self.sizes[:cut]
+        if self.minutes and min(self.minutes) < before - SNAPSHOT_STEP:
+            self.minutes = {m: b for m, b in self.minutes.items() if m >= before - SNAPSHOT_STEP}
 
-    def dump(self) -> list[list[float]]:
-        return [[s, round(b, 3)] for s, b in zip(self.starts, self.sizes, strict=True)]
+    def dump(self) -> dict[str, Any]:
+        """Per-minute totals from the first bucket on: a few hundred integers for 3 hours, cheap to write
+        every tick. A restart spreads each minute evenly again: within a minute of right."""
+        if not self.minutes:
+            return {}
+        first = min(self.minutes)
+        out = [0] * (int((max(self.minutes) - first) // SNAPSHOT_STEP) + 1)
+        for minute, size in self.minutes.items():
+            out[int((minute - first) // SNAPSHOT_STEP)] = round(size)
+        return {"from": first, "step": SNAPSHOT_STEP, "bytes": out}
 
-    def load(self, rows: Any) -> None:
-        for row in rows or ():
-            self.add(float(row[0]), float(row[1]))
+    def load(self, data: Any) -> None:
+        if not data:
+            return
+        first, step = float(data["from"]), float(data["step"])
+        for i, size in enumerate(data["bytes"]):
+            if size:
+                self.spread(first + i * step, first + (i + 1) * step, float(size))
 
 
 class FillRate:

@@ -1,5 +1,5 @@
-"""Delivery schedules: what is due, from whom, by when. Read from CSV, TOML or YAML, or from a
-timeline's VFX pulls.
+"""Delivery schedules: what is due, from whom, by when, read from CSV, TOML or YAML (a timeline's
+VFX pulls become a schedule in :mod:`.pulls`).
 
 Columns (CSV header, or keys of each TOML/YAML entry): ``shot`` and ``due`` are required;
 ``task`` (empty: any task of the shot), ``version`` (``v003``, ``3`` or ``latest``, the
@@ -242,8 +242,9 @@ def parse_csv(text: str, source: str, *, zone: tzinfo | None = None, role: str =
     problems: list[str] = []
     items: list[DueItem] = []
     columns: list[str] | None = None
+    end = 0
     for row in reader:
-        line = reader.line_num
+        line, end = end + 1, reader.line_num  # a quoted cell may span lines: report where the row starts
         if not any(cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
             continue
         if columns is None:
@@ -272,6 +273,8 @@ def parse_csv(text: str, source: str, *, zone: tzinfo | None = None, role: str =
 def _entries(data: Any, source: str, problems: list[str]) -> tuple[list[Any], tzinfo | None]:
     """The list of entries and the file's own time zone, from a parsed TOML or YAML document."""
     zone = None
+    if data is None:
+        return [], None  # an empty file: nothing is due
     if isinstance(data, Mapping):
         for key in data:
             if key not in ("timezone", "delivery", "deliveries"):

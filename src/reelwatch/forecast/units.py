@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 _DURATION_UNITS = {
     "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
@@ -118,7 +118,8 @@ def clock(moment: datetime) -> str:
 def day_and_time(moment: datetime) -> str:
     """``Fri 3 May 18:00 BST``: an absolute due time, for a finding that is read days later."""
     zone = moment.tzname() or ""
-    return f"{moment.strftime('%a')} {moment.day} {moment.strftime('%b')} {clock(moment)}" + (f" {zone}" if zone else "")
+    text = f"{moment.strftime('%a')} {moment.day} {moment.strftime('%b')} {clock(moment)}"
+    return f"{text} {zone}" if zone else text
 
 
 def when(moment: datetime, now: datetime) -> str:
@@ -150,6 +151,3 @@ def listed(names: list[str], limit: int = 5) -> str:
         return f"{', '.join(names[:-1])} and {names[-1]}"
     return f"{', '.join(names[:limit])} and {len(names) - limit} more"
 
-
-def shift(moment: datetime, seconds: float) -> datetime:
-    return moment + timedelta(seconds=seconds)
