@@ -191,3 +191,33 @@ def test_a_restart_sends_nothing_twice(tmp_path):
     out = again.tick(DUE + 1.1 * H, desk.delivered)
     assert [t.kind for t in out.transitions] == ["resolved"]
     assert "was delivered 1 h late" in out.transitions[0].finding.message
+
+
+class Counting(InMemoryDeliveries):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups = 0
+
+    def versions(self, shot, task):
+        self.lookups += 1
+        return super().versions(shot, task)
+
+
+def test_each_tick_looks_up_only_what_can_change(tmp_path):
+    """One store query per item would be hundreds a tick on a long show: only items past due (in the last
+    week, or with an open alert), reminders being sent and a schedule just read are looked up."""
+    rows = ([f"AGM_200_{n:03d}0,comp,v001,2024-05-10 18:00,DNEG" for n in range(100)]
+            + [f"AGM_101_{n:03d}0,comp,v001,2024-04-10 18:00,DNEG" for n in range(100)]
+            + ["AGM_101_9990,comp,v001,2024-04-10 18:00,DNEG"])  # weeks late, never delivered
+    fc = Forecaster(deliveries=SETTINGS)
+    fc.schedule("vfx", _read(_schedule(tmp_path, "vfx_schedule_v001.csv", rows)))
+    delivered = Counting()
+    for n in range(100):
+        delivered.add(f"AGM_101_{n:03d}0", "comp", 1, landed_at=DUE - 30 * 86400)
+    out = fc.tick(DUE, delivered)
+    assert delivered.lookups == 101  # the new schedule: everything past due, once
+    assert [t.finding.message for t in out.transitions] == [
+        "AGM_101_9990 comp v001 was due Wed 10 Apr 18:00 BST from DNEG and is not delivered"]
+    delivered.lookups = 0
+    fc.tick(DUE + 60, delivered)
+    assert delivered.lookups == 1  # only the open alert

@@ -192,3 +192,18 @@ def test_the_package_imports_only_the_model_the_standard_library_and_yaml():
                 for alias in node.names:
                     top = alias.name.split(".")[0]
                     assert top in sys.stdlib_module_names or top == "yaml", f"{path.name} imports {alias.name}"
+
+
+def test_a_volume_found_on_another_drive_leaves_the_old_one():
+    """Another drive mounted at a fixed volume's path: its forecast starts afresh, the old alert resolves."""
+    fc = Forecaster(FAST)
+    fc.track(DriveRef("shuttle", "/mnt/shuttle", device="2065"), T0)
+    now, _, out = _fill(fc, "shuttle", T0, 500 * GB, 3 * GB, 100)
+    assert [t.kind for t in out] == ["new", "changed"]
+    fc.track(DriveRef("shuttle", "/mnt/shuttle", device="2081"), now)
+    fc.sample("shuttle", now + 10, Space(3900 * GB, 4000 * GB))
+    out = fc.tick(now + 10, NONE).transitions
+    assert [(t.kind, t.finding.message) for t in out] == [
+        ("resolved", "shuttle is no longer mounted: it is not forecast any more")]
+    gauges = fc.gauges(now + 10)
+    assert len(gauges) == 1 and gauges[0].free_bytes == 3900 * GB and gauges[0].current_bytes_per_second == 0

@@ -36,6 +36,8 @@ from . import units
 from .alerts import Ledger, Transition
 from .schedule import DueItem, Schedule, ScheduleError, dump_schedule, load_schedule, zone_of
 
+RECENT = 7 * 86400.0
+"""Seconds: items due longer ago than this are looked up again only while their alert is open."""
 OVERDUE = "schedule.overdue"
 INVALID = "schedule.invalid"
 SHOWN = 30
@@ -128,6 +130,20 @@ def standing(item: DueItem, files: Iterable[Delivered]) -> Standing:
     return Standing("missing", present=present)
 
 
+class _Lookups:
+    """Standings looked up on demand, once per item per tick: one query each in the store."""
+
+    def __init__(self, delivered: DeliveredVersions) -> None:
+        self.delivered = delivered
+        self.cache: dict[tuple[str, str], Standing] = {}
+
+    def __call__(self, key: str, item: DueItem) -> Standing:
+        got = self.cache.get((key, item.key))
+        if got is None:
+            got = self.cache[(key, item.key)] = standing(item, self.delivered.versions(item.shot, item.task))
+        return got
+
+
 @dataclass(frozen=True, slots=True)
 class DeliverySettings:
     """``[rules.deliveries]`` (see :func:`reelwatch.forecast.settings.parse_deliveries`)."""
@@ -150,11 +166,14 @@ class DeliveryWatch:
         self._sent: dict[str, float] = {}
         """Reminder keys (source, due, role, lead) already used -> the due time, for pruning."""
         self._zone: tzinfo | None = zone_of(settings.timezone)
+        self._fresh: set[str] = set()
+        """Sources replaced since the last evaluation: every item of them is judged once."""
 
     # -- schedules --------------------------------------------------------------------------
     def replace(self, key: str, schedule: Schedule) -> list[Transition]:
         """A new version of a schedule source replaces the old one wholesale."""
         self.schedules[key] = schedule
+        self._fresh.add(key)
         alert = f"{INVALID}:{key}"
         if alert not in self.ledger:
             return []
@@ -196,22 +215,28 @@ class DeliveryWatch:
     def evaluate(self, now: float, delivered: DeliveredVersions,
                  production: str) -> tuple[list[Transition], list[Message]]:
         items = [(key, sch, item) for key, sch in sorted(self.schedules.items()) for item in sch.items]
-        found = {(k, item.key): standing(item, delivered.versions(item.shot, item.task)) for k, _, item in items}
+        found = _Lookups(delivered)
         out = self._overdue(now, items, found)
         messages = self._reminders(now, items, found, production)
-        for k in [k for k, due in self._sent.items() if due < now - 7 * 86400]:
+        for k in [k for k, due in self._sent.items() if due < now - RECENT]:
             del self._sent[k]
+        self._fresh.clear()
         return out, messages
 
     def _overdue(self, now: float, items: Sequence[tuple[str, Schedule, DueItem]],
-                 found: Mapping[tuple[str, str], Standing]) -> list[Transition]:
+                 found: _Lookups) -> list[Transition]:
+        """Looks up only what can change an alert: items past due (those due in the last ``RECENT``
+        seconds, those with an open alert, and every item of a schedule just read) and open alerts."""
         out: list[Transition] = []
         live: set[str] = set()
         for key, sch, item in items:
             alert = f"{OVERDUE}:{key}:{item.key}"
             live.add(alert)
-            st = found[(key, item.key)]
-            late = now >= item.due.timestamp() + self.settings.overdue_after
+            due = item.due.timestamp()
+            late = now >= due + self.settings.overdue_after
+            if alert not in self.ledger and (not late or (now - due > RECENT and key not in self._fresh)):
+                continue
+            st = found(key, item)
             memo = self.ledger.memo(alert)
             if late and st.state != "delivered":
                 if alert not in self.ledger or (memo.get("state"), memo.get("version")) != (st.state, st.version):
@@ -238,7 +263,7 @@ class DeliveryWatch:
         return out
 
     def _reminders(self, now: float, items: Sequence[tuple[str, Schedule, DueItem]],
-                   found: Mapping[tuple[str, str], Standing], production: str) -> list[Message]:
+                   found: _Lookups, production: str) -> list[Message]:
         groups: dict[tuple[str, float, str], list[DueItem]] = {}
         for key, _, item in items:
             groups.setdefault((key, item.due.timestamp(), item.role), []).append(item)
@@ -253,7 +278,7 @@ class DeliveryWatch:
                 continue
             for m in marks:
                 self._sent[m] = due
-            pending = [(i, found[(key, i.key)]) for i in group if found[(key, i.key)].state != "delivered"]
+            pending = [(i, found(key, i)) for i in group if found(key, i).state != "delivered"]
             if pending:
                 messages += self._reminder(self.schedules[key], group, pending, now, production)
         return messages

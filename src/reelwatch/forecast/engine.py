@@ -77,7 +77,7 @@ class Forecaster:
         """A volume was opened, or a drive picked up under a mount root."""
         with self._lock:
             self._refs[ref.volume] = ref
-            self._space.track(ref, now)
+            self._held += self._space.track(ref, now)
 
     def forget(self, volume: str, now: float) -> None:
         """A volume is gone: a drive let go, or a volume removed from the config."""

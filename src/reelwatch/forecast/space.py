@@ -116,12 +116,14 @@ class SpaceWatch:
         self._started: float | None = None
 
     # -- which drives ---------------------------------------------------------------------
-    def track(self, ref: DriveRef, now: float) -> None:
-        """Forecast this volume (called when it is opened or a drive is picked up; idempotent)."""
+    def track(self, ref: DriveRef, now: float) -> list[Transition]:
+        """Forecast this volume (called when it is opened or a drive is picked up; idempotent). A volume
+        found on another filesystem than before (another drive mounted at its path) leaves the old one."""
         s = self.settings
         if s.volumes and not any(ref.volume == v or ref.volume.startswith(v + "-") for v in s.volumes):
-            return
+            return []
         key = ref.device or f"volume:{ref.volume}"
+        out = self.forget(ref.volume, now) if self._by_volume.get(ref.volume, key) != key else []
         drive = self._drives.get(key)
         if drive is None:
             parked = self._parked.pop(ref.volume, None)
@@ -135,6 +137,7 @@ class SpaceWatch:
                                                                   long=s.long, min_span=s.min_span)
         drive.volumes.add(ref.volume)
         self._by_volume[ref.volume] = key
+        return out
 
     def forget(self, volume: str, now: float) -> list[Transition]:
         """The volume is gone (drive unplugged, volume removed from the config)."""

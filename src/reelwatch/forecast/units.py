@@ -99,7 +99,7 @@ def about(seconds: float) -> str:
     minutes does not know the time of filling to the minute."""
     if seconds < 60:
         return "less than a minute"
-    if seconds < 3600:
+    if seconds < 3570:  # 59.5 min: rounded, anything later reads as "about 1 h"
         return f"about {max(1, round(seconds / 60))} min"
     if seconds < 10 * 3600:
         minutes = round(seconds / 300) * 5
