@@ -235,10 +235,9 @@ class Daemon(StateFaults):
     def _volume_problem(self, cfg: Volume, subject: str, text: str) -> None:
         if self.outbox is None or self.runtime is None:
             return
-        self.outbox.enqueue(Message(role=cfg.owner, production=self.runtime.config.production.name, kind="admin",
-                                    subject=subject, text=text))
+        self._tell(cfg.owner, subject, text)
         if self.store is not None:
-            self.store.audit("volume_problem", volume=cfg.name, detail=subject)
+            self._recorded(lambda: self.store.audit("volume_problem", volume=cfg.name, detail=subject))
 
     def _announce(self, cfg: Volume, root: str, up: bool) -> None:
         if self.outbox is None or self.runtime is None:
@@ -246,9 +245,10 @@ class Daemon(StateFaults):
         text = (f"Volume {cfg.name} is back at {root}; reelwatch is checking what changed while it was away."
                 if up else f"Volume {cfg.name} is not available at {root} (unmounted, or the share is down). "
                            "reelwatch keeps running and will rescan it as soon as it is back.")
-        self.outbox.enqueue(Message(role=cfg.owner, production=self.runtime.config.production.name, kind="admin",
-                                    subject=f"volume {cfg.name} {'is back' if up else 'unavailable'}", text=text))
-        self.store and self.store.audit("volume_back" if up else "volume_unavailable", volume=cfg.name)
+        self._tell(cfg.owner, f"volume {cfg.name} {'is back' if up else 'unavailable'}", text)
+        if self.store is not None:
+            self._recorded(lambda: self.store.audit(  # type: ignore[union-attr]
+                "volume_back" if up else "volume_unavailable", volume=cfg.name))
 
     # -- work ---------------------------------------------------------------------------
     def _enqueue(self, asset: Asset, force: bool = False) -> None:
@@ -400,16 +400,15 @@ class Daemon(StateFaults):
         try:
             runtime = load_runtime(self.config_path, self.pool)
         except ConfigError as err:
-            log.error("reload_rejected", problems=err.problems)
-            self.store.audit("reload_rejected", problems=err.problems)
+            problems = err.problems
+            log.error("reload_rejected", problems=problems)
+            self._recorded(lambda: self.store.audit("reload_rejected", problems=problems))  # type: ignore[union-attr]
             if self.outbox is not None:
                 admin = self.runtime.config.notify.admin_role or next(
                     (r for r in ("admin", "supervisor") if r in self.runtime.config.roles), None)
                 if admin:
-                    self.outbox.enqueue(Message(
-                        role=admin, production=self.runtime.config.production.name, kind="admin",
-                        subject="config reload rejected: still running on the previous config",
-                        text="The edited config was not applied:\n" + "\n".join(err.problems)))
+                    self._tell(admin, "config reload rejected: still running on the previous config",
+                               "The edited config was not applied:\n" + "\n".join(problems))
             self.sd.ready(self._status())
             return False
         for vol in self.volumes.values():
@@ -422,7 +421,7 @@ class Daemon(StateFaults):
         if self.outbox is not None:
             self.outbox.config = runtime.config
         self._open_volumes()
-        self.store.audit("reloaded", config=self.config_path)
+        self._recorded(lambda: self.store.audit("reloaded", config=self.config_path))  # type: ignore[union-attr]
         log.info("reloaded", volumes=len(self.volumes))
         self.sd.ready(self._status())
         return True

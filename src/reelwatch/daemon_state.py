@@ -60,6 +60,18 @@ class StateFaults:
             log.error("state_corrupt", path=path, error=str(exc))
             self._alert(f"{CORRUPT}: reelwatch cannot record", str(damaged))
 
+    def _tell(self: Daemon, role: str, subject: str, text: str) -> None:
+        """Queue a message for a role; while the state database cannot record, send it at once."""
+        if self.outbox is None or self.runtime is None:
+            return
+        try:
+            self.outbox.enqueue(Message(role=role, production=self.runtime.config.production.name, kind="admin",
+                                        subject=subject, text=text))
+        except sqlite3.Error:
+            if self.disk is None or not self.disk.problem:
+                raise
+            self.outbox.alert(subject, text, role=role)
+
     def _alert(self: Daemon, subject: str, text: str) -> None:
         if self.outbox is not None:
             self.outbox.alert(subject, text)

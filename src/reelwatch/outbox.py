@@ -266,10 +266,10 @@ class Outbox:
             (r for r in ("admin", "supervisor") if r in self.config.roles), None)
 
     def _through_any_channel(self, alert: Message, skip: str | None = None) -> str | None:
-        """Send to the admin's own targets, then every other role's, until one works; the role
-        that got it, or None."""
+        """Send to the role the message is for, then the admin's own targets, then every other
+        role's, until one works; the role that got it, or None."""
         admin = self._admin_role()
-        candidates = [admin] if admin else []
+        candidates = [r for r in dict.fromkeys((alert.role, admin)) if r and r in self.config.roles and r != skip]
         candidates += [r for r in self.config.roles if r not in candidates and r != skip]
         for role in candidates:
             for target in self.targets(role):
@@ -291,12 +291,13 @@ class Outbox:
         log.error("admin_unreachable", message_id=message.id)
 
     # -- alerts that cannot wait for the database ----------------------------------------
-    def alert(self, subject: str, text: str) -> None:
-        """Tell the admin at once through any channel that works, without the database (it may
-        be full or damaged): sent by the worker, retried every 30 s until one channel takes it."""
-        admin = self._admin_role()
+    def alert(self, subject: str, text: str, role: str | None = None) -> None:
+        """Tell ``role`` (the admin by default) at once through any channel that works, without
+        the database (it may be full or damaged): sent by the worker, retried every 30 s until
+        one channel takes it."""
+        role = role or self._admin_role() or "admin"
         key = "rw-" + hashlib.blake2b(f"{subject}:{time.time()!r}".encode(), digest_size=6).hexdigest()
-        self._urgent.append(Message(role=admin or "admin", production=self.config.production.name, kind="admin",
+        self._urgent.append(Message(role=role, production=self.config.production.name, kind="admin",
                                     subject=subject, text=text, key=key))
         self._urgent_at = 0.0
         self.wake.set()
