@@ -1,0 +1,286 @@
+"""Matching events to clips the way an assistant editor relinks: by name first, then by
+reel and source timecode, then sound by scene and take; ambiguous matches are listed.
+
+The steps, in order (the first that finds exactly one clip wins):
+
+1. the source file name (``* FROM CLIP``, a file URL, ``* SOURCE FILE``), compared by name
+   whatever the path (a Windows path is compared by its last part);
+2. an image sequence by its base and extension (frames checked later, by conform);
+3. the source name without its extension (a proxy ``.mov`` relinks to the ``.mxf`` original);
+4. the clip name, as written and without Avid's decorations (``ZZ100_501 (LAY3)``);
+5. the reel or tape (exact, or the 8-character EDL cut of a longer name), decided by the
+   clip whose timecode covers the event's source range;
+6. sound by scene and take (bext/iXML), narrowed by roll and timecode.
+
+Copies of one clip on several volumes (same name, same start timecode) are one clip: the
+match lists every copy. Steps 1-4 are decisive on a single clip even when its timecode does
+not cover the event (conform then reports the range); steps 5-6 need timecode evidence,
+because a reel or a scene holds many clips. Where several *different* clips remain after
+timecode, the event is ``ambiguous`` and every candidate is listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .catalog import Catalog, Clip, keys_for, reel_names, sequence_key
+from .names import (REEL_LIMIT, clip_names, key, path_name, scene_take_key, sound_name, split_frame,
+                    split_pattern, stem)
+from .timecode import nominal
+from .values import Event, SeqRef, Timeline
+
+NO_REEL = frozenset({"ax", "bl", "black", "bars", "aux", "blk"})
+"""Reel names that are no source: Premiere's unknown ``AX``, black, bars, auxiliary."""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """How one event was matched."""
+
+    event: Event
+    status: str
+    """``matched``, ``ambiguous`` or ``unmatched``."""
+    method: str = ""
+    """How, in plain words: ``file name``, ``reel and source timecode`` ..."""
+    clips: tuple[Clip, ...] = ()
+    """``matched``: every copy of the one clip; ``ambiguous``: every candidate copy."""
+    note: str = ""
+    """Why an event is ambiguous or unmatched, or a caveat on a match."""
+
+    @property
+    def clip(self) -> Clip | None:
+        """The copy to judge by: the first one present on a volume, else the first."""
+        return next((c for c in self.clips if c.present), self.clips[0] if self.clips else None)
+
+    @property
+    def candidates(self) -> list[list[Clip]]:
+        """The clips behind the match, copies grouped (one group for a match)."""
+        return _group(self.clips)
+
+
+def _name_of(clip: Clip) -> str:
+    if clip.kind == "sequence":
+        parts = split_pattern(clip.name)
+        return sequence_key(parts[0], parts[1]) if parts else key(clip.name)
+    return key(clip.name)
+
+
+def _start_of(clip: Clip) -> Fraction | None:
+    return None if clip.start is None or not clip.rate else Fraction(clip.start, nominal(clip.rate))
+
+
+def _group(clips: Iterable[Clip]) -> list[list[Clip]]:
+    """Copies of one clip together: same name (or sequence base) and same start timecode.
+
+    A copy whose timecode could not be read (a truncated copy often has none) joins the one
+    clip of its name whose timecode is known; it is never left out of the match, so its
+    problems count against the events. Only when several clips of that name have different
+    timecode does it stay apart."""
+    by_name: dict[str, dict[Fraction | None, list[Clip]]] = {}
+    seen: set[tuple[str, str]] = set()
+    for clip in clips:
+        if (clip.volume, clip.relpath) in seen:
+            continue
+        seen.add((clip.volume, clip.relpath))
+        by_name.setdefault(_name_of(clip), {}).setdefault(_start_of(clip), []).append(clip)
+    groups: list[list[Clip]] = []
+    for starts in by_name.values():
+        unknown = starts.pop(None, [])
+        if unknown and len(starts) == 1:
+            (known,) = starts.values()
+            known.extend(unknown)
+            unknown = []
+        groups.extend(starts.values())
+        if unknown:
+            groups.append(unknown)
+    return groups
+
+
+def fit(clip: Clip, event: Event) -> str:
+    """Whether the clip holds the event's source range: ``inside``, ``overlap``, ``outside``
+    or ``unknown`` (no timecode or frame range to compare)."""
+    seq = event.sequence
+    if seq is not None and seq.first is not None and seq.last is not None and clip.frames:
+        a, b = clip.frames
+        lo, hi = seq.first, seq.last
+    else:
+        span = clip.span()
+        if span is None:
+            return "unknown"
+        a, b = span
+        lo, hi = event.source_span()
+        if clip.rate and nominal(clip.rate) != nominal(event.source_rate):
+            slack = Fraction(1, min(nominal(clip.rate), nominal(event.source_rate)))
+            a, b = a - slack, b + slack
+        if a <= lo and hi <= b:  # ends exclusive
+            return "inside"
+        return "overlap" if lo < b and a < hi else "outside"
+    if a <= lo and hi <= b:
+        return "inside"
+    return "overlap" if lo <= b and a <= hi else "outside"
+
+
+def _reel_ok(group: list[Clip], reel: str) -> bool:
+    k = key(reel)
+    for clip in group:
+        for name in reel_names(clip):
+            nk = key(name)
+            if nk == k or (len(reel) == REEL_LIMIT and nk[:REEL_LIMIT] == k):
+                return True
+    return False
+
+
+def _usable(event: Event, clips: Sequence[Clip]) -> list[Clip]:
+    # picture events never relink to sound-only files; sound events may use a camera file's sound
+    return [c for c in clips if not (event.kind == "video" and c.kind == "sound")]
+
+
+def _tc_note(groups: list[list[Clip]], event: Event, method: str) -> str:
+    n = len(groups)
+    what = {"reel": f"reel {event.reel!r}", "scene and take": "that scene and take"}.get(method, method)
+    if n == 1:
+        clip = groups[0][0]
+        return f"{what} has 1 known clip ({clip.name}, {clip.tc_range()}), not covering source {event.source_tc()}"
+    return f"{what} has {n} known clips, none covering source {event.source_tc()}"
+
+
+def _decide(event: Event, found: list[Clip], method: str, decisive: bool) -> Match | str | None:
+    """A Match, or a note on why this step did not decide (None: nothing found)."""
+    groups = _group(_usable(event, found))
+    if not groups:
+        return None
+    if event.reel and key(event.reel) not in NO_REEL and len(groups) > 1:
+        narrowed = [g for g in groups if _reel_ok(g, event.reel)]
+        if narrowed and len(narrowed) < len(groups):
+            groups, method = narrowed, f"{method} and reel"
+    fits = [(g, fit(g[0], event)) for g in groups]
+    inside = [g for g, how in fits if how == "inside"]
+    overlap = [g for g, how in fits if how == "overlap"]
+    if decisive:
+        if len(groups) == 1:
+            return Match(event, "matched", method, tuple(groups[0]))
+        for chosen in (inside, overlap):
+            if len(chosen) == 1:
+                return Match(event, "matched", f"{method} and source timecode", tuple(chosen[0]))
+            if len(chosen) > 1:
+                return _ambiguous(event, chosen, method)
+        return _ambiguous(event, groups, method)
+    # A reel or a scene holds many clips: only timecode that covers the event decides, or
+    # one clip overlapping it (conform then reports the frames it lacks).
+    if len(inside) == 1:
+        return Match(event, "matched", f"{method} and source timecode", tuple(inside[0]))
+    if len(inside) > 1:
+        return _ambiguous(event, inside, f"{method} and source timecode")
+    if len(overlap) == 1:
+        return Match(event, "matched", f"{method} and source timecode (partly covered)", tuple(overlap[0]))
+    if all(how == "unknown" for _, how in fits):
+        return f"{_tc_note(groups, event, method)} (their timecode is unknown)"
+    return _tc_note(groups, event, method)
+
+
+def _ambiguous(event: Event, groups: list[list[Clip]], method: str) -> Match:
+    shown = ", ".join(f"{g[0].where} ({g[0].tc_range()})" for g in groups[:6])
+    more = f" and {len(groups) - 6} more" if len(groups) > 6 else ""
+    return Match(event, "ambiguous", method, tuple(c for g in groups for c in g),
+                 f"one of {len(groups)} different clips (found by {method}): {shown}{more}")
+
+
+def _steps(event: Event, catalog: Catalog) -> Iterable[tuple[str, bool, Callable[[], list[Clip]]]]:
+    name = path_name(event.source_path) if event.source_path else ""
+    if name:
+        yield "file name", True, lambda: list(catalog.by_name(name))
+    seqs = [event.sequence] if event.sequence else []
+    for variant in clip_names(event.clip_name) if event.clip_name else ():
+        frame = split_frame(variant)
+        if frame:
+            seqs.append(SeqRef(frame[0], frame[1]))
+    for seq in seqs:
+        yield "image sequence", True, lambda seq=seq: list(catalog.by_sequence(seq.base, seq.ext))
+    if name:
+        yield "file name without extension", True, lambda: list(catalog.by_stem(stem(name)))
+    for variant in clip_names(event.clip_name) if event.clip_name else ():
+        yield "clip name", True, lambda v=variant: [*catalog.by_name(v), *catalog.by_stem(v), *catalog.by_clip_name(v)]
+    if event.reel and key(event.reel) not in NO_REEL:
+        yield "reel", False, lambda: list(catalog.by_reel(event.reel))
+    scene, take = event.scene, event.take
+    if not (scene and take) and event.kind == "audio" and event.clip_name:
+        scene, take = sound_name(event.clip_name) or ("", "")
+    if scene and take:
+        yield "scene and take", False, lambda: list(catalog.by_scene_take(scene, take))
+
+
+def match_event(event: Event, catalog: Catalog) -> Match:
+    """Match one event (a handful of index lookups, whatever the catalog's size)."""
+    notes: list[str] = []
+    tied: Match | None = None
+    for method, decisive, lookup in _steps(event, catalog):
+        outcome = _decide(event, lookup(), method, decisive)
+        if isinstance(outcome, Match):
+            if outcome.status == "matched" and tied is None:
+                return outcome
+            if outcome.status == "matched" and tied is not None:
+                # a later step may break a tie, but only between the clips already in it
+                if {(c.volume, c.relpath) for c in outcome.clips} <= {(c.volume, c.relpath) for c in tied.clips}:
+                    return Match(event, "matched", f"{tied.method}, then {outcome.method}", outcome.clips)
+                continue
+            tied = tied or outcome
+        elif outcome:
+            notes.append(outcome)
+    if tied is not None:
+        return tied
+    looked = _looked_for(event)
+    why = f"nothing is known by {looked}" if looked else "the cut list names no source (no file, clip or reel name)"
+    return Match(event, "unmatched", "", (), "; ".join([why, *notes]) if notes else why)
+
+
+def _looked_for(event: Event) -> str:
+    parts = []
+    if event.source_path:
+        parts.append(f"file name {path_name(event.source_path)!r}")
+    if event.clip_name:
+        parts.append(f"clip name {event.clip_name!r}")
+    if event.reel and key(event.reel) not in NO_REEL:
+        parts.append(f"reel {event.reel!r}")
+    if event.scene and event.take:
+        parts.append(f"scene {event.scene} take {event.take}")
+    return ", ".join(parts[:-1]) + " or " + parts[-1] if len(parts) > 1 else "".join(parts)
+
+
+def match_timeline(timeline: Timeline, catalog: Catalog) -> tuple[Match, ...]:
+    """Match every event of a timeline, in event order."""
+    return tuple(match_event(e, catalog) for e in timeline.events)
+
+
+def wanted_keys(event: Event) -> list[tuple[str, str]]:
+    """The catalog keys (see :data:`~.catalog.KINDS`) of clips that could match this event.
+
+    The state store keeps them for events that are unmatched or ambiguous; a new clip whose
+    :func:`~.catalog.keys_for` shares a key with an event is a reason to match it again."""
+    out: list[tuple[str, str]] = []
+    name = path_name(event.source_path) if event.source_path else ""
+    if name:
+        out += [("name", key(name)), ("stem", key(stem(name)))]
+    if event.sequence:
+        out.append(("seq", sequence_key(event.sequence.base, event.sequence.ext)))
+    for variant in clip_names(event.clip_name) if event.clip_name else ():
+        out += [("name", key(variant)), ("stem", key(variant)), ("clip", key(variant))]
+        frame = split_frame(variant)
+        if frame:
+            out.append(("seq", sequence_key(frame[0], frame[1])))
+    if event.reel and key(event.reel) not in NO_REEL:
+        out.append(("reel", key(event.reel)))
+        if len(event.reel.strip()) == REEL_LIMIT:
+            out.append(("reel8", key(event.reel)))
+    scene, take = event.scene, event.take
+    if not (scene and take) and event.kind == "audio" and event.clip_name:
+        scene, take = sound_name(event.clip_name) or ("", "")
+    if scene and take:
+        out.append(("scene_take", scene_take_key(scene, take)))
+    return list(dict.fromkeys(out))
+
+
+def relevant(clip: Clip, event: Event) -> bool:
+    """Whether a new clip shares a lookup key with an event (so the event is matched again)."""
+    return bool(set(keys_for(clip)) & set(wanted_keys(event)))
