@@ -28,7 +28,8 @@ def real_clip(volume: str, root: Path, rel: str, **kw: object) -> tuple[Asset, F
     if not path.exists():
         mediagen.make_clip(path, width=320, height=180, audio_channels=0, **kw)  # type: ignore[arg-type]
     st = path.stat()
-    return Asset(volume, str(root), rel, st.st_size, st.st_mtime_ns), Facts.from_mapping(probe.facts_for_file(str(path)))
+    facts = Facts.from_mapping(probe.facts_for_file(str(path)))
+    return Asset(volume, str(root), rel, st.st_size, st.st_mtime_ns), facts
 
 
 def edl(path: Path, title: str, events: list[tuple[str, str, str, str, str, list[str]]]) -> Path:
@@ -336,3 +337,75 @@ def test_memory_catalog_add_replace_remove_and_reel_prefix():
     cat.remove("v", "nothing")
     assert len(cat) == 0 and cat.by_reel("LONGREEL") == [] and cat.by_stem("LONGREELNAME_01") == []
     assert os.sep == "/"
+
+
+def test_sql_catalog_on_the_proposed_tables_matches_like_the_memory_one(production, tmp_path):
+    import sqlite3
+
+    from reelwatch.timeline import SqlCatalog
+    from reelwatch.timeline.sqlcatalog import _SELECT
+    db = sqlite3.connect(tmp_path / "state.db")
+    sql = SqlCatalog(db, create=True)
+    mem = catalog_of(production)
+    sql.put_many(clip_from_asset(a, f) for a, f in production["assets"].values())  # type: ignore[union-attr]
+    db.commit()
+    (tl,) = read_cut_list(cut(tmp_path), NTSC).timelines
+    assert match_timeline(tl, sql) == match_timeline(tl, mem)
+    plan = " ".join(str(r) for r in db.execute("EXPLAIN QUERY PLAN " + _SELECT, ("reel", "x")))
+    assert "SCAN" not in plan and "USING PRIMARY KEY" in plan
+    sql.set_present("ingest", "A004R1JL/A004C011_20100610_R1JL.mov", False)
+    assert match_timeline(tl, sql)[1].clip.present is False
+    sql.put(Clip("ingest", "A004R1JL/A004C011_20100610_R1JL.mov", "A004C011_20100610_R1JL.mov"))  # replaced
+    assert db.execute("SELECT count(*) FROM clips WHERE relpath LIKE '%C011%'").fetchone() == (1,)
+    sql.remove("ingest", "A004R1JL/A004C011_20100610_R1JL.mov")
+    assert sql.by_name("A004C011_20100610_R1JL.mov") == []
+    assert db.execute("SELECT count(*) FROM clip_keys WHERE relpath LIKE '%C011%'").fetchone() == (0,)
+
+
+def test_conform_rules_are_documented_in_docs_rules_md():
+    from reelwatch.timeline import rule_infos
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "rules.md").read_text()
+    infos = rule_infos()
+    assert {i.id for i in infos} == {"conform.unreadable", "conform.cut_list_rate", "conform.offline",
+                                     "conform.ambiguous", "conform.media_error", "conform.source_range",
+                                     "conform.frame_rate"}
+    missing = [i.id for i in infos if f"| `{i.id}` |" not in doc]
+    assert not missing, f"rules missing from docs/rules.md: {missing}"
+    assert all(i.summary and i.example and i.owner for i in infos)
+
+
+def test_stored_timelines_versions_uses_and_waiting_events(production, tmp_path):
+    import sqlite3
+
+    from reelwatch.timeline import SqlCatalog, SqlTimelines
+    db = sqlite3.connect(tmp_path / "state.db")
+    clips, store = SqlCatalog(db, create=True), SqlTimelines(db, create=True)
+    clips.put_many(clip_from_asset(a, f) for k, (a, f) in production["assets"].items()  # type: ignore[union-attr]
+                   if k != "long")
+    n = "FROM CLIP NAME:  A004C010_20100610_R1JL"
+    v11 = edl(tmp_path / "AGM_104_R2_v11.edl", "AGM_104_R2_v11", [
+        ("A004R1JL", "01:00:00:04", "01:00:00:10", "01:00:00:00", "01:00:00:06", [n])])
+    v12 = cut(tmp_path)
+    for path in (v11, v12):
+        (tl,) = read_cut_list(path, NTSC).timelines
+        stored = store.put("nas", f"Editorial/{path.name}", tl, match_timeline(tl, clips), now=1.0)
+    assert stored.current and len(stored.replaced) == 1
+    uses = store.uses("nas", "A004R1JL/A004C010_20100610_R1JL.mov")
+    assert [(u.timeline, u.record_in) for u in uses] == [("AGM_104_R2_v12", "01:00:00:00")]  # v11 is history
+    assert impact_text(uses) == "used in 1 event of AGM_104_R2_v12 (record 01:00:00:00)"
+    # a late re-export of v11 does not take over
+    (old,) = read_cut_list(v11, NTSC).timelines
+    late = store.put("nas", "Turnover/AGM_104_R2_v11.edl", old, match_timeline(old, clips), now=2.0)
+    assert not late.current and not late.replaced
+    # the clip the cut waits for arrives: its events are found at once, matched and stored
+    arrived = clip_from_asset(*production["assets"]["long"])  # type: ignore[index]
+    waiting = store.waiting_for(arrived)
+    assert waiting == {stored.id: [5]}
+    clips.put(arrived)
+    tl = store.timeline(stored.id)
+    rematch = [match_event(e, clips) for e in tl.events if e.number in waiting[stored.id]]
+    store.rematched(stored.id, tl, rematch)
+    assert store.waiting_for(arrived) == {}
+    assert [u.event for u in store.uses("ingest", "misc/LONGREELNAME_01.mov")] == [5]
+    store.remove("nas", "Editorial/AGM_104_R2_v12.edl")
+    assert store.uses("ingest", "misc/LONGREELNAME_01.mov") == []

@@ -15,6 +15,8 @@ What lives where:
   import OpenTimelineIO; ``pip install 'reelwatch[timelines]'``)
 - :mod:`.catalog`: :class:`Clip`, :func:`clip_from_asset`, :func:`keys_for`, :class:`Catalog`,
   :class:`MemoryCatalog`
+- :mod:`.sqlcatalog`: the tables the state store needs (clips and their keys, timelines, uses,
+  waiting events) and the code over them: :class:`SqlCatalog`, :class:`SqlTimelines`
 - :mod:`.match`: :func:`match_timeline`, :func:`wanted_keys` (events waiting for media)
 - :mod:`.conform`, :mod:`.rules`: the ``conform.*`` checks, summary and rule wording
 - :mod:`.diff`: current versions and what changed between two
@@ -36,12 +38,13 @@ from .impact import Use, display_name, impact_roles, impact_text, shot_of, uses_
 from .match import Match, match_event, match_timeline, relevant, wanted_keys
 from .read import CutList, cut_list_format, read_cut_list, read_isolated
 from .rules import RULES, rule_infos
+from .sqlcatalog import SCHEMA, TIMELINE_SCHEMA, SqlCatalog, SqlTimelines, Stored
 from .values import Event, Issue, SeqRef, Timeline, purpose_of, version_of
 
 __all__ = [
-    "RULES", "Catalog", "Clip", "CutList", "Diff", "Event", "Issue", "Match", "MemoryCatalog", "Report", "SeqRef",
-    "Summary", "Timeline", "Use", "clip_from_asset", "conform", "current", "cut_list_format", "diff",
-    "display_name", "impact_roles", "impact_text", "keys_for", "match_event", "match_timeline", "purpose_of",
-    "read_cut_list", "read_isolated", "relevant", "rule_infos", "shot_of", "supersedes", "uses_of", "version_of",
-    "wanted_keys",
+    "RULES", "SCHEMA", "TIMELINE_SCHEMA", "Catalog", "Clip", "CutList", "Diff", "Event", "Issue", "Match",
+    "MemoryCatalog", "Report", "SeqRef", "SqlCatalog", "SqlTimelines", "Stored", "Summary", "Timeline", "Use",
+    "clip_from_asset", "conform", "current", "cut_list_format", "diff", "display_name", "impact_roles", "impact_text",
+    "keys_for", "match_event", "match_timeline", "purpose_of", "read_cut_list", "read_isolated", "relevant",
+    "rule_infos", "shot_of", "supersedes", "uses_of", "version_of", "wanted_keys",
 ]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
+import math
 
 from .catalog import Catalog, Clip, keys_for, reel_names, sequence_key
 from .names import (REEL_LIMIT, clip_names, key, path_name, scene_take_key, sound_name, split_frame,
@@ -67,8 +67,13 @@ def _name_of(clip: Clip) -> str:
     return key(clip.name)
 
 
-def _start_of(clip: Clip) -> Fraction | None:
-    return None if clip.start is None or not clip.rate else Fraction(clip.start, nominal(clip.rate))
+def _start_of(clip: Clip) -> tuple[int, int] | None:
+    """The start timecode as a reduced fraction of seconds (integers: this runs per candidate)."""
+    if clip.start is None or not clip.rate:
+        return None
+    nom = nominal(clip.rate)
+    g = math.gcd(clip.start, nom) or 1
+    return clip.start // g, nom // g
 
 
 def _group(clips: Iterable[Clip]) -> list[list[Clip]]:
@@ -78,7 +83,7 @@ def _group(clips: Iterable[Clip]) -> list[list[Clip]]:
     clip of its name whose timecode is known; it is never left out of the match, so its
     problems count against the events. Only when several clips of that name have different
     timecode does it stay apart."""
-    by_name: dict[str, dict[Fraction | None, list[Clip]]] = {}
+    by_name: dict[str, dict[tuple[int, int] | None, list[Clip]]] = {}
     seen: set[tuple[str, str]] = set()
     for clip in clips:
         if (clip.volume, clip.relpath) in seen:
@@ -100,26 +105,27 @@ def _group(clips: Iterable[Clip]) -> list[list[Clip]]:
 
 def fit(clip: Clip, event: Event) -> str:
     """Whether the clip holds the event's source range: ``inside``, ``overlap``, ``outside``
-    or ``unknown`` (no timecode or frame range to compare)."""
+    or ``unknown`` (no timecode or frame range to compare).
+
+    Timecode is compared by label (see :func:`~.timecode.label_seconds`), in integers: both
+    ranges are scaled to a common denominator. Between different nominal rates one frame of
+    the coarser rate is allowed either way."""
     seq = event.sequence
     if seq is not None and seq.first is not None and seq.last is not None and clip.frames:
         a, b = clip.frames
         lo, hi = seq.first, seq.last
-    else:
-        span = clip.span()
-        if span is None:
-            return "unknown"
-        a, b = span
-        lo, hi = event.source_span()
-        if clip.rate and nominal(clip.rate) != nominal(event.source_rate):
-            slack = Fraction(1, min(nominal(clip.rate), nominal(event.source_rate)))
-            a, b = a - slack, b + slack
-        if a <= lo and hi <= b:  # ends exclusive
+        if a <= lo and hi <= b:
             return "inside"
-        return "overlap" if lo < b and a < hi else "outside"
+        return "overlap" if lo <= b and a <= hi else "outside"
+    if clip.start is None or clip.duration is None or not clip.rate:
+        return "unknown"
+    nc, ne = nominal(clip.rate), nominal(event.source_rate)
+    slack = max(nc, ne) if nc != ne else 0
+    a, b = clip.start * ne - slack, (clip.start + clip.duration) * ne + slack  # ends exclusive
+    lo, hi = event.source_in * nc, event.source_out * nc
     if a <= lo and hi <= b:
         return "inside"
-    return "overlap" if lo <= b and a <= hi else "outside"
+    return "overlap" if lo < b and a < hi else "outside"
 
 
 def _reel_ok(group: list[Clip], reel: str) -> bool:
@@ -137,47 +143,58 @@ def _usable(event: Event, clips: Sequence[Clip]) -> list[Clip]:
     return [c for c in clips if not (event.kind == "video" and c.kind == "sound")]
 
 
-def _tc_note(groups: list[list[Clip]], event: Event, method: str) -> str:
-    n = len(groups)
+def _tc_note(count: int, sample: Clip, event: Event, method: str) -> str:
     what = {"reel": f"reel {event.reel!r}", "scene and take": "that scene and take"}.get(method, method)
-    if n == 1:
-        clip = groups[0][0]
-        return f"{what} has 1 known clip ({clip.name}, {clip.tc_range()}), not covering source {event.source_tc()}"
-    return f"{what} has {n} known clips, none covering source {event.source_tc()}"
+    if count == 1:
+        return f"{what} has 1 known clip ({sample.name}, {sample.tc_range()}), not covering source {event.source_tc()}"
+    return f"{what} has {count} known clips, none covering source {event.source_tc()}"
 
 
 def _decide(event: Event, found: list[Clip], method: str, decisive: bool) -> Match | str | None:
     """A Match, or a note on why this step did not decide (None: nothing found)."""
-    groups = _group(_usable(event, found))
-    if not groups:
+    usable = _usable(event, found)
+    if not usable:
         return None
+    if not decisive:
+        return _by_timecode(event, usable, method)
+    groups = _group(usable)
     if event.reel and key(event.reel) not in NO_REEL and len(groups) > 1:
         narrowed = [g for g in groups if _reel_ok(g, event.reel)]
         if narrowed and len(narrowed) < len(groups):
             groups, method = narrowed, f"{method} and reel"
+    if len(groups) == 1:
+        return Match(event, "matched", method, tuple(groups[0]))
     fits = [(g, fit(g[0], event)) for g in groups]
-    inside = [g for g, how in fits if how == "inside"]
-    overlap = [g for g, how in fits if how == "overlap"]
-    if decisive:
-        if len(groups) == 1:
-            return Match(event, "matched", method, tuple(groups[0]))
-        for chosen in (inside, overlap):
-            if len(chosen) == 1:
-                return Match(event, "matched", f"{method} and source timecode", tuple(chosen[0]))
-            if len(chosen) > 1:
-                return _ambiguous(event, chosen, method)
-        return _ambiguous(event, groups, method)
-    # A reel or a scene holds many clips: only timecode that covers the event decides, or
-    # one clip overlapping it (conform then reports the frames it lacks).
-    if len(inside) == 1:
-        return Match(event, "matched", f"{method} and source timecode", tuple(inside[0]))
-    if len(inside) > 1:
-        return _ambiguous(event, inside, f"{method} and source timecode")
-    if len(overlap) == 1:
-        return Match(event, "matched", f"{method} and source timecode (partly covered)", tuple(overlap[0]))
-    if all(how == "unknown" for _, how in fits):
-        return f"{_tc_note(groups, event, method)} (their timecode is unknown)"
-    return _tc_note(groups, event, method)
+    for wanted in ("inside", "overlap"):
+        chosen = [g for g, how in fits if how == wanted]
+        if len(chosen) == 1:
+            return Match(event, "matched", f"{method} and source timecode", tuple(chosen[0]))
+        if len(chosen) > 1:
+            return _ambiguous(event, chosen, method)
+    return _ambiguous(event, groups, method)
+
+
+def _by_timecode(event: Event, usable: list[Clip], method: str) -> Match | str:
+    """A reel or a scene holds many clips: only timecode that covers the event decides, or one
+    clip overlapping it (conform then reports the frames it lacks). Clips are judged one by
+    one before grouping (a reel can hold thousands); a copy with unknown timecode still joins
+    the clip of its name."""
+    how = {(c.volume, c.relpath): fit(c, event) for c in usable}
+    fitting = [c for c in usable if how[(c.volume, c.relpath)] in ("inside", "overlap")]
+    if not fitting:
+        note = _tc_note(len({_name_of(c) for c in usable}), usable[0], event, method)
+        unknown = all(v == "unknown" for v in how.values())
+        return f"{note} (their timecode is unknown)" if unknown else note
+    wanted = {_name_of(c) for c in fitting}
+    groups = _group(fitting + [c for c in usable if c.start is None and _name_of(c) in wanted])
+    for kind in ("inside", "overlap"):
+        chosen = [g for g in groups if how[(g[0].volume, g[0].relpath)] == kind]
+        if len(chosen) == 1:
+            suffix = "" if kind == "inside" else " (partly covered)"
+            return Match(event, "matched", f"{method} and source timecode{suffix}", tuple(chosen[0]))
+        if len(chosen) > 1 and kind == "inside":
+            return _ambiguous(event, chosen, f"{method} and source timecode")
+    return _tc_note(len(groups), groups[0][0], event, method) + " in full (several cover parts of it)"
 
 
 def _ambiguous(event: Event, groups: list[list[Clip]], method: str) -> Match:

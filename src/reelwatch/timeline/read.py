@@ -264,7 +264,6 @@ def read_cut_list(path: str | os.PathLike[str], base_rate: Fraction | None = Non
                 result = otio.adapters.read_from_string(text, adapter_name=adapter)
             else:
                 result = otio.adapters.read_from_file(str(target), adapter_name=adapter)
-        aaf_drop = _aaf_drop_frame(target) if adapter == "AAF" else {}
     except OSError as exc:
         return _unreadable(spath, fmt, f"the file cannot be read ({exc.strerror or exc})")
     except Exception as exc:  # readers raise anything; one bad cut list is a problem for its owner
@@ -273,13 +272,17 @@ def read_cut_list(path: str | os.PathLike[str], base_rate: Fraction | None = Non
         found_tls = ([result] if isinstance(result, otio.schema.Timeline)
                      else list(result.find_children(descended_from_type=otio.schema.Timeline)))
         timelines = []
+        aaf_drop: dict[str, bool] | None = None  # read only for 29.97 and 59.94, the rates that drop frames
         for tl in found_tls:
             own = timeline_rate(tl) if adapter != "cmx_3600" else rate
             own = relabel.get(own, own) if own else (base_rate or Fraction(24))
             if adapter != "cmx_3600" and base_rate is not None and own != base_rate:
                 issues.append(_issue_rate(f"sequence {tl.name or path_name(spath)!r} runs at {format_rate(own)} fps, "
                                           f"the production's base rate is {format_rate(base_rate)}"))
-            drop_frame = drop or drop_frame_of(tl) or aaf_drop.get(tl.name, False)
+            drop_frame = drop or drop_frame_of(tl)
+            if adapter == "AAF" and own.denominator == 1001 and own.numerator % 30000 == 0:
+                aaf_drop = aaf_drop if aaf_drop is not None else _aaf_drop_frame(target)
+                drop_frame = drop_frame or aaf_drop.get(tl.name, False)
             with _quiet():
                 ctx = Context(own, fmt, relabel, extra)
                 timelines.append(timeline_of(tl, ctx, path=spath, drop_frame=drop_frame, purpose=purpose))

@@ -34,7 +34,7 @@ def exact_rate(value: float | int | str | Fraction | None) -> Fraction | None:
 
 def nominal(rate: Fraction) -> int:
     """Frames per timecode second: 24 for 24000/1001, 30 for 30000/1001, 25 for 25."""
-    return max(1, math.ceil(rate - Fraction(1, 1000)))
+    return max(1, -(-rate.numerator // rate.denominator))  # integer ceiling: called per candidate clip
 
 
 def _drop_frames(rate: Fraction) -> int:
