@@ -21,6 +21,9 @@ from .names import (REEL_LIMIT, arri_tape, bext_fields, key, scene_take_key, spl
                     stem)
 from .timecode import TIMECODE, frames_to_tc, label_seconds, tc_to_frames
 
+Span = tuple[Fraction, Fraction]
+"""A source range in timecode seconds (start, end exclusive)."""
+
 KINDS = ("name", "stem", "clip", "reel", "reel8", "seq", "scene_take")
 """Kinds of lookup key: file name, name without media extension, clip name from metadata,
 reel/tape name, the first 8 characters of a longer reel or file name, image sequence
@@ -214,15 +217,21 @@ class Catalog(Protocol):
     def by_clip_name(self, name: str) -> Sequence[Clip]:
         """Clips whose metadata clip name is ``name``."""
 
-    def by_reel(self, reel: str) -> Sequence[Clip]:
+    def by_reel(self, reel: str, near: Span | None = None) -> Sequence[Clip]:
         """Clips with this reel or tape name; when ``reel`` has exactly 8 characters (the
-        CMX 3600 limit), also those whose longer reel or file name starts with it."""
+        CMX 3600 limit), also those whose longer reel or file name starts with it.
+
+        ``near`` is the event's source span in timecode seconds: a catalog may leave out clips
+        whose timecode is known and ends before it or starts after it (with a margin of a
+        second), so that a reel of thousands of clips costs one query, not thousands of objects.
+        Clips of unknown timecode are always returned."""
 
     def by_sequence(self, base: str, ext: str) -> Sequence[Clip]:
         """Image sequences with this base (``plate.``) and extension (``.dpx``), any frames."""
 
-    def by_scene_take(self, scene: str, take: str) -> Sequence[Clip]:
-        """Sound (and other) clips recorded as this scene and take (``001`` equals ``1``)."""
+    def by_scene_take(self, scene: str, take: str, near: Span | None = None) -> Sequence[Clip]:
+        """Sound (and other) clips recorded as this scene and take (``001`` equals ``1``);
+        ``near`` as for :meth:`by_reel`."""
 
 
 class MemoryCatalog:
@@ -284,8 +293,8 @@ class MemoryCatalog:
     def by_clip_name(self, name: str) -> list[Clip]:
         return self._get("clip", key(name))
 
-    def by_reel(self, reel: str) -> list[Clip]:
-        k = key(reel)
+    def by_reel(self, reel: str, near: Span | None = None) -> list[Clip]:
+        k = key(reel)  # near is not needed here: these clips are already objects in memory
         found = self._get("reel", k)
         if len(reel.strip()) == REEL_LIMIT:
             seen = {(c.volume, c.relpath) for c in found}
@@ -295,5 +304,5 @@ class MemoryCatalog:
     def by_sequence(self, base: str, ext: str) -> list[Clip]:
         return self._get("seq", sequence_key(base, ext))
 
-    def by_scene_take(self, scene: str, take: str) -> list[Clip]:
+    def by_scene_take(self, scene: str, take: str, near: Span | None = None) -> list[Clip]:
         return self._get("scene_take", scene_take_key(scene, take))

@@ -12,18 +12,19 @@ The steps, in order (the first that finds exactly one clip wins):
    clip whose timecode covers the event's source range;
 6. sound by scene and take (bext/iXML), narrowed by roll and timecode.
 
-Copies of one clip on several volumes (same name, same start timecode) are one clip: the
-match lists every copy. Steps 1-4 are decisive on a single clip even when its timecode does
-not cover the event (conform then reports the range); steps 5-6 need timecode evidence,
-because a reel or a scene holds many clips. Where several *different* clips remain after
-timecode, the event is ``ambiguous`` and every candidate is listed.
+Copies of one clip on several volumes (same name, same start timecode, or a copy whose
+timecode could not be read) are one clip: the match lists every copy. Steps 1-4 are decisive
+on a single clip even when its timecode does not cover the event (conform then reports the
+range); steps 5-6 need timecode evidence, because a reel or a scene holds many clips. Where
+several *different* clips remain after timecode, the event is ``ambiguous`` and every candidate
+is listed; a later step may break the tie, but only among those candidates.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-import math
 
 from .catalog import Catalog, Clip, keys_for, reel_names, sequence_key
 from .names import (REEL_LIMIT, clip_names, key, path_name, scene_take_key, sound_name, split_frame,
@@ -143,20 +144,17 @@ def _usable(event: Event, clips: Sequence[Clip]) -> list[Clip]:
     return [c for c in clips if not (event.kind == "video" and c.kind == "sound")]
 
 
-def _tc_note(count: int, sample: Clip, event: Event, method: str) -> str:
-    what = {"reel": f"reel {event.reel!r}", "scene and take": "that scene and take"}.get(method, method)
-    if count == 1:
-        return f"{what} has 1 known clip ({sample.name}, {sample.tc_range()}), not covering source {event.source_tc()}"
-    return f"{what} has {count} known clips, none covering source {event.source_tc()}"
+def _tc_note(event: Event, subject: str, extra: str = "") -> str:
+    return f"no known clip {subject} covers source {event.source_tc()}{extra}"
 
 
-def _decide(event: Event, found: list[Clip], method: str, decisive: bool) -> Match | str | None:
+def _decide(event: Event, found: list[Clip], method: str, decisive: bool, subject: str) -> Match | str | None:
     """A Match, or a note on why this step did not decide (None: nothing found)."""
     usable = _usable(event, found)
+    if not decisive:
+        return _by_timecode(event, usable, method, subject)
     if not usable:
         return None
-    if not decisive:
-        return _by_timecode(event, usable, method)
     groups = _group(usable)
     if event.reel and key(event.reel) not in NO_REEL and len(groups) > 1:
         narrowed = [g for g in groups if _reel_ok(g, event.reel)]
@@ -174,7 +172,7 @@ def _decide(event: Event, found: list[Clip], method: str, decisive: bool) -> Mat
     return _ambiguous(event, groups, method)
 
 
-def _by_timecode(event: Event, usable: list[Clip], method: str) -> Match | str:
+def _by_timecode(event: Event, usable: list[Clip], method: str, subject: str) -> Match | str:
     """A reel or a scene holds many clips: only timecode that covers the event decides, or one
     clip overlapping it (conform then reports the frames it lacks). Clips are judged one by
     one before grouping (a reel can hold thousands); a copy with unknown timecode still joins
@@ -182,9 +180,9 @@ def _by_timecode(event: Event, usable: list[Clip], method: str) -> Match | str:
     how = {(c.volume, c.relpath): fit(c, event) for c in usable}
     fitting = [c for c in usable if how[(c.volume, c.relpath)] in ("inside", "overlap")]
     if not fitting:
-        note = _tc_note(len({_name_of(c) for c in usable}), usable[0], event, method)
-        unknown = all(v == "unknown" for v in how.values())
-        return f"{note} (their timecode is unknown)" if unknown else note
+        unknown = [c.name for c in usable if how[(c.volume, c.relpath)] == "unknown"]
+        extra = f" ({', '.join(sorted(set(unknown))[:3])}: timecode unknown)" if unknown else ""
+        return _tc_note(event, subject, extra)
     wanted = {_name_of(c) for c in fitting}
     groups = _group(fitting + [c for c in usable if c.start is None and _name_of(c) in wanted])
     for kind in ("inside", "overlap"):
@@ -194,7 +192,7 @@ def _by_timecode(event: Event, usable: list[Clip], method: str) -> Match | str:
             return Match(event, "matched", f"{method} and source timecode{suffix}", tuple(chosen[0]))
         if len(chosen) > 1 and kind == "inside":
             return _ambiguous(event, chosen, f"{method} and source timecode")
-    return _tc_note(len(groups), groups[0][0], event, method) + " in full (several cover parts of it)"
+    return _tc_note(event, subject, " in full (several cover parts of it)")
 
 
 def _ambiguous(event: Event, groups: list[list[Clip]], method: str) -> Match:
@@ -204,36 +202,42 @@ def _ambiguous(event: Event, groups: list[list[Clip]], method: str) -> Match:
                  f"one of {len(groups)} different clips (found by {method}): {shown}{more}")
 
 
-def _steps(event: Event, catalog: Catalog) -> Iterable[tuple[str, bool, Callable[[], list[Clip]]]]:
+Step = tuple[str, bool, Callable[[], list[Clip]], str]
+"""(method, decisive, lookup, what was looked up in words)."""
+
+
+def _steps(event: Event, catalog: Catalog) -> Iterable[Step]:
     name = path_name(event.source_path) if event.source_path else ""
     if name:
-        yield "file name", True, lambda: list(catalog.by_name(name))
+        yield "file name", True, lambda: list(catalog.by_name(name)), ""
     seqs = [event.sequence] if event.sequence else []
     for variant in clip_names(event.clip_name) if event.clip_name else ():
         frame = split_frame(variant)
         if frame:
             seqs.append(SeqRef(frame[0], frame[1]))
     for seq in seqs:
-        yield "image sequence", True, lambda seq=seq: list(catalog.by_sequence(seq.base, seq.ext))
+        yield "image sequence", True, lambda seq=seq: list(catalog.by_sequence(seq.base, seq.ext)), ""
     if name:
-        yield "file name without extension", True, lambda: list(catalog.by_stem(stem(name)))
-    for variant in clip_names(event.clip_name) if event.clip_name else ():
-        yield "clip name", True, lambda v=variant: [*catalog.by_name(v), *catalog.by_stem(v), *catalog.by_clip_name(v)]
+        yield "file name without extension", True, lambda: list(catalog.by_stem(stem(name))), ""
+    for v in clip_names(event.clip_name) if event.clip_name else ():
+        yield "clip name", True, lambda v=v: [*catalog.by_name(v), *catalog.by_stem(v), *catalog.by_clip_name(v)], ""
+    near = event.source_span()  # lets a catalog leave out, in its own query, clips far from the event
     if event.reel and key(event.reel) not in NO_REEL:
-        yield "reel", False, lambda: list(catalog.by_reel(event.reel))
+        yield "reel", False, lambda: list(catalog.by_reel(event.reel, near)), f"on reel {event.reel!r}"
     scene, take = event.scene, event.take
     if not (scene and take) and event.kind == "audio" and event.clip_name:
         scene, take = sound_name(event.clip_name) or ("", "")
     if scene and take:
-        yield "scene and take", False, lambda: list(catalog.by_scene_take(scene, take))
+        yield ("scene and take", False, lambda: list(catalog.by_scene_take(scene, take, near)),
+               f"of scene {scene} take {take}")
 
 
 def match_event(event: Event, catalog: Catalog) -> Match:
     """Match one event (a handful of index lookups, whatever the catalog's size)."""
     notes: list[str] = []
     tied: Match | None = None
-    for method, decisive, lookup in _steps(event, catalog):
-        outcome = _decide(event, lookup(), method, decisive)
+    for method, decisive, lookup, subject in _steps(event, catalog):
+        outcome = _decide(event, lookup(), method, decisive, subject)
         if isinstance(outcome, Match):
             if outcome.status == "matched" and tied is None:
                 return outcome
@@ -248,21 +252,21 @@ def match_event(event: Event, catalog: Catalog) -> Match:
     if tied is not None:
         return tied
     looked = _looked_for(event)
-    why = f"nothing is known by {looked}" if looked else "the cut list names no source (no file, clip or reel name)"
-    return Match(event, "unmatched", "", (), "; ".join([why, *notes]) if notes else why)
+    if looked:
+        notes.insert(0, f"nothing is known by {looked}")
+    if not notes:
+        notes.append("the cut list names no source (no file, clip or reel name)")
+    return Match(event, "unmatched", "", (), "; ".join(notes))
 
 
 def _looked_for(event: Event) -> str:
+    """The names the event was looked up by (reels and takes speak for themselves, by timecode)."""
     parts = []
     if event.source_path:
         parts.append(f"file name {path_name(event.source_path)!r}")
     if event.clip_name:
         parts.append(f"clip name {event.clip_name!r}")
-    if event.reel and key(event.reel) not in NO_REEL:
-        parts.append(f"reel {event.reel!r}")
-    if event.scene and event.take:
-        parts.append(f"scene {event.scene} take {event.take}")
-    return ", ".join(parts[:-1]) + " or " + parts[-1] if len(parts) > 1 else "".join(parts)
+    return " or ".join(parts)
 
 
 def match_timeline(timeline: Timeline, catalog: Catalog) -> tuple[Match, ...]:

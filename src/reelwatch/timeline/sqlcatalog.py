@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .catalog import Clip, keys_for, sequence_key
+from .catalog import Clip, Span, keys_for, sequence_key
 from .impact import Use, display_name, shot_of
 from .match import Match, wanted_keys
 from .names import REEL_LIMIT, key, scene_take_key
@@ -27,31 +27,42 @@ from .values import Timeline, version_of
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS clips (
-    volume TEXT NOT NULL, relpath TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,
+    id INTEGER PRIMARY KEY, volume TEXT NOT NULL, relpath TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL,
     present INTEGER NOT NULL DEFAULT 1, kind TEXT NOT NULL, rate TEXT, start INTEGER, duration INTEGER,
     reels TEXT NOT NULL DEFAULT '[]', clip_name TEXT NOT NULL DEFAULT '', scene TEXT NOT NULL DEFAULT '',
     take TEXT NOT NULL DEFAULT '', roll TEXT NOT NULL DEFAULT '', first_frame INTEGER, last_frame INTEGER,
-    PRIMARY KEY (volume, relpath)) WITHOUT ROWID;
+    tc_in REAL, tc_out REAL, UNIQUE (volume, relpath));
 CREATE TABLE IF NOT EXISTS clip_keys (
-    kind TEXT NOT NULL, key TEXT NOT NULL, volume TEXT NOT NULL, relpath TEXT NOT NULL,
-    PRIMARY KEY (kind, key, volume, relpath)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS clip_keys_asset ON clip_keys (volume, relpath);
+    kind TEXT NOT NULL, key TEXT NOT NULL, clip INTEGER NOT NULL, PRIMARY KEY (kind, key, clip)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS clip_keys_clip ON clip_keys (clip);
 """
 """``clips``: one row per asset matching can use (:class:`~.catalog.Clip`); ``clip_keys``: its
-lookup keys (:func:`~.catalog.keys_for`), the only table lookups read by key."""
+lookup keys (:func:`~.catalog.keys_for`), the only table lookups read by key. Keys point at the
+clip's integer id: a million clips with about seven keys each take about half the space they
+would with (volume, relpath) in every key row."""
 
 _COLUMNS = ("volume", "relpath", "name", "size", "present", "kind", "rate", "start", "duration", "reels",
             "clip_name", "scene", "take", "roll", "first_frame", "last_frame")
 _SELECT = ("SELECT " + ", ".join(f"c.{c}" for c in _COLUMNS) +
-           " FROM clip_keys k JOIN clips c ON c.volume = k.volume AND c.relpath = k.relpath"
-           " WHERE k.kind = ? AND k.key = ?")
+           " FROM clip_keys k JOIN clips c ON c.id = k.clip WHERE k.kind = ? AND k.key = ?")
+_NEAR = " AND (c.tc_in IS NULL OR (c.tc_in <= ? AND c.tc_out >= ?))"
+_STORED = (*_COLUMNS, "tc_in", "tc_out")
+_UPSERT = (f"INSERT INTO clips ({', '.join(_STORED)}) VALUES ({', '.join('?' * len(_STORED))}) "
+           "ON CONFLICT (volume, relpath) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _STORED[2:]))
+MARGIN = 1.0
+"""Seconds of timecode a ``near`` query keeps on either side (float rounding is far smaller):
+the exact judgement is :func:`~.match.fit`'s, in integers."""
+_ID = "(SELECT id FROM clips WHERE volume = ? AND relpath = ?)"
 
 
 def _row(clip: Clip) -> tuple[object, ...]:
     rate = f"{clip.rate.numerator}/{clip.rate.denominator}" if clip.rate else None
     first, last = clip.frames or (None, None)
+    span = clip.span()
+    tc_in, tc_out = (float(span[0]), float(span[1])) if span else (None, None)
     return (clip.volume, clip.relpath, clip.name, clip.size, int(clip.present), clip.kind, rate, clip.start,
-            clip.duration, json.dumps(list(clip.reels)), clip.clip_name, clip.scene, clip.take, clip.roll, first, last)
+            clip.duration, json.dumps(list(clip.reels)), clip.clip_name, clip.scene, clip.take, clip.roll, first, last,
+            tc_in, tc_out)
 
 
 def _clip(row: tuple, rates: dict[str, Fraction]) -> Clip:  # type: ignore[type-arg]
@@ -84,12 +95,13 @@ class SqlCatalog:
             rows.append(_row(clip))
             idents.append((clip.volume, clip.relpath))
             keys.extend((kind, k, clip.volume, clip.relpath) for kind, k in keys_for(clip))
-        self.db.executemany("DELETE FROM clip_keys WHERE volume = ? AND relpath = ?", idents)
-        self.db.executemany(f"INSERT OR REPLACE INTO clips VALUES ({', '.join('?' * len(_COLUMNS))})", rows)
-        self.db.executemany("INSERT OR IGNORE INTO clip_keys VALUES (?, ?, ?, ?)", keys)
+        self.db.executemany(f"DELETE FROM clip_keys WHERE clip = {_ID}", idents)
+        self.db.executemany(_UPSERT, rows)  # an update keeps the clip's id
+        self.db.executemany("INSERT OR IGNORE INTO clip_keys SELECT ?, ?, id FROM clips "
+                            "WHERE volume = ? AND relpath = ?", keys)
 
     def remove(self, volume: str, relpath: str) -> None:
-        self.db.execute("DELETE FROM clip_keys WHERE volume = ? AND relpath = ?", (volume, relpath))
+        self.db.execute(f"DELETE FROM clip_keys WHERE clip = {_ID}", (volume, relpath))
         self.db.execute("DELETE FROM clips WHERE volume = ? AND relpath = ?", (volume, relpath))
 
     def set_present(self, volume: str, relpath: str, present: bool) -> None:
@@ -97,8 +109,12 @@ class SqlCatalog:
         self.db.execute("UPDATE clips SET present = ? WHERE volume = ? AND relpath = ?",
                         (int(present), volume, relpath))
 
-    def _get(self, kind: str, k: str) -> list[Clip]:
-        return [_clip(r, self._rates) for r in self.db.execute(_SELECT, (kind, k))]
+    def _get(self, kind: str, k: str, near: Span | None = None) -> list[Clip]:
+        if near is None:
+            rows = self.db.execute(_SELECT, (kind, k))
+        else:
+            rows = self.db.execute(_SELECT + _NEAR, (kind, k, float(near[1]) + MARGIN, float(near[0]) - MARGIN))
+        return [_clip(r, self._rates) for r in rows]
 
     def by_name(self, name: str) -> list[Clip]:
         return self._get("name", key(name))
@@ -109,18 +125,18 @@ class SqlCatalog:
     def by_clip_name(self, name: str) -> list[Clip]:
         return self._get("clip", key(name))
 
-    def by_reel(self, reel: str) -> list[Clip]:
-        found = self._get("reel", key(reel))
+    def by_reel(self, reel: str, near: Span | None = None) -> list[Clip]:
+        found = self._get("reel", key(reel), near)
         if len(reel.strip()) == REEL_LIMIT:
             seen = {(c.volume, c.relpath) for c in found}
-            found += [c for c in self._get("reel8", key(reel)) if (c.volume, c.relpath) not in seen]
+            found += [c for c in self._get("reel8", key(reel), near) if (c.volume, c.relpath) not in seen]
         return found
 
     def by_sequence(self, base: str, ext: str) -> list[Clip]:
         return self._get("seq", sequence_key(base, ext))
 
-    def by_scene_take(self, scene: str, take: str) -> list[Clip]:
-        return self._get("scene_take", scene_take_key(scene, take))
+    def by_scene_take(self, scene: str, take: str, near: Span | None = None) -> list[Clip]:
+        return self._get("scene_take", scene_take_key(scene, take), near)
 
 
 TIMELINE_SCHEMA = """
