@@ -226,6 +226,14 @@ def test_sound_by_scene_and_take_from_real_bwf():
     # the Sound Devices original and Pro Tools' re-export are the same take at the same timecode: listed
     assert m.status == "ambiguous" and m.method == "reel and source timecode"
     assert sorted(c.name for c in m.clips) == ["A101_4.WAV", "PT A101_4.A1.wav"]
+    # the same take recorded on a second roll at the same timecode: the event's roll decides
+    cat.add(Clip(**{**{f: getattr(a101_4, f) for f in Clip.__slots__},  # type: ignore[arg-type]
+                    "relpath": "roll2/A101_4b.WAV", "name": "A101_4b.WAV", "roll": "SR002"}))
+    ev2 = Event(1, "A1", "audio", 0, 10, src, src + 10, NTSC, clip_name="Sc A101 Tk 4 mix", scene="A101", take="4",
+                reel="SR002")
+    m = match_event(ev2, cat)
+    assert (m.status, m.method, [c.name for c in m.clips]) == (
+        "matched", "reel and source timecode", ["A101_4b.WAV"])  # SR002 is that file's roll, and a reel name
     # by its own name an EDL sound event is decisive
     m = match_event(Event(1, "A1", "audio", 0, 10, src, src + 10, NTSC, clip_name="A101_4", reel="18Y12M31"), cat)
     assert (m.status, m.method, m.clip.name) == ("matched", "clip name", "A101_4.WAV")

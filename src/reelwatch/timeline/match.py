@@ -10,7 +10,7 @@ The steps, in order (the first that finds exactly one clip wins):
 4. the clip name, as written and without Avid's decorations (``ZZ100_501 (LAY3)``);
 5. the reel or tape (exact, or the 8-character EDL cut of a longer name), decided by the
    clip whose timecode covers the event's source range;
-6. sound by scene and take (bext/iXML), narrowed by roll and timecode.
+6. sound by scene and take (bext/iXML), decided by timecode (the roll is a reel name: step 5).
 
 Copies of one clip on several volumes (same name, same start timecode, or a copy whose
 timecode could not be read) are one clip: the match lists every copy. Steps 1-4 are decisive
