@@ -14,7 +14,7 @@ from .builtin.ignore import IgnoreRules
 from .builtin.notify_apprise import AppriseNotifier
 from .builtin.sanity import Sanity
 from .config import Config, ConfigError, Plugins, Problem, build_config
-from .config_paths import config_warnings
+from .config_paths import config_warnings, override_warnings
 from .manager import PluginManager
 from .probe import MediaInfoProbe, ProbePool
 
@@ -82,7 +82,7 @@ def load_runtime(config_path: str | Path | None, pool: ProbePool | None) -> Runt
     dirs = [Path(base_dir) / d if not Path(d).is_absolute() else Path(d) for d in plugin_cfg.dirs]
     pm.load(builtins=builtin_plugins(pool), dirs=dirs, disable=plugin_cfg.disable)
     sections = pm.config_sections()
-    pm.rule_infos()  # a plugin whose rules() fails is a load error now, not a crash of `reelwatch plugins`
+    rule_ids = {r.id for r in pm.rule_infos()}  # a plugin whose rules() fails is a load error now
     problems: list[Problem] = []
     if pm.load_errors and config_path:
         problems += [_load_problem(e) for e in pm.load_errors]
@@ -93,6 +93,10 @@ def load_runtime(config_path: str | Path | None, pool: ProbePool | None) -> Runt
         problems += err.items
     if config is not None:
         problems += [Problem(p, ("rules",)) for p in pm.configure(config)]
+    warnings = [w.render(source, "warning: ") for w in [*config_warnings(raw, base_dir, text),
+                                                         *override_warnings(raw, rule_ids, text)]]
     if problems or config is None:
-        raise ConfigError(source, problems, text=text)
-    return Runtime(pm=pm, config=config, warnings=[w.render(source, "warning: ") for w in config_warnings(config, text)])
+        err = ConfigError(source, problems, text=text)
+        err.warnings = warnings
+        raise err
+    return Runtime(pm=pm, config=config, warnings=warnings)

@@ -63,8 +63,11 @@ class ConfigError(Exception):
 
     def __init__(self, source: str, problems: Sequence[str | Problem], text: str | None = None):
         self.source = source
-        self.items = locate(problems, text)
+        # in file order, like a linter; problems in other files (plugins) after the config's own
+        self.items = sorted(locate(problems, text), key=lambda p: (p.located, p.line is None, p.line or 0))
         self.problems = [p.text for p in self.items]
+        self.warnings: list[str] = []
+        """``file:line: warning: ...`` lines found alongside (printed after the problems)."""
         super().__init__(f"{source}: " + "; ".join(self.problems))
 
     def lines(self) -> list[str]:
@@ -73,7 +76,7 @@ class ConfigError(Exception):
     def __str__(self) -> str:
         count = len(self.items)
         return "\n".join([f"{self.source}: invalid config ({count} problem{'s' if count != 1 else ''})",
-                          *self.lines()])
+                          *self.lines(), *self.warnings])
 
 
 class _Strict(BaseModel):

@@ -5,37 +5,62 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from .config import Config, Problem, Volume, drive_volume_name, locate
+from .config import Config, Problem, Role, Volume, drive_volume_name, locate
 
 GLOB = set("*?[")
 """A volume path with any of these is a mount root (DIT cart): each folder it matches is a drive."""
 
 
-def config_warnings(config: Config, text: str | None = None) -> list[Problem]:
+def config_warnings(raw: Mapping[str, Any], base_dir: str, text: str | None = None) -> list[Problem]:
     """What is valid but will not work as meant: volume paths that do not exist (yet), and
-    roles that nobody can reach (no notification targets)."""
+    roles that nobody can reach (no notification targets). Read from the raw config, so that
+    they are reported in the same run as its errors."""
     out: list[Problem] = []
-    for i, vol in enumerate(config.volumes):
-        path = config.resolve(vol.path)
-        if GLOB & set(vol.path):  # a mount root: its drives come and go, its parent stays
+    volumes = raw.get("volumes") if isinstance(raw.get("volumes"), list) else []
+    for i, vol in enumerate(volumes):
+        written = vol.get("path") if isinstance(vol, Mapping) else None
+        if not isinstance(written, str) or not written:
+            continue
+        path = Path(written).expanduser()
+        path = path if path.is_absolute() else Path(base_dir) / path
+        if GLOB & set(written):  # a mount root: its drives come and go, its parent stays
             parent = path.parent
             while GLOB & set(str(parent)):
                 parent = parent.parent
             if not parent.is_dir():
                 out.append(Problem(f"volumes[{i}].path: {parent} does not exist, so no drive can appear under "
-                                   f"the mount root {vol.path}", ("volumes", i, "path")))
+                                   f"the mount root {written}", ("volumes", i, "path")))
             continue
         if not path.exists():
-            out.append(Problem(f"volumes[{i}].path: {path} does not exist (yet); volume {vol.name!r} is reported "
+            name = vol.get("name", i)
+            out.append(Problem(f"volumes[{i}].path: {path} does not exist (yet); volume {name!r} is reported "
                                "unavailable until it appears", ("volumes", i, "path")))
         elif not path.is_dir():
             out.append(Problem(f"volumes[{i}].path: {path} is a file, not a folder", ("volumes", i, "path")))
-    for name, role in config.roles.items():
-        if not role.notify:
+    roles = raw.get("roles") if isinstance(raw.get("roles"), Mapping) else {}
+    for name, role in roles.items():
+        if isinstance(role, Mapping) and not role.get("notify") and set(role) <= set(Role.model_fields):
             out.append(Problem(f"roles.{name}: no notify targets, so nobody hears about what {name!r} must know "
                                "or fix; add an apprise URL to notify", ("roles", name)))
+    return locate(out, text)
+
+
+def override_warnings(raw: Mapping[str, Any], rule_ids: set[str], text: str | None = None) -> list[Problem]:
+    """``[overrides."<rule id>"]`` naming a rule that no loaded plugin documents: most often a
+    typo, which would leave the rule as it was without a word."""
+    import difflib
+    overrides = raw.get("overrides") if isinstance(raw.get("overrides"), Mapping) else {}
+    out = []
+    for rid in overrides:
+        if rid not in rule_ids:
+            hint = difflib.get_close_matches(str(rid), sorted(rule_ids), n=1, cutoff=0.6)
+            out.append(Problem(f"overrides.{rid}: no loaded plugin documents this rule id"
+                               + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                               + "; the override changes nothing unless a plugin raises it", ("overrides", rid)))
     return locate(out, text)
 
 
