@@ -145,10 +145,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         vols = {r["volume"]: dict(r) for r in store.query("SELECT * FROM volume_status")}
         data["findings"] = {Severity(r[0]).label: r[1] for r in store.query(
             "SELECT severity, COUNT(*) FROM findings WHERE status='open' GROUP BY severity ORDER BY severity DESC")}
-        out = store.query("SELECT COUNT(*), MIN(created) FROM outbox WHERE state='pending'")[0]
+        waiting = store.query("SELECT COUNT(*), MIN(created) FROM outbox WHERE state='pending'")[0]
         dead = store.query("SELECT COUNT(*) FROM outbox WHERE state='dead'")[0][0]
-        data["outbox"] = {"pending": out[0], "oldest_age_s": round(time.time() - out[1], 1) if out[1] else None,
-                          "dead": dead}
+        data["outbox"] = {"pending": waiting[0], "dead": dead,
+                          "oldest_age_s": round(time.time() - waiting[1], 1) if waiting[1] else None}
     keys = ("observer", "health", "last_event", "queue_depth", "detail")
     volumes: list[dict[str, object]] = []
     for v in config.volumes:
@@ -160,40 +160,39 @@ def cmd_status(args: argparse.Namespace) -> int:
         drives = sorted(n for n in vols if n.startswith(f"{v.name}-"))
         volumes.append({"name": v.name, "path": v.path, "kind": v.kind, "mount_root": True, "drives": drives,
                         **dict.fromkeys(keys)})
-        volumes += [{"name": n, "path": f"a drive under {v.path}", "kind": v.kind, "drive_of": v.name,
+        volumes += [{"name": n, "path": f"drive under {v.name}", "kind": v.kind, "drive_of": v.name,
                      **{k: vols[n].get(k) for k in keys}} for n in drives]
     data["volumes"] = volumes
     lines, data["daemon"] = status_lines(store, vols)
     if args.format == "json":
         print(json.dumps(data, indent=2, default=str))
         return 0
-    console = Console(highlight=False)
-    table = Table(title=f"reelwatch: {escape(config.production.name)}")
-    for col in ("volume", "path", "observer", "health", "last event", "queue", "detail"):
-        table.add_column(col, overflow="fold")
-    for v in volumes:
+    out: list[str] = [f"reelwatch: {config.production.name}", *lines, "volumes:"]
+    width = max((len(str(v["name"])) for v in volumes), default=0)
+    for v in volumes:  # one line each: readable at any terminal width, and greppable
+        name = str(v["name"]).ljust(width)
         if v.get("mount_root"):
             mounted = len(v["drives"])  # type: ignore[arg-type]
-            table.add_row(escape(str(v["name"])), escape(str(v["path"])), "mount root",
-                          f"{mounted} drive(s) mounted" if mounted else "no drive mounted", "-", "-", "")
-            continue
-        health = str(v["health"]) if v["health"] else "not watched yet"
-        table.add_row(escape(str(v["name"])), escape(str(v["path"])), str(v["observer"] or "-"), health,
-                      _ts(v["last_event"]), str(v["queue_depth"]) if v["queue_depth"] is not None else "-",  # type: ignore[arg-type]
-                      escape(str(v["detail"] or "")))
-    for line in lines:
-        console.print(escape(line))
-    console.print(table)
+            out.append(f"  {name}  mount root {v['path']}: "
+                       + (f"{mounted} drive(s) mounted" if mounted else "no drive mounted"))
+        elif not v["health"]:
+            out.append(f"  {name}  not reported by the daemon (not running, or not watched yet)  [{v['path']}]")
+        else:
+            how = f"{v['observer']}" + (f" ({v['detail']})" if v["detail"] else "")
+            queued = f"; {v['queue_depth']} file(s) settling or queued" if v["queue_depth"] else ""
+            out.append(f"  {name}  {v['health']}, {how}; last event {_ts(v['last_event'])}{queued}"  # type: ignore[arg-type]
+                       + ("" if v.get("drive_of") else f"  [{v['path']}]"))
     counts = data["findings"]
-    console.print("open findings: " + (", ".join(f"{n} {label}" for label, n in counts.items())  # type: ignore[union-attr]
-                                        if counts else "none"))
+    out.append("open findings: " + (", ".join(f"{n} {label}{'s' if n != 1 else ''}"  # 2 errors, 1 warning
+                                              for label, n in counts.items()) if counts else "none"))  # type: ignore[union-attr]
     if store is None:
-        console.print("outbox: no state database yet (the daemon has not run)")
+        out.append("outbox: no state database yet (the daemon has not run)")
     else:
         ob = data["outbox"]
         age = f", the oldest waiting {ob['oldest_age_s']:.0f} s" if ob["oldest_age_s"] is not None else ""  # type: ignore[index]
-        console.print(f"outbox: {ob['pending']} message(s) waiting to be sent{age}; "  # type: ignore[index]
-                      f"{ob['dead']} dead-lettered")  # type: ignore[index]
+        out.append(f"outbox: {ob['pending']} message(s) waiting to be sent{age}; "  # type: ignore[index]
+                   f"{ob['dead']} dead-lettered")  # type: ignore[index]
+    Console(highlight=False, soft_wrap=True).print("\n".join(out), markup=False)
     return 0
 
 

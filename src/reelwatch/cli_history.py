@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
 from .store import Store
 
@@ -97,16 +96,21 @@ def timeline(store: Store, rows: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
     return events
 
 
+def _shown(text: str) -> str:
+    """A name for a terminal: control characters as ``\\xNN``, never interpreted."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
 def print_history(store: Store, volume: str | None, relpath: str, rows: Sequence[sqlite3.Row], fmt: str) -> None:
     events = timeline(store, rows)
     if fmt == "json":
         print(json.dumps({"volume": volume, "path": relpath, "events": events}, indent=2, default=str))
         return
-    console = Console(highlight=False, soft_wrap=True)
-    console.print(f"history of {escape(relpath)}" + (f" on volume {escape(volume)}" if volume else ""))
+    out = [f"history of {relpath}" + (f" on volume {volume}" if volume else "")]
     for e in events:
-        where = f" [{escape(e['volume'])}]" if volume is None and e["volume"] else ""
-        console.print(f"{_when(e['ts'])}  {escape(e['text'])}{where}")
+        where = f"  [{e['volume']}]" if volume is None and e["volume"] else ""
+        out.append(f"{_when(e['ts'])}  {e['text']}{where}")
+    Console(highlight=False, soft_wrap=True).print("\n".join(_shown(line) for line in out), markup=False)
 
 
 def status_lines(store: Store | None, volumes: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], dict[str, Any]]:
