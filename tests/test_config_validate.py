@@ -145,6 +145,7 @@ def test_check_uses_reelwatch_config_from_the_environment(tmp_path, media):
     assert out.returncode == 1, out.stderr
     assert "spec.frame_rate" in {f["rule"] for f in json.loads(out.stdout)["findings"]}
     # --config still wins over the environment
-    out = reelwatch("check", str(clip), "--format", "json", "--config", str(write_config(tmp_path / "x")), env=env) \
-        if (tmp_path / "x").mkdir() is None else None
+    (tmp_path / "plain").mkdir()
+    out = reelwatch("check", str(clip), "--format", "json", "--config", str(write_config(tmp_path / "plain")),
+                    env=env)
     assert out.returncode == 0, out.stdout
