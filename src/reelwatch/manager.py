@@ -21,6 +21,7 @@ import difflib
 import hashlib
 import importlib.util
 import inspect
+import linecache
 import os
 import sys
 import traceback
@@ -100,7 +101,6 @@ def _where(function: Any) -> str:
     code = getattr(target, "__code__", None)
     if code is None:
         return getattr(target, "__module__", None) or "?"
-    import linecache
     line = code.co_firstlineno
     for n in range(line, line + 20):  # the first line is the decorator's: name the ``def`` line
         if linecache.getline(code.co_filename, n).lstrip().startswith(("def ", "async def ")):
