@@ -23,6 +23,7 @@ import structlog
 
 from .app import Runtime, load_runtime
 from .config import ConfigError, Volume, drive_volume_name
+from .health import Supervisor, admin_role, dead_threads
 from .metrics import Metrics, MetricsServer
 from .model import Asset, Message
 from .outbox import Outbox, OutboxWorker
@@ -83,7 +84,7 @@ class Daemon:
         self._histories: dict[tuple[str, str], float] = {}
         self._histories_lock = threading.Lock()
         self.metrics_server: MetricsServer | None = None
-        self._reported_dead: set[str] = set()
+        self._supervisor = Supervisor(self)
 
     # -- start-up -------------------------------------------------------------------------
     def start(self) -> None:
@@ -322,47 +323,21 @@ class Daemon:
                 log.error("control_step_failed", error=f"{type(exc).__name__}: {exc}")
             self.stopping.wait(self.tick_seconds)
 
-    def dead_threads(self) -> list[str]:
-        """The daemon's own threads that have died: control, checkers, outbox, metrics."""
-        dead = [t.name for t in self._checkers if not t.is_alive()]
-        if self.outbox_worker is not None and not self.outbox_worker.is_alive():
-            dead.append(self.outbox_worker.name)
-        if self.control is not None and not self.control.is_alive() and not self.stopping.is_set():
-            dead.append(self.control.name)
-        if self.metrics_server is not None and not self.metrics_server.alive():
-            dead.append("reelwatch-metrics")
-        return dead
-
     def healthy(self) -> bool:
         """Every worker thread alive (control, checkers, outbox, metrics), every observer
         alive, and the queue is draining."""
-        return self.outbox_worker is not None and not self.dead_threads() \
+        return self.outbox_worker is not None and not dead_threads(self) \
             and all(v.healthy() for v in self.volumes.values())
 
     def supervise(self) -> list[str]:
-        """From the main thread: say once, loudly, that a worker thread died (log, audit,
-        metrics, the admin role). The watchdog pings stop by themselves (see :meth:`healthy`),
-        so systemd restarts the service."""
-        dead = self.dead_threads()
-        self.metrics.set_healthy(not dead and self.healthy())
-        for name in sorted(set(dead) - self._reported_dead):
-            log.error("thread_died", thread=name)
-            if self.store is not None:
-                self.store.audit("thread_died", thread=name)
-            self._tell_admin(f"reelwatch is unhealthy: its {name} thread died",
-                             f"The {name} thread of the reelwatch daemon stopped, so part of the watching or "
-                             "checking is no longer done. The systemd watchdog will restart the service; if it "
-                             "does not run under systemd, restart it yourself and look at its log (thread_died).")
-        self._reported_dead = set(dead)
-        return dead
+        """From the main thread: a worker thread that died is told once, loudly (see
+        :mod:`reelwatch.health`); returns the dead threads' names."""
+        return self._supervisor.check()
 
     def _tell_admin(self, subject: str, text: str) -> None:
-        if self.outbox is None or self.runtime is None:
-            return
-        config = self.runtime.config
-        admin = config.notify.admin_role or next((r for r in ("admin", "supervisor") if r in config.roles), None)
-        if admin:
-            self.outbox.enqueue(Message(role=admin, production=config.production.name, kind="admin",
+        admin = admin_role(self.runtime.config) if self.runtime is not None else None
+        if self.outbox is not None and self.runtime is not None and admin:
+            self.outbox.enqueue(Message(role=admin, production=self.runtime.config.production.name, kind="admin",
                                         subject=subject, text=text))
 
     def _watchdog(self) -> None:

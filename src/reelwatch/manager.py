@@ -17,11 +17,8 @@ wrappers (``wrapper=True`` or the older ``hookwrapper=True``) wrap those isolate
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import importlib.util
-import inspect
-import linecache
 import os
 import sys
 import traceback
@@ -35,6 +32,7 @@ import structlog
 
 from . import hookspecs
 from .model import Asset, Finding, RuleInfo, Severity
+from .plugin_checks import error_line, problems_of, spec_names, unknown_hooks
 
 ENTRY_POINT_GROUP = "reelwatch.plugins"
 log = structlog.get_logger("reelwatch.plugins")
@@ -93,30 +91,6 @@ def load_plugin_file(file: Path, namespace: str = "reelwatch_local") -> Any:
             sys.modules.pop(modname, None)
         raise
     return module
-
-
-def _where(function: Any) -> str:
-    """``/path/plugin.py:12`` for a hook implementation."""
-    target = inspect.unwrap(function)
-    code = getattr(target, "__code__", None)
-    if code is None:
-        return getattr(target, "__module__", None) or "?"
-    line = code.co_firstlineno
-    for n in range(line, line + 20):  # the first line is the decorator's: name the ``def`` line
-        if linecache.getline(code.co_filename, n).lstrip().startswith(("def ", "async def ")):
-            line = n
-            break
-    return f"{code.co_filename}:{line}"
-
-
-def _error_line(file: Path, exc: BaseException) -> str:
-    """``/path/plugin.py:3: SyntaxError: ...``: where in the plugin file an import failed."""
-    line = getattr(exc, "lineno", None) if isinstance(exc, SyntaxError) else None
-    if line is None:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == file]
-        line = frames[-1].lineno if frames else None
-    text = exc.msg if isinstance(exc, SyntaxError) else str(exc)
-    return f"{file}{f':{line}' if line else ''}: {type(exc).__name__}: {text}"
 
 
 def _findings(plugin: str, value: Any) -> list[Finding]:
@@ -181,54 +155,12 @@ class PluginManager:
 
     # -- validation ----------------------------------------------------------------------
     def _spec_names(self) -> list[str]:
-        return sorted(n for n, c in vars(self._pm.hook).items() if not n.startswith("_") and c.has_spec())
+        return spec_names(self._pm)
 
     def problems_of(self, plugin: object) -> list[str]:
         """Everything that would make ``plugin`` fail or silently do nothing, one line each,
-        led by ``file:line``. Empty when it can be registered."""
-        out: list[str] = []
-        hooks = self._spec_names()
-        marked = 0
-        for attr in dir(plugin):
-            try:
-                opts = self._pm.parse_hookimpl_opts(plugin, attr)
-            except Exception:
-                continue
-            function = getattr(plugin, attr, None)
-            if opts is None:
-                if attr in hooks and inspect.isfunction(function) and inspect.getmodule(function) is plugin:
-                    out.append(f"{_where(function)}: function {attr!r} has the name of a hook but no @hookimpl "
-                               "above it, so it is never called; add @hookimpl (from reelwatch import hookimpl)")
-                continue
-            marked += 1
-            hook = opts.get("specname") or attr
-            if hook not in hooks:
-                hint = difflib.get_close_matches(hook, hooks, n=1, cutoff=0.6)
-                out.append(f"{_where(function)}: hook {hook!r} is not a reelwatch hook"
-                           + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                           + f"; reelwatch calls: {', '.join(hooks)}")
-                continue
-            spec = getattr(self._pm.hook, hook).spec
-            try:
-                params = inspect.signature(function).parameters.values()
-            except (TypeError, ValueError):
-                params = []  # type: ignore[assignment]
-            # pluggy passes only the arguments without defaults; those must be the hook's
-            args = [a.name for a in params if a.default is inspect.Parameter.empty and a.name not in ("self", "cls")
-                    and a.kind in (a.POSITIONAL_ONLY, a.POSITIONAL_OR_KEYWORD, a.KEYWORD_ONLY)]
-            for arg in args:
-                if arg not in spec.argnames:
-                    hint = difflib.get_close_matches(arg, spec.argnames, n=1, cutoff=0.6)
-                    out.append(f"{_where(function)}: hook {hook!r} takes {arg!r}, which reelwatch does not pass"
-                               + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                               + f"; {hook} can take: {', '.join(spec.argnames) or 'nothing'}")
-            if (opts.get("wrapper") or opts.get("hookwrapper")) and not inspect.isgeneratorfunction(function):
-                out.append(f"{_where(function)}: hook {hook!r} is marked as a wrapper but does not yield; a wrapper "
-                           "is a generator: result = yield; return result")
-        if not marked and not out and inspect.ismodule(plugin):
-            out.append(f"{getattr(plugin, '__file__', plugin)}: defines no @hookimpl function, so it does "
-                       "nothing; mark each hook implementation with @hookimpl")
-        return out
+        led by ``file:line`` (see :mod:`reelwatch.plugin_checks`). Empty when it can be registered."""
+        return problems_of(self._pm, plugin)
 
     def _register_checked(self, plugin: object, name: str, where: str) -> bool:
         problems = self.problems_of(plugin)
@@ -244,18 +176,10 @@ class PluginManager:
     def _reject_unknown_hooks(self) -> None:
         """pluggy's ``check_pending()``, as load errors: plugins that reached registration
         (entry points) with an implementation of a hook that does not exist are unregistered."""
-        hooks = self._spec_names()
-        for hook, caller in list(vars(self._pm.hook).items()):
-            if hook.startswith("_") or caller.has_spec():
-                continue
-            for impl in caller.get_hookimpls():
-                if impl.optionalhook or self._pm.get_plugin(impl.plugin_name) is None:
-                    continue
-                hint = difflib.get_close_matches(hook, hooks, n=1, cutoff=0.6)
-                self.load_errors.append(f"{_where(impl.function)}: hook {hook!r} is not a reelwatch hook"
-                                        + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                                        + f" (plugin {impl.plugin_name!r}, not loaded)")
-                self._pm.unregister(name=impl.plugin_name)
+        for plugin, error in unknown_hooks(self._pm):
+            self.load_errors.append(error)
+            if self._pm.get_plugin(plugin) is not None:
+                self._pm.unregister(name=plugin)
 
     @staticmethod
     def _entry_point_names() -> list[str]:
@@ -275,7 +199,7 @@ class PluginManager:
             try:
                 module = load_plugin_file(file, namespace)
             except (Exception, SystemExit) as exc:  # a plugin that exits on import must not stop us
-                self.load_errors.append(f"{_error_line(file, exc)} (plugin {file.stem!r}, not loaded)")
+                self.load_errors.append(f"{error_line(file, exc)} (plugin {file.stem!r}, not loaded)")
                 continue
             self._register_checked(module, file.stem, where=str(file))
 
