@@ -152,7 +152,7 @@ class VolumeRuntime:
             log.error("reconcile_failed", volume=self.name, error=f"{type(exc).__name__}: {exc}")
             self._next_reconcile = time.monotonic() + max(self.cfg.poll_interval, 60.0)
             return None
-        first, self.last_scan = self.last_scan is None, result
+        previous, self.last_scan = self.last_scan, result
         self._report_unreadable(result.unreadable)
         if self.on_reconcile is not None:
             self.on_reconcile(self.name, result.seconds)
@@ -160,7 +160,9 @@ class VolumeRuntime:
         self._next_reconcile = now + self.cfg.reconcile_interval if self.cfg.reconcile_interval else float("inf")
         self._next_poll = now + self.cfg.poll_interval
         # every poll of a polling volume is a reconcile: say it at info only when it found something
-        (log.info if first or result.touched or result.gone else log.debug)(
+        # new (a file that is still settling is found again by every poll until it is checked)
+        news = previous is None or result.gone or (result.touched and result.touched != previous.touched)
+        (log.info if news else log.debug)(
             "reconciled", volume=self.name, files=result.files, changed=result.touched, gone=result.gone,
             seconds=round(result.seconds, 3))
         return result
