@@ -295,7 +295,9 @@ def test_outage_across_a_daemon_restart_loses_and_repeats_nothing(tmp_path, inbo
             return db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
     for i in range(3):
         (tmp_path / "ingest" / f"clip_{i}.mov").write_bytes(b"")
-        deadline = time.monotonic() + 15  # separate digests, queued in order (however busy the machine)
+        # separate digests, queued in order: each file's message is in the outbox before the next
+        # lands (a fixed sleep let a slow first probe on a loaded machine check all three in one digest)
+        deadline = time.monotonic() + 20
         while queued() < i + 1 and time.monotonic() < deadline:
             time.sleep(0.05)
     assert queued() == 3

@@ -24,6 +24,7 @@ import structlog
 
 from .app import Runtime, load_runtime
 from .config import ConfigError, Volume, drive_volume_name
+from .health import Supervisor, admin_role, dead_threads
 from .metrics import Metrics, MetricsServer
 from .model import Asset, Message
 from .outbox import Outbox, OutboxWorker
@@ -87,6 +88,7 @@ class Daemon(StateFaults):
         self._histories: dict[tuple[str, str], float] = {}
         self._histories_lock = threading.Lock()
         self.metrics_server: MetricsServer | None = None
+        self._supervisor = Supervisor(self)
         self.disk: StateDisk | None = None
         self.thumbs: Thumbnails | None = None
         self._control_error = ("", 0.0)
@@ -97,6 +99,8 @@ class Daemon(StateFaults):
         self.pool = ProbePool(probe_cfg.workers, probe_cfg.timeout, probe_cfg.noatime).start()
         self.runtime = load_runtime(self.config_path, self.pool)
         config = self.runtime.config
+        for warning in self.runtime.warnings:
+            log.warning("config_warning", problem=warning)
         if config.service.metrics:
             self.metrics_server = self.metrics.serve(config.service.metrics)
             log.info("metrics", url=self.metrics_server.url)
@@ -128,6 +132,7 @@ class Daemon(StateFaults):
         log.info("ready", volumes=len(self.volumes), production=config.production.name)
         self.control = threading.Thread(target=self._control_loop, name="reelwatch-control", daemon=True)
         self.control.start()
+        self.metrics.set_healthy(self.healthy())
 
     def _open_volumes(self) -> None:
         assert self.runtime is not None
@@ -328,7 +333,7 @@ class Daemon(StateFaults):
         while not self.stopping.is_set():
             try:
                 self._control_step()
-            except Exception as exc:  # the control thread never dies: it is what watches everything
+            except Exception as exc:  # this thread must outlive any one failure; a lasting one stops the pings
                 self._control_failed(exc)
             try:
                 self._watchdog()
@@ -367,10 +372,20 @@ class Daemon(StateFaults):
             self._write_status()
 
     def healthy(self) -> bool:
-        """Observers alive, workers alive, and the queue is draining."""
-        workers_ok = all(t.is_alive() for t in self._checkers)
-        outbox_ok = self.outbox_worker is not None and self.outbox_worker.is_alive()
-        return workers_ok and outbox_ok and all(v.healthy() for v in self.volumes.values())
+        """Every worker thread alive (control, checkers, outbox, metrics), every observer
+        alive, and the queue is draining."""
+        return self.outbox_worker is not None and not dead_threads(self) \
+            and all(v.healthy() for v in self.volumes.values())
+
+    def supervise(self) -> list[str]:
+        """From the main thread: a worker thread that died is told once, loudly (see
+        :mod:`reelwatch.health`); returns the dead threads' names."""
+        return self._supervisor.check()
+
+    def _tell_admin(self, subject: str, text: str) -> None:
+        admin = admin_role(self.runtime.config) if self.runtime is not None else None
+        if admin:
+            self._tell(admin, subject, text)  # straight away while the state database cannot record
 
     def _watchdog(self) -> None:
         interval = self.sd.watchdog_interval
@@ -394,23 +409,42 @@ class Daemon(StateFaults):
         return text + (f"; unavailable: {', '.join(down)}" if down else "")
 
     def reload(self) -> bool:
-        """Validate the config file again; swap it in only if it is valid."""
+        """Validate the config file again; swap it in only if it is valid. Whatever goes wrong
+        (a bad config, a broken plugin, anything a plugin raises) keeps the running config."""
         assert self.runtime is not None and self.pipeline is not None and self.store is not None
         self.sd.reloading()
         try:
             runtime = load_runtime(self.config_path, self.pool)
-        except ConfigError as err:
-            problems = err.problems
-            log.error("reload_rejected", problems=problems)
-            self._recorded(lambda: self.store.audit("reload_rejected", problems=problems))  # type: ignore[union-attr]
-            if self.outbox is not None:
-                admin = self.runtime.config.notify.admin_role or next(
-                    (r for r in ("admin", "supervisor") if r in self.runtime.config.roles), None)
-                if admin:
-                    self._tell(admin, "config reload rejected: still running on the previous config",
-                               "The edited config was not applied:\n" + "\n".join(problems))
+        except (Exception, SystemExit) as exc:
+            lines = exc.lines() if isinstance(exc, ConfigError) else [f"{type(exc).__name__}: {exc}"]
+            log.error("reload_rejected", problems=lines)
+            self._recorded(lambda: self.store.audit("reload_rejected", problems=lines))  # type: ignore[union-attr]
+            self._tell_admin("config reload rejected: still running on the previous config",
+                             "The edited config was not applied:\n" + "\n".join(lines))
             self.sd.ready(self._status())
             return False
+        previous = self.runtime
+        try:
+            self._swap(runtime)
+        except Exception as exc:  # should not happen: put the previous config back
+            log.error("reload_failed", error=f"{type(exc).__name__}: {exc}")
+            failed = f"{type(exc).__name__}: {exc}"
+            self._recorded(lambda: self.store.audit("reload_failed", error=failed))  # type: ignore[union-attr]
+            self._swap(previous)
+            self._tell_admin("config reload failed: still running on the previous config",
+                             f"Applying the edited config failed ({type(exc).__name__}: {exc}); the previous "
+                             "config is running again.")
+            self.sd.ready(self._status())
+            return False
+        self._recorded(lambda: self.store.audit("reloaded", config=self.config_path))  # type: ignore[union-attr]
+        for warning in runtime.warnings:
+            log.warning("config_warning", problem=warning)
+        log.info("reloaded", volumes=len(self.volumes))
+        self.sd.ready(self._status())
+        return True
+
+    def _swap(self, runtime: Runtime) -> None:
+        assert self.pipeline is not None
         for vol in self.volumes.values():
             vol.stop()
         self.volumes.clear()
@@ -421,10 +455,6 @@ class Daemon(StateFaults):
         if self.outbox is not None:
             self.outbox.config = runtime.config
         self._open_volumes()
-        self._recorded(lambda: self.store.audit("reloaded", config=self.config_path))  # type: ignore[union-attr]
-        log.info("reloaded", volumes=len(self.volumes))
-        self.sd.ready(self._status())
-        return True
 
     # -- stopping -----------------------------------------------------------------------
     def stop(self, drain: float = 10.0) -> None:
@@ -476,7 +506,7 @@ class Daemon(StateFaults):
             raise
         try:
             while not self.stopping.wait(0.5):
-                pass
+                self.supervise()
         finally:
             self.stopping.clear()
             self.stop()
