@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -203,7 +204,8 @@ def status_of(config: Path) -> dict:
 
 @needs_userns
 def test_a_watch_limit_too_small_at_start_falls_back_to_polling_and_tells_the_admin(tmp_path, inbox, spawn):
-    config = write_config(tmp_path, inbox, settle=0.3, roles=("dit", "admin"))
+    config = write_config(tmp_path, inbox, settle=0.3, roles=("dit", "admin"),
+                          extra='[service]\nmetrics = "127.0.0.1:0"\n')
     config.write_text(config.read_text().replace('observer = "inotify"', 'observer = "auto"\npoll_interval = 0.5'))
     for i in range(40):
         (tmp_path / "ingest" / f"card{i:02d}").mkdir()
@@ -218,6 +220,9 @@ def test_a_watch_limit_too_small_at_start_falls_back_to_polling_and_tells_the_ad
     assert wait_until(lambda: status_of(config)["health"] == "degraded", 10)
     vol = status_of(config)
     assert vol["observer"] == "polling" and "watch limit" in vol["detail"]
+    url = events(d.output(), "metrics")[0]["url"]
+    scraped = urllib.request.urlopen(url, timeout=5).read().decode()
+    assert 'reelwatch_observer_degraded{volume="ingest"} 1.0' in scraped
     d.stop()
 
 

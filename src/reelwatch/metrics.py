@@ -62,9 +62,9 @@ def check_address(address: str, *, allow_remote: bool = False) -> tuple[str, int
     if not allow_remote and not is_loopback(host):
         shown = host or "every interface"
         raise ValueError(f"metrics address {address!r} is not a loopback address (it would listen on {shown}); "
-                         "the endpoint has no authentication, so use a loopback address such as "
-                         "127.0.0.1:9464 (put a reverse proxy in front for remote scraping), or allow "
-                         "remote listening explicitly")
+                         "the endpoint has no authentication, so write a loopback address such as "
+                         "metrics = \"127.0.0.1:9464\" and, for scraping from another machine, put a reverse "
+                         "proxy with TLS and authentication in front of it")
     return host, port
 
 
@@ -89,6 +89,10 @@ class MetricsServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
                                         name=THREAD_NAME, daemon=True)
         self._thread.start()
+
+    def alive(self) -> bool:
+        """True while the endpoint's thread serves (the daemon's health covers it)."""
+        return not self._closed and self._thread.is_alive()
 
     @property
     def url(self) -> str:
@@ -132,15 +136,24 @@ class Metrics:
         self._observer = Gauge("reelwatch_observer_healthy",
                                "1 while the volume's watcher (inotify or polling) is working, else 0",
                                ["volume", "kind"], registry=reg)
-        self._degraded = Gauge("reelwatch_observer_degraded",
-                               "1 while the volume is polled because inotify could not watch all of it, else 0",
-                               ["volume"], registry=reg)
+        self._observer_degraded = Gauge("reelwatch_observer_degraded",
+                                        "1 while the volume is polled because inotify could not watch all of it, "
+                                        "else 0", ["volume"], registry=reg)
         self._overflows = Counter("reelwatch_event_overflows", "inotify queue overflows (each one causes a rescan)",
                                   ["volume"], registry=reg)
         self._reconcile = Gauge("reelwatch_reconcile_seconds", "Duration of the volume's last full rescan",
                                 ["volume"], registry=reg)
         self._reconcile_at = Gauge("reelwatch_reconcile_last_timestamp_seconds",
                                    "Unix time the volume's last full rescan finished", ["volume"], registry=reg)
+        self._degraded = Gauge("reelwatch_degraded",
+                               "1 while the daemon runs degraded for this reason (state_disk_full: checks are "
+                               "held until there is room; state_database_damaged: needs reelwatch state recover)",
+                               ["reason"], registry=reg)
+        for reason in ("state_disk_full", "state_database_damaged"):
+            self._degraded.labels(reason=reason).set(0)
+        self._healthy = Gauge("reelwatch_healthy",
+                              "1 while every daemon thread (control, checkers, outbox, metrics) and observer is "
+                              "alive, else 0; the systemd watchdog pings stop at 0", registry=reg)
         ProcessCollector(registry=reg)  # memory, CPU and open files of this process
         self._kinds: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -166,7 +179,7 @@ class Metrics:
     def set_observer(self, volume: str, kind: str, healthy: bool, degraded: bool = False) -> None:
         """The watcher state of a volume. A change of kind (inotify -> polling) drops the old series.
         ``degraded``: polled only because inotify could not watch all of it (the watch limit)."""
-        self._degraded.labels(volume=volume).set(1 if degraded else 0)
+        self._observer_degraded.labels(volume=volume).set(1 if degraded else 0)
         with self._lock:
             previous = self._kinds.get(volume)
             if previous is not None and previous != kind:
@@ -181,12 +194,16 @@ class Metrics:
         """The kernel's inotify queue overflowed ``count`` times for ``volume``."""
         self._overflows.labels(volume=volume).inc(count)
 
+    def set_healthy(self, healthy: bool) -> None:
+        """The daemon's own health (see ``Daemon.healthy``)."""
+        self._healthy.set(1 if healthy else 0)
+
     def forget_volume(self, volume: str) -> None:
         """Drop a volume's observer series (it left the config on reload)."""
         with self._lock:
             kind = self._kinds.pop(volume, None)
             try:
-                self._degraded.remove(volume)
+                self._observer_degraded.remove(volume)
             except KeyError:
                 pass
             if kind is not None:
@@ -194,6 +211,11 @@ class Metrics:
                     self._observer.remove(volume, kind)
                 except KeyError:
                     pass
+
+    def set_degraded(self, reason: str, on: bool) -> None:
+        """``reason`` in words (``state disk full``) or as the label (``state_disk_full``)."""
+        label = reason.replace("degraded: ", "").replace(" ", "_")
+        self._degraded.labels(reason=label).set(1 if on else 0)
 
     def reconcile(self, volume: str, seconds: float) -> None:
         """A full rescan of ``volume`` finished after ``seconds``."""

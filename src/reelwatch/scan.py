@@ -131,9 +131,7 @@ def _folder(volume: str, folder: str, path: str, fd: int, store: Store, touch: C
             if entry.is_file(follow_symlinks=False):  # d_type: no stat needed to tell
                 st = entry.stat(follow_symlinks=False)  # fstatat on the folder's descriptor
             elif entry.is_dir(follow_symlinks=False):
-                if not _utf8(entry.name):
-                    _bad_name(result, prefix, entry.name)
-                elif not ignore(volume, prefix + entry.name + "/"):
+                if not ignore(volume, prefix + entry.name + "/"):
                     stack.append(prefix + entry.name)
                 continue
             elif (st := _odd(volume, prefix, path, entry, links, result, stack, ignore)) is None:
@@ -144,7 +142,7 @@ def _folder(volume: str, folder: str, path: str, fd: int, store: Store, touch: C
         except OSError:
             continue
         files += 1
-        name = entry.name
+        name = entry.name  # any bytes the file system allows: the store keeps them as they are
         if len(name) == flen and name[:hl] == head and name[end:] == tail and name[hl:end].isdigit():
             agg = units[last]  # the next frame of the run just parsed: nothing to parse
             agg[0] += st.st_size
@@ -156,10 +154,6 @@ def _folder(volume: str, folder: str, path: str, fd: int, store: Store, touch: C
             matched += 1
             if sig == (st.st_size, st.st_mtime_ns):
                 continue  # unchanged since it was checked: the common case, kept cheap
-        elif not name.isascii() and not _utf8(name):
-            _bad_name(result, prefix, name)
-            files -= 1
-            continue
         elif name.rpartition(".")[2].lower() in IMAGE_EXTENSIONS and (unit := unit_name(name)) is not None:
             end = name.rindex(".")
             hl = len(name[:end].rstrip("0123456789"))
@@ -202,9 +196,6 @@ def _odd(volume: str, prefix: str, path: str, entry: os.DirEntry[str], links: Li
     socket or device node (litter: a debug line, never read). Returns the stat of what a link
     leads to when it is a file in a place the volume names (then it is checked as a file)."""
     rel, full = prefix + entry.name, os.path.join(path, entry.name)
-    if not _utf8(entry.name):
-        _bad_name(result, prefix, entry.name)
-        return None
     if entry.is_symlink():
         if links is None:
             log.debug("link_not_followed", volume=volume, path=rel)
@@ -223,20 +214,6 @@ def _odd(volume: str, prefix: str, path: str, entry: os.DirEntry[str], links: Li
         return None
     log.debug("not_a_file", volume=volume, path=rel, kind=odd_kind(entry.stat(follow_symlinks=False).st_mode))
     return None
-
-
-def _bad_name(result: ScanResult, prefix: str, name: str) -> None:
-    result.unreadable.append(f"{prefix + name.encode('utf-8', 'backslashreplace').decode()}: "
-                             "the name is not valid UTF-8")
-
-
-def _utf8(name: str) -> bool:
-    """Names with bytes that are not UTF-8 (seen on SMB shares) cannot be stored or shown safely."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _under(folder: str, blind: set[str]) -> bool:

@@ -4,7 +4,10 @@ A half-copied or cut-off file is the most expensive problem on set: it looks fin
 listing and fails in the edit days later. MediaInfo reports truncation three ways, and
 this plugin reads all three: ``IsTruncated``, the compliance text ("File size N is less than
 expected size M"), and track stream sizes that add up to more than the file holds (a header
-that claims hours of essence that is not there).
+that claims hours of essence that is not there). MXF needs three more: a header partition
+still marked Open/Incomplete (the writer never finalised the file), a file with no essence
+track at all, and VC-3 (DNxHD/DNxHR) whose header promises more frames than the file can
+hold: VC-3 frames have a fixed size, so the frame count alone says how big the file must be.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from ..hookspecs import hookimpl
 from ..model import Asset, Facts, Finding, RuleInfo, Severity
+from ..probe import DENIED
 from ..sequences import describe_ranges, missing_ranges
 
 PORTABLE = re.compile(r"[A-Za-z0-9._-]+")
@@ -54,6 +58,38 @@ def truncation_evidence(facts: Facts, file_size: int) -> str | None:
     ext_media = facts.general.get("format") in ("MPEG-4", "QuickTime") and not (facts.video or facts.audio)
     if ext_media and _int(g.get("duration")) is None:
         return "the file has a QuickTime header but no picture or sound tracks: the copy stopped early"
+    if g.get("format") == "MXF":
+        return _mxf_evidence(facts, file_size)
+    return None
+
+
+VC3_MIN_BYTES_PER_BLOCK = 11.5
+"""VC-3 frames have a fixed size per profile. The smallest, DNxHR LB and DNxHD 36, take 23
+bytes per 16x16 block (measured with FFmpeg's encoder: 188,416 bytes a 1080p frame, 749,568 a
+UHD frame, black or noise alike); half of that leaves room for rounding and odd profiles."""
+
+
+def _mxf_evidence(facts: Facts, file_size: int) -> str | None:
+    g = facts.general
+    settings = str(g.get("format_settings") or "")
+    if "open" in settings.lower() or "incomplete" in settings.lower():
+        return (f"its MXF header partition is still marked {settings.strip()}: the writer never finalised the "
+                "file (a recording or copy that stopped early), so its index and durations cannot be trusted")
+    if not (facts.video or facts.audio or facts.image or facts.text):
+        return (f"the MXF file ({g.get('format_profile') or 'MXF'}) carries no picture or sound track at all: "
+                "its essence is missing")
+    for track in facts.video:
+        if track.get("format") != "VC-3" or not file_size:
+            continue
+        frames = _int(track.get("frame_count")) or _int(g.get("frame_count"))
+        width, height = _int(track.get("width")), _int(track.get("height"))
+        if not (frames and width and height):
+            continue
+        blocks = ((width + 15) // 16) * ((height + 15) // 16)
+        least = int(frames * blocks * VC3_MIN_BYTES_PER_BLOCK)
+        if file_size < least:
+            return (f"the header promises {frames:,} frames of {width}x{height} VC-3 (DNxHD/DNxHR), which take "
+                    f"at least {least:,} bytes, but the file holds only {file_size:,} bytes: the essence is missing")
     return None
 
 
@@ -72,9 +108,23 @@ RULES = (
              ("editorial",), "the path is 301 characters long; the limit is 256"),
     RuleInfo("sanity.folder_unreadable", "A folder reelwatch cannot list.", Severity.ERROR, None, (),
              "this folder cannot be read: Permission denied"),
+    RuleInfo("sanity.permission_denied", "A file reelwatch is not allowed to read (its permissions).",
+             Severity.ERROR, None, ("editorial",),
+             "A002C006.mov cannot be read (permission denied), so it was not checked"),
+    RuleInfo("sanity.not_checked", "A file reelwatch could not check at all (its path is longer than the "
+             "system can open).", Severity.ERROR, None, ("editorial",),
+             "this file could not be checked: its full path is 4,237 bytes long, longer than this system "
+             "can open (4,096)"),
     RuleInfo("sanity.sequence_gap", "Frames are missing from an image sequence.", Severity.ERROR, None,
              ("vfx", "colour", "editorial"), "frames 1004-1006 are missing from plate.1001-1010#.dpx"),
 )
+
+
+def _char(c: str) -> str:
+    """A character for a message: quoted, or the byte it stands for when the name is not UTF-8."""
+    if 0xDC80 <= ord(c) <= 0xDCFF:  # os.fsdecode's stand-in for a byte that is not UTF-8
+        return f"byte 0x{ord(c) - 0xDC00:02X} (not UTF-8)"
+    return repr(c)
 
 
 def _owner(config: Any, asset: Asset) -> str | None:
@@ -106,7 +156,7 @@ class Sanity:
         name = asset.sequence.frame_names[0] if asset.sequence and asset.sequence.frame_names else asset.name
         bad = sorted({c for c in name if not PORTABLE.fullmatch(c)})
         if bad:
-            shown = ", ".join(repr(c) for c in bad[:8])
+            shown = ", ".join(_char(c) for c in bad[:8])
             fixed = re.sub(r"[^A-Za-z0-9._-]", "_", name)
             yield Finding(
                 rule="sanity.name_chars", severity=Severity.WARNING, asset=asset, owner=owner,
@@ -134,6 +184,15 @@ class Sanity:
                 message="the file is empty (0 bytes)", expected="a complete copy of the source file",
                 impact="anyone opening it gets nothing; if it is a camera original, the clip is not backed up",
                 fix="copy it again from the source and verify the checksum")
+            return
+        if facts.kind == "unreadable" and (facts.error or "").startswith(DENIED):
+            yield Finding(
+                rule="sanity.permission_denied", severity=Severity.ERROR, asset=asset, owner=owner,
+                impacts=("editorial",), message="this file cannot be read (permission denied), so it was not checked",
+                expected="every file handed on can be read by the people and tools that need it",
+                impact="nothing about it was checked, and anyone else without permission cannot open it either",
+                fix="give read permission on it (for example chmod a+r, or chmod g+r for the group that works "
+                    "on this volume); reelwatch checks it again when it sees the change")
             return
         if facts.kind == "unreadable" and facts.error and ("did not finish" in facts.error or "crashed" in facts.error):
             yield Finding(
