@@ -94,6 +94,7 @@ class Daemon:
             self.metrics_server = self.metrics.serve(config.service.metrics)
             log.info("metrics", url=self.metrics_server.url)
         self.store = Store(config.resolve(config.state.path))
+        self.store.on_gone = self._gone
         self.store.audit("started", config=self.config_path)
         self.pipeline = Pipeline(self.runtime.pm, config, self.store)
         state_dir = config.resolve(config.state.path).parent
@@ -271,6 +272,18 @@ class Daemon:
                     self._in_flight -= 1
                 if self.outbox:
                     self.outbox.wake.set()
+
+    def _gone(self, volume: str, relpath: str) -> None:
+        """A file disappeared (deleted, moved away): it joins the batch, so that what it fed (the
+        verdict on its card, its folder's seal) is judged again. Called from observer threads."""
+        vol = self.volumes.get(volume)
+        asset = Asset(volume=volume, root=vol.root if vol else "", relpath=relpath, size=0, mtime_ns=0)
+        with self._batch_lock:
+            if not self._batch_open:
+                self._batch_open = True
+                self._batch_no = self.store.next_batch() if self.store else 0
+                self._batch_started = time.monotonic()
+            self._batch.append(asset)
 
     def _maybe_finish_batch(self) -> None:
         settling = sum(len(v.settler) for v in self.volumes.values())

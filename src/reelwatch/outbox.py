@@ -3,7 +3,8 @@
 Notices are written by the pipeline in the same transaction as the check. This worker
 gathers each role's pending notices into one digest once the oldest has waited
 ``digest_window`` seconds (quiet hours hold all but blockers), writes the message to the
-outbox *before* sending it, and sends the head of each role's queue in order. A failed
+outbox *before* sending it (verdicts such as "safe to format" get messages of their own, and
+their retraction is sent at once: :mod:`reelwatch.verdicts`), and sends the head of each role's queue in order. A failed
 target is retried with exponential backoff; targets that already received a message are
 not sent it again. After ``max_attempts`` a message is dead-lettered and the admin role is
 told through any channel that works.
@@ -24,6 +25,7 @@ import structlog
 from .config import Config
 from .model import Message, Notice, Severity
 from .store import Store
+from .verdicts import NOT_POSITIVE, verdict_messages
 
 log = structlog.get_logger("reelwatch.outbox")
 MAX_BACKOFF = 600.0
@@ -79,9 +81,10 @@ class Outbox:
         """Turn due notices into one message per role. Returns the number of messages made."""
         now = self.clock()
         window = self.config.notify.digest_window
-        made = 0
+        # verdicts first: "safe to format" is a message of its own, and its retraction goes at once
+        made = verdict_messages(self.store, self.config, now, self.enqueue, window=window, force=force)
         rows = self.store.query("SELECT role, MIN(created) AS oldest, MAX(severity) AS worst FROM notices "
-                                "WHERE message_id IS NULL GROUP BY role")
+                                f"WHERE message_id IS NULL AND {NOT_POSITIVE} GROUP BY role")
         for row in rows:
             role = self.config.roles.get(row["role"])
             quiet = role is not None and in_quiet_hours(role.quiet_hours, now)
@@ -95,7 +98,7 @@ class Outbox:
     def _digest_role(self, role: str, now: float) -> int:
         production = self.config.production.name
         notices = self.store.query("SELECT id, kind, data FROM notices WHERE message_id IS NULL AND role=? "
-                                   "ORDER BY id", (role,))
+                                   f"AND {NOT_POSITIVE} ORDER BY id", (role,))
         if not notices:
             return 0
         items = tuple(Notice(kind=n["kind"], finding=json.loads(n["data"])) for n in notices)

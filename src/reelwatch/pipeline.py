@@ -15,6 +15,7 @@ from pathlib import Path
 import structlog
 
 from .config import Config
+from .fold import explain, fold
 from .manager import PluginManager
 from .model import Asset, Facts, Finding, Severity, as_tuple
 from .store import Store, scope_of
@@ -52,6 +53,8 @@ class Router:
     warned: set[str] = field(default_factory=set)
 
     def __call__(self, finding: Finding) -> list[tuple[str, str]]:
+        if finding.details.get("explained"):
+            return []  # a consequence of problems already reported on its files (see reelwatch.fold)
         known = set(self.config.roles)
         out: list[tuple[str, str]] = []
         wanted = [(finding.owner, "new")] + [(r, "affects") for r in finding.impacts]
@@ -103,7 +106,7 @@ class Pipeline:
             facts = facts.with_derived(derived)
         history = self.store.history(batch)
         raw = errors + self.pm.check(asset, facts, history, self.config)
-        findings = [f for f in (apply_defaults(f, self.config) for f in raw) if f is not None]
+        findings = fold([f for f in (apply_defaults(f, self.config) for f in raw) if f is not None])
         self.store.commit_check(asset, facts, findings, self.router, batch)
         log.info("checked", volume=asset.volume, path=asset.relpath, findings=len(findings),
                  worst=max((f.severity for f in findings), default=Severity.INFO).label)
@@ -113,8 +116,9 @@ class Pipeline:
         """Run ``batch_done`` rules over what was checked in this batch and record them."""
         if not assets:
             return []
-        raw = self.pm.batch_done(assets, self.store.history(batch), self.config)
-        findings = [f for f in (apply_defaults(f, self.config) for f in raw) if f is not None]
+        history = self.store.history(batch)
+        raw = self.pm.batch_done(assets, history, self.config)
+        findings = explain([f for f in (apply_defaults(f, self.config) for f in raw) if f is not None], history)
         plugins = [name for name, _ in self.pm.implementations("batch_done")]
         scopes = {scope_of(a.volume, a.relpath) for a in assets}
         self.store.commit_batch(findings, scopes, plugins, self.router)

@@ -68,6 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_rehash(args: argparse.Namespace) -> int:
     """Run from the command line: exit 0 when nothing changed silently, 1 when something did."""
     from .app import load_runtime
+    from .pipeline import Pipeline
     from .pipeline import Router as PipelineRouter
     runtime = load_runtime(args.config, None)
     config = runtime.config
@@ -82,10 +83,12 @@ def cmd_rehash(args: argparse.Namespace) -> int:
             print(f"reelwatch rehash: {exc}", file=sys.stderr)
             return 2
     store = Store(path)
+    pipeline = Pipeline(runtime.pm, config, store)
     try:
         report = rehash(store, config, sample=args.sample, algo=args.algo, rng=random.Random(args.seed),
                         router=PipelineRouter(runtime.pm, config), max_bytes=args.max_bytes,
-                        max_seconds=args.max_time)
+                        max_seconds=args.max_time,
+                        rejudge=lambda assets: pipeline.finish_batch(assets, store.next_batch()))
     finally:
         store.close()
     if args.format == "json":

@@ -131,6 +131,9 @@ class Store:
         self.clock = clock
         self.hasher: Callable[[str, str], str] | None = None
         """How files are hashed for ``History.file_hash`` (None: plain streaming hash)."""
+        self.on_gone: Callable[[str, str], None] | None = None
+        """Told (volume, relpath) when a live asset is marked gone: what it fed (a card verdict, a
+        folder's seal) must be judged again."""
         self._lock = threading.RLock()
         if readonly:
             uri = f"file:{Path(self.path).resolve()}?mode=ro"
@@ -232,10 +235,12 @@ class Store:
     def mark_gone(self, volume: str, relpath: str) -> None:
         now = self.clock()
         with self.tx() as db:
-            db.execute("UPDATE assets SET gone_at=? WHERE volume=? AND relpath=? AND gone_at IS NULL",
-                       (now, volume, relpath))
+            cur = db.execute("UPDATE assets SET gone_at=? WHERE volume=? AND relpath=? AND gone_at IS NULL",
+                             (now, volume, relpath))
             db.execute("INSERT INTO audit (ts, event, volume, relpath) VALUES (?, 'gone', ?, ?)",
                        (now, volume, relpath))
+        if cur.rowcount and self.on_gone is not None:
+            self.on_gone(volume, relpath)  # outside the transaction: the listener may write
 
     # -- the check transaction ---------------------------------------------------------
     def commit_check(self, asset: Asset, facts: Facts, findings: Sequence[Finding], router: Router,
