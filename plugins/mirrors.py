@@ -253,11 +253,17 @@ def _seals(mset: MirrorSet, slots: Sequence[Slot], unit: str, lists: dict[str, L
     return out
 
 
-def _located(slots: Sequence[Slot], mset: MirrorSet, unit: str, pairs: Sequence[tuple[str, str]]) -> list[list[str]]:
-    """[volume, volume-relative path] of card files on copies, for ``details["consequence_of"]``."""
+def _located(slots: Sequence[Slot], mset: MirrorSet, unit: str,
+             pairs: Sequence[tuple[str, str]]) -> list[list[list[str]]]:
+    """For ``details["consequence_of"]``: per card file, the [volume, volume-relative path] of its copies
+    named here. The verdict only repeats what is reported when, for every file, one of them has a problem."""
     places = _places(slots)
-    return [[lab, join(places[lab].folder, unit if mset.unit == "card" else "", rel)]
-            for lab, rel in pairs if lab in places and not rel.endswith("/")]
+    groups: dict[str, list[list[str]]] = {}
+    for lab, rel in pairs:
+        if lab in places and not rel.endswith("/"):
+            groups.setdefault(rel, []).append([lab, join(places[lab].folder, unit if mset.unit == "card" else "",
+                                                         rel)])
+    return list(groups.values())
 
 
 def _absent_finding(what: str, asset: Asset, slots: Sequence[Slot], absent: list[tuple[str, str]],

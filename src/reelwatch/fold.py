@@ -5,7 +5,8 @@ clip is truncated, does not match its checksum, changed after ingest, and its co
 timecode cannot be read; a name with a space trips the production's naming rule and the builtin
 portability warning. People act on the problem once, so the pipeline keeps one finding per problem
 and lists the others under it (``details["also"]``: rule, severity and message of each), raising its
-severity to the worst of them.
+severity to the worst of them and telling everyone they would have reached (their owners and
+impacted roles join its impacted roles).
 
 * A **root cause** (``details["root_cause"]``: the builtin sanity rules mark an empty, unreadable,
   unprobeable or truncated file) explains every other finding on the same asset that judges its
@@ -15,8 +16,9 @@ severity to the worst of them.
   (:data:`SAME_PROBLEM`): the production's naming rule over the builtin name warnings, a checksum
   mismatch over "changed after ingest".
 * A batch finding that only repeats problems already reported on the files it names
-  (``details["consequence_of"]``: ``[volume, relpath]`` pairs, e.g. a card verdict naming a
-  truncated clip) is recorded but **explained** (``details["explained"]``): the router tells nobody.
+  (``details["consequence_of"]``: for each file, the ``[volume, relpath]`` of its copies; e.g. a card
+  verdict naming a clip truncated on one copy) is recorded but **explained**
+  (``details["explained"]``): the router tells nobody.
 """
 
 from __future__ import annotations
@@ -84,20 +86,24 @@ def fold(findings: Sequence[Finding]) -> list[Finding]:
         if folded:
             also = [*f.details.get("also", ()), *(_also(g) for g in folded)][:ALSO_KEPT]
             worst = max([f.severity, *(g.severity for g in folded)])
-            f = replace(f, severity=worst, details={**f.details, "also": also})
+            # everyone who would have heard about a consequence hears about the root cause, once
+            impacts = tuple(dict.fromkeys([*f.impacts, *(r for g in folded for r in (g.owner, *g.impacts)
+                                                         if r and r != f.owner)]))
+            f = replace(f, severity=worst, impacts=impacts, details={**f.details, "also": also})
         out.append(f)
     return out
 
 
 def explain(findings: Sequence[Finding], history: History) -> list[Finding]:
-    """Batch findings marked ``explained`` when every file they name already has a problem of error
-    severity or worse on record (open, or raised in this same batch by another rule)."""
+    """Batch findings marked ``explained`` when the problems they repeat are already on record: each group
+    of ``details["consequence_of"]`` (the copies of one file, as ``[volume, relpath]`` pairs) has a copy with a
+    problem of error severity or worse (open, or raised in this same batch by another rule)."""
     here: set[tuple[str, str]] = {(f.asset.volume, f.asset.relpath) for f in findings
                                   if f.severity >= Severity.ERROR and not f.details.get("consequence_of")}
     out = []
     for f in findings:
-        pairs = list(_pairs(f.details.get("consequence_of")))
-        if pairs and all(p in here or _reported(history, *p, f.rule) for p in pairs):
+        groups = [list(_pairs(g)) for g in f.details.get("consequence_of") or ()]
+        if groups and all(any(p in here or _reported(history, *p, f.rule) for p in g) for g in groups):
             f = replace(f, details={**f.details, "explained": True})
         out.append(f)
     return out
@@ -105,8 +111,8 @@ def explain(findings: Sequence[Finding], history: History) -> list[Finding]:
 
 def _pairs(value: Any) -> Iterable[tuple[str, str]]:
     for item in value or ():
-        if isinstance(item, list | tuple) and len(item) == 2:
-            yield str(item[0]), str(item[1])
+        if isinstance(item, list | tuple) and len(item) == 2 and all(isinstance(x, str) for x in item):
+            yield item[0], item[1]
 
 
 def _reported(history: History, volume: str, relpath: str, rule: str) -> bool:

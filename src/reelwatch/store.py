@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import locations
 from .model import Asset, Facts, Finding, Severity
 
 SCHEMA_VERSION = 1
@@ -146,8 +147,10 @@ class Store:
         if not readonly:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
+            self.db.executescript(SCHEMA + locations.SCHEMA)
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            with self.tx() as db:
+                locations.backfill(db)
 
     def close(self) -> None:
         with self._lock:
@@ -267,9 +270,8 @@ class Store:
             db.execute("INSERT INTO audit (ts, event, volume, relpath, detail) VALUES (?, 'checked', ?, ?, ?)",
                        (now, asset.volume, asset.relpath,
                         json.dumps({"size": asset.size, "mtime_ns": asset.mtime_ns, "findings": len(findings)})))
-            open_rows = db.execute("SELECT * FROM findings WHERE volume=? AND relpath=? AND origin='check' "
-                                   "AND status IN ('open','acked')", (asset.volume, asset.relpath)).fetchall()
-            return self._apply(db, findings, open_rows, router, "check", now)
+            here = locations.open_at(db, "f.origin='check' AND l.volume=? AND l.relpath=?", (asset.volume, asset.relpath))
+            return self._apply(db, findings, here, router, "check", now)
 
     def commit_batch(self, findings: Sequence[Finding], scopes: Iterable[str], plugins: Iterable[str],
                      router: Router) -> list[int]:
@@ -278,18 +280,17 @@ class Store:
         now = self.clock()
         scopes, plugins = list(set(scopes)), list(set(plugins))
         with self.tx() as db:
-            open_rows: list[sqlite3.Row] = []
+            here: dict[str, tuple[sqlite3.Row, str, str]] = {}
             if scopes and plugins:
                 marks = ",".join("?" * len(scopes))
                 pmarks = ",".join("?" * len(plugins))
-                open_rows = db.execute(
-                    f"SELECT * FROM findings WHERE origin='batch' AND status IN ('open','acked') "
-                    f"AND scope IN ({marks}) AND plugin IN ({pmarks})", (*scopes, *plugins)).fetchall()
-            return self._apply(db, findings, open_rows, router, "batch", now)
+                here = locations.open_at(db, f"f.origin='batch' AND l.scope IN ({marks}) AND f.plugin IN ({pmarks})",
+                                         (*scopes, *plugins))
+            return self._apply(db, findings, here, router, "batch", now)
 
-    def _apply(self, db: sqlite3.Connection, findings: Sequence[Finding], open_rows: Sequence[sqlite3.Row],
-               router: Router, origin: str, now: float) -> list[int]:
-        by_fp = {row["fingerprint"]: row for row in open_rows}
+    def _apply(self, db: sqlite3.Connection, findings: Sequence[Finding],
+               here: Mapping[str, tuple[sqlite3.Row, str, str]], router: Router, origin: str, now: float) -> list[int]:
+        """``here``: the open findings at the places judged now, by location (see :mod:`reelwatch.locations`)."""
         new_ids: list[int] = []
         seen: set[str] = set()
         for f in findings:
@@ -297,15 +298,17 @@ class Store:
             if fp in seen:
                 continue
             seen.add(fp)
-            if fp in by_fp:
-                db.execute("UPDATE findings SET last_seen=? WHERE id=?", (now, by_fp[fp]["id"]))
+            if fp in here:
+                db.execute("UPDATE findings SET last_seen=? WHERE id=?", (now, here[fp][0]["id"]))
                 continue
-            if origin == "batch":
-                dup = db.execute("SELECT id FROM findings WHERE fingerprint=? AND status IN ('open','acked')",
-                                 (fp,)).fetchone()
-                if dup:
-                    db.execute("UPDATE findings SET last_seen=? WHERE id=?", (now, dup["id"]))
-                    continue
+            held = locations.already(db, f) if origin == "batch" else None
+            if held is not None:  # raised by a batch judging another scope, still open
+                db.execute("UPDATE findings SET last_seen=? WHERE id=?", (now, held))
+                continue
+            twin = locations.same_content(db, f, origin)
+            if twin is not None:  # the same problem on another copy of the same content
+                locations.merge(db, twin, f, scope_of(f.asset.volume, f.asset.relpath), now)
+                continue
             routes = list(router(f))
             roles = sorted({role for role, _ in routes})
             data = f.to_dict()
@@ -315,6 +318,7 @@ class Store:
                 (fp, origin, f.plugin, f.asset.volume, f.asset.relpath, scope_of(f.asset.volume, f.asset.relpath),
                  f.rule, int(f.severity), f.owner, json.dumps(roles), json.dumps(data, default=str), now, now))
             fid = int(cur.lastrowid or 0)
+            locations.add(db, fid, f, scope_of(f.asset.volume, f.asset.relpath))
             new_ids.append(fid)
             data["id"] = fid
             payload = json.dumps(data, default=str)
@@ -323,9 +327,10 @@ class Store:
             db.execute("INSERT INTO audit (ts, event, volume, relpath, detail) VALUES (?, 'finding', ?, ?, ?)",
                        (now, f.asset.volume, f.asset.relpath, json.dumps({"id": fid, "rule": f.rule,
                                                                           "severity": f.severity.label})))
-        for fp, row in by_fp.items():
-            if fp in seen:
-                continue
+        for fp, (row, volume, relpath) in here.items():
+            if fp in seen or not locations.drop(db, row["id"], volume, relpath, now):
+                continue  # still raised here, or still open on another copy
+            row = db.execute("SELECT * FROM findings WHERE id=?", (row["id"],)).fetchone()
             db.execute("UPDATE findings SET status='resolved', resolved_at=? WHERE id=?", (now, row["id"]))
             data = json.loads(row["data"])
             data["id"] = row["id"]
@@ -343,14 +348,15 @@ class Store:
         sql = f"SELECT * FROM findings WHERE status IN ({','.join('?' * len(status))})"
         args: list[Any] = list(status)
         if volume:
-            sql += " AND volume=?"
-            args.append(volume)
+            sql += " AND (volume=? OR id IN (SELECT finding_id FROM finding_locations WHERE volume=?))"
+            args += [volume, volume]
         if min_severity is not None:
             sql += " AND severity>=?"
             args.append(int(min_severity))
         if path:
-            sql += " AND (relpath=? OR json_extract(data, '$.path')=?)"
-            args += [path, path]
+            sql += (" AND (relpath=? OR json_extract(data, '$.path')=? OR id IN (SELECT finding_id FROM "
+                    "finding_locations WHERE relpath=? OR path=?))")
+            args += [path, path, path, path]
         rows = [_finding_row(r) for r in self.query(sql + " ORDER BY id", args)]
         if role:
             rows = [r for r in rows if role in r.roles or r.owner == role]
@@ -429,8 +435,9 @@ class StoreHistory:
         return [_record(r) for r in self.store.query(sql, args)]
 
     def open_findings(self, volume: str, relpath: str) -> list[tuple[str, str]]:
-        rows = self.store.query("SELECT rule, severity FROM findings WHERE volume=? AND relpath=? "
-                                "AND status IN ('open','acked') ORDER BY id", (volume, relpath))
+        rows = self.store.query("SELECT f.rule, f.severity FROM findings f JOIN finding_locations l ON "
+                                "l.finding_id = f.id WHERE l.volume=? AND l.relpath=? AND f.status IN "
+                                "('open','acked') ORDER BY f.id", (volume, relpath))
         return [(r["rule"], Severity(r["severity"]).label) for r in rows]
 
     def file_hash(self, path: str, algo: str = "xxh128") -> str:
