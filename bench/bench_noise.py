@@ -1,6 +1,6 @@
 """Noise on a realistic offload day: findings and notices per real problem.
 
-Usage: python bench/bench_noise.py [--json]
+Usage: python bench/bench_noise.py [--json] [--keep]
 
 The real daemon watches a DIT cart (an offload RAID and a shuttle drive, one mirror set) and the
 edit NAS. Three camera cards are offloaded to both copies the way a copy tool does it (A002 and
@@ -179,12 +179,18 @@ def offload(stage: dict[str, Path], base: Path) -> None:
 
 
 def deliver(base: Path) -> Path:
-    vfx = base / "nas" / "VFX"
-    mediagen.make_image_sequence(vfx / "HL_101_010_0020_plate_ACME_v001", "HL_101_010_0020_plate_ACME_v001",
+    """VFX renders to its own disk, then moves each delivery into place (as a render farm does: no file is
+    ever seen half-written on the NAS)."""
+    farm, vfx = base / "farm", base / "nas" / "VFX"
+    mediagen.make_image_sequence(farm / "HL_101_010_0020_plate_ACME_v001", "HL_101_010_0020_plate_ACME_v001",
                                  "dpx", 1001, 1010, width=64, height=36, skip=(1004, 1005))
-    clip(vfx / "HL_101_010_0030_comp_ACME_v001.mov", width=1280, height=720)
-    clip(vfx / "HL_101_010_0040_comp_ACME_v001.mov", width=640, height=360)
-    return clip(vfx / "HL_101_010_0050_comp_ACME_v001.mov", width=1920, height=1080, frames=4)
+    clip(farm / "HL_101_010_0030_comp_ACME_v001.mov", width=1280, height=720)
+    clip(farm / "HL_101_010_0040_comp_ACME_v001.mov", width=640, height=360)
+    clip(farm / "HL_101_010_0050_comp_ACME_v001.mov", width=1920, height=1080, frames=4)
+    vfx.mkdir(parents=True, exist_ok=True)
+    for item in sorted(farm.iterdir()):
+        os.replace(item, vfx / item.name)
+    return vfx / "HL_101_010_0050_comp_ACME_v001.mov"
 
 
 def quiet(db_path: Path, settle: float = 4.0, timeout: float = 240) -> None:
@@ -287,9 +293,9 @@ def main() -> None:
                 offload(stage, base)
                 comp = deliver(base)
                 quiet(base / "state.db")
-                rerender = base / "rerender.mov"
+                rerender = base / "farm" / "rerender.mov"
                 clip(rerender, width=1920, height=1080, frames=6)
-                shutil.copyfile(rerender, comp)  # re-rendered over the delivered version
+                shutil.copyfile(rerender, comp)  # re-rendered over the delivered version, in place
                 quiet(base / "state.db")
                 elapsed = time.monotonic() - started
             finally:
@@ -307,7 +313,10 @@ def main() -> None:
             else:
                 print(f"{key}: {value}")
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        if "--keep" in sys.argv:
+            print(f"kept: {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

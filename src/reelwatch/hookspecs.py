@@ -132,7 +132,9 @@ def check(asset: Asset, facts: Facts, history: History, config: Config) -> Itera
 
     Checks only read: the asset, its facts and the history. A check whose rule does not
     apply returns None or an empty list. Set ``owner`` and ``impacts`` on each finding;
-    the config can override them per rule.
+    the config can override them per rule. One problem is one finding: the pipeline folds what
+    several rules found about one problem under its root cause (:mod:`reelwatch.fold`; mark a
+    root cause with ``details["root_cause"] = True``).
     """
 
 
@@ -141,7 +143,10 @@ def batch_done(assets: Sequence[Asset], history: History, config: Config) -> Ite
     """Called once the queue has drained after a batch of assets was checked.
 
     For rules that need to see a whole batch before judging, e.g. a version gap that is only
-    a late arrival in the same copy. ``assets`` are those checked in this batch.
+    a late arrival in the same copy. ``assets`` are those checked in this batch, and those that
+    disappeared (deleted or moved away: size and mtime 0, no longer on disk), so that what they
+    fed (a card's verdict, a folder's seal) is judged again. ``reelwatch rehash`` calls it too,
+    with the files whose bytes it found changed or restored.
     """
 
 

@@ -15,7 +15,8 @@ daemon: SQLite in WAL mode takes both) picks a sample of files with recorded che
 
 Files with an open ``integrity.hash_changed`` are checked again first: the finding resolves when
 the file matches the checksum recorded before the damage (restored from another copy) and stays
-open otherwise.
+open otherwise. The files found changed or restored are then judged again by the batch rules (the
+command line passes them to ``batch_done``): a card that was "safe to format" is not any more.
 """
 
 from __future__ import annotations
