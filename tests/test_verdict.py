@@ -6,7 +6,6 @@ pipeline and outbox, the real ``reelwatch rehash`` and the real daemon with inot
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import shutil
 import time

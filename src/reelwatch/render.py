@@ -214,7 +214,8 @@ def _copies(f: Mapping[str, Any]) -> list[Line]:
         return []
     here = (f.get("volume"), f.get("relpath"))
     others = [p for p in places if isinstance(p, Mapping) and (p.get("volume"), p.get("relpath")) != here]
-    shown = [code(clip(visible(f"{p.get('volume')}: {p.get('path') or p.get('relpath')}"), PATH_MAX)) for p in others[:4]]
+    shown = [code(clip(visible(f"{p.get('volume')}: {p.get('path') or p.get('relpath')}"), PATH_MAX))
+             for p in others[:4]]
     spans: list[Span | str] = ["Also on: "]
     for i, s in enumerate(shown):
         spans += [", " if i else "", s]

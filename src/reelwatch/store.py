@@ -270,7 +270,8 @@ class Store:
             db.execute("INSERT INTO audit (ts, event, volume, relpath, detail) VALUES (?, 'checked', ?, ?, ?)",
                        (now, asset.volume, asset.relpath,
                         json.dumps({"size": asset.size, "mtime_ns": asset.mtime_ns, "findings": len(findings)})))
-            here = locations.open_at(db, "f.origin='check' AND l.volume=? AND l.relpath=?", (asset.volume, asset.relpath))
+            here = locations.open_at(db, "f.origin='check' AND l.volume=? AND l.relpath=?",
+                                     (asset.volume, asset.relpath))
             return self._apply(db, findings, here, router, "check", now)
 
     def commit_batch(self, findings: Sequence[Finding], scopes: Iterable[str], plugins: Iterable[str],
