@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -56,6 +57,9 @@ class Cart:
         self.tmp = tmp_path
         self.config_path = write_config(tmp_path, volumes={"raid_a": "dit", "shuttle": "dit"}, settle=0,
                                         extra=mirror_toml() + SPEC)
+        text = self.config_path.read_text()  # the DIT's unacknowledged errors go to the supervisor
+        self.config_path.write_text(text.replace("[roles.dit]\n", "[roles.dit]\nescalate_to = \"supervisor\"\n"
+                                                                   "escalate_after = 60\n", 1))
         runtime = load_runtime(self.config_path, pool)
         self.pm, self.config = runtime.pm, runtime.config
         self.store = Store(tmp_path / "state.db", **({"clock": lambda: clock} if clock else {}))
@@ -120,6 +124,11 @@ def test_a_half_copied_clip_is_one_finding_with_its_consequences_listed_under_it
         if rule != "mirror.safe_to_format":
             per_role.setdefault(role, []).append(rule)
     assert per_role == {r: ["sanity.truncated"] for r in ("dit", "editorial", "vfx", "sound", "supervisor")}
+    # unacknowledged, the root cause escalates; the verdict that only repeats it does not
+    outbox = Outbox(cart.store, cart.config, lambda m, targets: True, clock=lambda: time.time() + 3600)
+    assert outbox.escalate() == 1
+    [(rule,)] = cart.store.query("SELECT json_extract(data, '$.rule') FROM notices WHERE kind='escalated'")
+    assert rule == "sanity.truncated"
 
 
 def test_a_clip_with_no_audio_is_not_told_sound_must_resample_it(tmp_path, pool):

@@ -123,7 +123,8 @@ class Outbox:
                 continue
             rows = self.store.query(
                 "SELECT id, data, severity FROM findings WHERE status='open' AND owner=? AND severity>=? "
-                "AND escalated_at IS NULL AND first_seen<=?", (name, int(Severity.ERROR), now - role.escalate_after))
+                "AND escalated_at IS NULL AND first_seen<=? AND json_extract(data, '$.details.explained') IS NULL",
+                (name, int(Severity.ERROR), now - role.escalate_after))  # explained: its root cause escalates
             if not rows:
                 continue
             with self.store.tx() as db:
