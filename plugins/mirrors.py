@@ -359,7 +359,7 @@ def _sealed(mset: MirrorSet, slots: Sequence[Slot], unit: str, what: str, asset:
             {**details, "seal": {k: v for k, v in seal.items() if v}},
             consequence_of=_located(slots, mset, unit, named) if not seal["unlisted"] and not seal["broken"] else [])]
     n = len(cmp["names"])
-    against = f", and match its {both(kinds)}" if kinds else ""
+    against = f", and match the card's {both(kinds)}" if kinds else ""
     card = unit if mset.unit == "card" else what
     return [_finding(
         "mirror.safe_to_format", asset,

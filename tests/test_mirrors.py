@@ -105,7 +105,7 @@ def test_matching_copies_are_safe_to_format_ignoring_litter_and_mhl_history(tmp_
     assert [(f.rule, f.severity.label, f.owner) for f in found] == [("mirror.safe_to_format", "info", "dit")]
     total = sum(len(v) for v in CLIPS.values())
     assert found[0].message == (f"Card {CARD} is safe to format: all 4 files ({total / 1000:.1f} kB) match on "
-                                "raid_a and shuttle (xxh128), and match its ASC MHL history")
+                                "raid_a and shuttle (xxh128), and match the card's ASC MHL history")
     assert found[0].asset.volume == "raid_a" and found[0].asset.relpath == f"Camera Media/{CARD}"
     assert found[0].details["batch_scope"] == "raid_a/Camera Media"
     assert ("dit", "new", "mirror.safe_to_format") in prod.notices()

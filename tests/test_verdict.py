@@ -119,7 +119,7 @@ def test_safe_to_format_names_the_seal_it_matched(tmp_path):
     offload(sealed_card(tmp_path), prod.raid, prod.shuttle)
     [f] = prod.batch(("raid_a", ""), ("shuttle", ""))
     assert f.rule == "mirror.safe_to_format"
-    assert f.message.endswith("match on raid_a and shuttle (xxh128), and match its ASC MHL history")
+    assert f.message.endswith("match on raid_a and shuttle (xxh128), and match the card's ASC MHL history")
     assert f.details["positive"]["headline"] == f"{CARD} is safe to format"
 
 
