@@ -3,11 +3,11 @@
 Notices are written by the pipeline in the same transaction as the check. This worker
 gathers each role's pending notices into one digest once the oldest has waited
 ``digest_window`` seconds (quiet hours hold all but blockers), writes the message to the
-outbox *before* sending it (verdicts such as "safe to format" get messages of their own, and
-their retraction is sent at once: :mod:`reelwatch.verdicts`), and sends the head of each role's queue in order. A failed
-target is retried with exponential backoff; targets that already received a message are
-not sent it again. After ``max_attempts`` a message is dead-lettered and the admin role is
-told through any channel that works.
+outbox *before* sending it, and sends the head of each role's queue in order. Verdicts such
+as "safe to format" get messages of their own, and their retraction is sent at once
+(:mod:`reelwatch.verdicts`). A failed target is retried with exponential backoff; targets
+that already received a message are not sent it again. After ``max_attempts`` a message is
+dead-lettered and the admin role is told through any channel that works.
 """
 
 from __future__ import annotations
