@@ -312,6 +312,29 @@ def test_daemon_retracts_safe_when_a_clip_is_deleted_from_one_copy(tmp_path, inb
     store.close()
 
 
+def test_a_seal_that_arrives_while_the_daemon_is_stopped_is_verified_at_start(tmp_path, inbox, daemon):
+    """A history's events can be missed (written while stopped, or lost in an inotify overflow): the rescan
+    that follows looks for histories that are not the ones last verified."""
+    config = write_config(tmp_path, inbox, volumes={"raid_a": "dit", "shuttle": "dit"}, settle=0.3,
+                          extra=mirror_toml())
+    cards = [tmp_path / v / "Camera Media" / CARD for v in ("raid_a", "shuttle")]
+    d = daemon(config)
+    d.wait_ready()
+    for dest in cards:
+        card(dest.parent.parent, CLIPS)
+    assert wait_open(tmp_path / "state.db", lambda rules: rules == {"mirror.safe_to_format"}), d.output()
+    assert d.stop() == 0
+    # the card's seal, from the card itself: one clip on it is not what both copies hold
+    src = sealed_card(tmp_path, {**CLIPS, CLIP: b"the real take" * 100})
+    for dest in cards:
+        shutil.copytree(src / "ascmhl", dest / "ascmhl")
+    d2 = daemon(config)
+    d2.wait_ready()
+    assert wait_open(tmp_path / "state.db", lambda rules: "mirror.seal_mismatch" in rules
+                     and "mirror.safe_to_format" not in rules), d2.output()
+    assert d2.stop() == 0
+
+
 # -- the property: never "safe" on a card that differs from its seal or between copies ---------------
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402

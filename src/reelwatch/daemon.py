@@ -21,6 +21,7 @@ from typing import Any
 
 import structlog
 
+from . import seals_seen
 from .app import Runtime, load_runtime
 from .config import ConfigError, Volume, drive_volume_name
 from .metrics import Metrics, MetricsServer
@@ -39,6 +40,8 @@ from .watch import OverflowWatch
 
 GLOB_CHARS = set("*?[")
 STATUS_EVERY = 2.0
+SWEEP_EVERY = 30.0
+"""Seconds between looks for histories that arrived unseen (one stat per folder of the volume)."""
 QUEUE_HIGH_WATER = 256
 
 log = structlog.get_logger("reelwatch.daemon")
@@ -81,6 +84,7 @@ class Daemon:
         self._overflow = OverflowWatch(self._on_overflow)
         self.metrics = Metrics()
         self._histories: dict[tuple[str, str], float] = {}
+        self._swept: dict[str, tuple[Any, float]] = {}
         self._histories_lock = threading.Lock()
         self.metrics_server: MetricsServer | None = None
 
@@ -190,6 +194,18 @@ class Daemon:
                 current = resolve(volume, vol.root, Unit(parent, name, sequence))
                 if current is not None:
                     self._enqueue(current[1], force=True)
+            seals_seen.remember(self.store, volume, vol.root, folder)
+
+    def _sweep_seals(self, vol: VolumeRuntime) -> None:
+        """After a rescan (at most every SWEEP_EVERY s): histories that arrived unseen, while stopped, in
+        an event overflow or on a polled share, are verified as if their events had been seen."""
+        assert self.store is not None
+        seen, at = self._swept.get(vol.name, (None, float("-inf")))
+        if vol.last_scan is None or vol.last_scan is seen or time.monotonic() - at < SWEEP_EVERY:
+            return
+        self._swept[vol.name] = (vol.last_scan, time.monotonic())
+        for folder in seals_seen.unseen(self.store, vol.name, vol.root):
+            self._history_changed(vol.name, folder)
 
     def _on_overflow(self) -> None:
         log.warning("event_queue_overflow", action="rescanning every inotify volume")
@@ -318,6 +334,7 @@ class Daemon:
                     # back-pressure: while the checkers are behind, stable files wait in the
                     # settler instead of piling up in memory (the control thread never blocks)
                     vol.tick(settle=self.queue.qsize() < QUEUE_HIGH_WATER)
+                    self._sweep_seals(vol)
                 except Exception as exc:
                     log.error("volume_tick_failed", volume=vol.name, error=f"{type(exc).__name__}: {exc}")
             self._maybe_finish_batch()
