@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_config
+from conftest import reelwatch, write_config
 from reelwatch import mediagen
 from reelwatch.app import load_runtime
 from reelwatch.mhl_create import create_generation
@@ -155,6 +155,9 @@ def test_the_same_clip_on_the_raid_and_the_shuttle_is_one_finding_with_two_locat
     spec = [n for n in cart.notices() if n[1] == "spec.frame_rate"]
     assert sorted(role for role, _, _ in spec) == ["dit", "editorial", "sound", "vfx"]  # once per role
     assert [r.id for r in cart.store.findings(volume="shuttle")] == [f.id]
+    listed = json.loads(reelwatch("findings", "--config", str(cart.config_path), "--volume", "shuttle",
+                                  "--format", "json").stdout)
+    assert [(x["rule"], len(x["locations"])) for x in listed] == [("spec.frame_rate", 2)]
     # the shuttle copy is replaced by a good clip: that location goes, the finding stays on the RAID
     clip(shuttle)
     cart.check(shuttle)

@@ -24,6 +24,7 @@ import structlog
 from . import seals_seen
 from .app import Runtime, load_runtime
 from .config import ConfigError, Volume, drive_volume_name
+from .health import Supervisor, admin_role, dead_threads
 from .metrics import Metrics, MetricsServer
 from .model import Asset, Message
 from .outbox import Outbox, OutboxWorker
@@ -87,6 +88,7 @@ class Daemon:
         self._swept: dict[str, tuple[Any, float]] = {}
         self._histories_lock = threading.Lock()
         self.metrics_server: MetricsServer | None = None
+        self._supervisor = Supervisor(self)
 
     # -- start-up -------------------------------------------------------------------------
     def start(self) -> None:
@@ -94,6 +96,8 @@ class Daemon:
         self.pool = ProbePool(probe_cfg.workers, probe_cfg.timeout, probe_cfg.noatime).start()
         self.runtime = load_runtime(self.config_path, self.pool)
         config = self.runtime.config
+        for warning in self.runtime.warnings:
+            log.warning("config_warning", problem=warning)
         if config.service.metrics:
             self.metrics_server = self.metrics.serve(config.service.metrics)
             log.info("metrics", url=self.metrics_server.url)
@@ -117,6 +121,7 @@ class Daemon:
         log.info("ready", volumes=len(self.volumes), production=config.production.name)
         self.control = threading.Thread(target=self._control_loop, name="reelwatch-control", daemon=True)
         self.control.start()
+        self.metrics.set_healthy(self.healthy())
 
     def _open_volumes(self) -> None:
         assert self.runtime is not None
@@ -324,32 +329,46 @@ class Daemon:
     # -- control loop -------------------------------------------------------------------
     def _control_loop(self) -> None:
         while not self.stopping.is_set():
-            if self.reload_requested.is_set():
-                self.reload_requested.clear()
-                self.reload()
-            if self.mount_roots:
-                self._discover()
-            for vol in list(self.volumes.values()):
-                try:
-                    # back-pressure: while the checkers are behind, stable files wait in the
-                    # settler instead of piling up in memory (the control thread never blocks)
-                    vol.tick(settle=self.queue.qsize() < QUEUE_HIGH_WATER)
-                    self._sweep_seals(vol)
-                except Exception as exc:
-                    log.error("volume_tick_failed", volume=vol.name, error=f"{type(exc).__name__}: {exc}")
-            self._maybe_finish_batch()
-            if self._histories:
-                self._verify_histories()
-            if time.monotonic() - self._last_status > STATUS_EVERY:
-                self._write_status()
-            self._watchdog()
+            try:
+                if self.reload_requested.is_set():
+                    self.reload_requested.clear()
+                    self.reload()
+                if self.mount_roots:
+                    self._discover()
+                for vol in list(self.volumes.values()):
+                    try:
+                        # back-pressure: while the checkers are behind, stable files wait in the
+                        # settler instead of piling up in memory (the control thread never blocks)
+                        vol.tick(settle=self.queue.qsize() < QUEUE_HIGH_WATER)
+                        self._sweep_seals(vol)
+                    except Exception as exc:
+                        log.error("volume_tick_failed", volume=vol.name, error=f"{type(exc).__name__}: {exc}")
+                self._maybe_finish_batch()
+                if self._histories:
+                    self._verify_histories()
+                if time.monotonic() - self._last_status > STATUS_EVERY:
+                    self._write_status()
+                self._watchdog()
+            except Exception as exc:  # this thread must outlive any one failure; a lasting one stops the pings
+                log.error("control_step_failed", error=f"{type(exc).__name__}: {exc}")
             self.stopping.wait(self.tick_seconds)
 
     def healthy(self) -> bool:
-        """Observers alive, workers alive, and the queue is draining."""
-        workers_ok = all(t.is_alive() for t in self._checkers)
-        outbox_ok = self.outbox_worker is not None and self.outbox_worker.is_alive()
-        return workers_ok and outbox_ok and all(v.healthy() for v in self.volumes.values())
+        """Every worker thread alive (control, checkers, outbox, metrics), every observer
+        alive, and the queue is draining."""
+        return self.outbox_worker is not None and not dead_threads(self) \
+            and all(v.healthy() for v in self.volumes.values())
+
+    def supervise(self) -> list[str]:
+        """From the main thread: a worker thread that died is told once, loudly (see
+        :mod:`reelwatch.health`); returns the dead threads' names."""
+        return self._supervisor.check()
+
+    def _tell_admin(self, subject: str, text: str) -> None:
+        admin = admin_role(self.runtime.config) if self.runtime is not None else None
+        if self.outbox is not None and self.runtime is not None and admin:
+            self.outbox.enqueue(Message(role=admin, production=self.runtime.config.production.name, kind="admin",
+                                        subject=subject, text=text))
 
     def _watchdog(self) -> None:
         interval = self.sd.watchdog_interval
@@ -371,24 +390,41 @@ class Daemon:
         return text + (f"; unavailable: {', '.join(down)}" if down else "")
 
     def reload(self) -> bool:
-        """Validate the config file again; swap it in only if it is valid."""
+        """Validate the config file again; swap it in only if it is valid. Whatever goes wrong
+        (a bad config, a broken plugin, anything a plugin raises) keeps the running config."""
         assert self.runtime is not None and self.pipeline is not None and self.store is not None
         self.sd.reloading()
         try:
             runtime = load_runtime(self.config_path, self.pool)
-        except ConfigError as err:
-            log.error("reload_rejected", problems=err.problems)
-            self.store.audit("reload_rejected", problems=err.problems)
-            if self.outbox is not None:
-                admin = self.runtime.config.notify.admin_role or next(
-                    (r for r in ("admin", "supervisor") if r in self.runtime.config.roles), None)
-                if admin:
-                    self.outbox.enqueue(Message(
-                        role=admin, production=self.runtime.config.production.name, kind="admin",
-                        subject="config reload rejected: still running on the previous config",
-                        text="The edited config was not applied:\n" + "\n".join(err.problems)))
+        except (Exception, SystemExit) as exc:
+            lines = exc.lines() if isinstance(exc, ConfigError) else [f"{type(exc).__name__}: {exc}"]
+            log.error("reload_rejected", problems=lines)
+            self.store.audit("reload_rejected", problems=lines)
+            self._tell_admin("config reload rejected: still running on the previous config",
+                             "The edited config was not applied:\n" + "\n".join(lines))
             self.sd.ready(self._status())
             return False
+        previous = self.runtime
+        try:
+            self._swap(runtime)
+        except Exception as exc:  # should not happen: put the previous config back
+            log.error("reload_failed", error=f"{type(exc).__name__}: {exc}")
+            self.store.audit("reload_failed", error=f"{type(exc).__name__}: {exc}")
+            self._swap(previous)
+            self._tell_admin("config reload failed: still running on the previous config",
+                             f"Applying the edited config failed ({type(exc).__name__}: {exc}); the previous "
+                             "config is running again.")
+            self.sd.ready(self._status())
+            return False
+        self.store.audit("reloaded", config=self.config_path)
+        for warning in runtime.warnings:
+            log.warning("config_warning", problem=warning)
+        log.info("reloaded", volumes=len(self.volumes))
+        self.sd.ready(self._status())
+        return True
+
+    def _swap(self, runtime: Runtime) -> None:
+        assert self.pipeline is not None
         for vol in self.volumes.values():
             vol.stop()
         self.volumes.clear()
@@ -399,10 +435,6 @@ class Daemon:
         if self.outbox is not None:
             self.outbox.config = runtime.config
         self._open_volumes()
-        self.store.audit("reloaded", config=self.config_path)
-        log.info("reloaded", volumes=len(self.volumes))
-        self.sd.ready(self._status())
-        return True
 
     # -- stopping -----------------------------------------------------------------------
     def stop(self, drain: float = 10.0) -> None:
@@ -440,7 +472,7 @@ class Daemon:
         self.start()
         try:
             while not self.stopping.wait(0.5):
-                pass
+                self.supervise()
         finally:
             self.stopping.clear()
             self.stop()
