@@ -86,15 +86,17 @@ class Pipeline:
 
     def facts(self, asset: Asset) -> Facts:
         cached = self.store.cached_facts(asset)
-        if cached is not None:
-            return cached
+        if cached is not None and not (cached.error or "").startswith("permission denied"):
+            return cached  # a refusal is asked again: permissions change without touching the file
         facts = self.pm.hook.probe(asset=asset)
         return facts if facts is not None else Facts(kind="unreadable", error="no probe could read it")
 
     def process(self, asset: Asset, batch: int, *, force: bool = False) -> list[Finding] | None:
         """Check one asset version; None when this exact version was already checked."""
         if not force and self.store.is_checked(asset):
-            return None
+            cached = self.store.cached_facts(asset)
+            if cached is None or not (cached.error or "").startswith("permission denied"):
+                return None  # checked already; a file it was not allowed to read is read again
         facts = self.facts(asset)
         if facts.kind == "missing":
             # gone before it could be read (deleted, renamed, drive unplugged): nothing to judge,

@@ -45,6 +45,45 @@ def open_noatime(path: str) -> Any:
     return os.fdopen(fd, "rb")
 
 
+def is_utf8(path: str) -> bool:
+    """False for a name holding bytes that are not UTF-8 (shown by Python as lone surrogates)."""
+    if path.isascii():
+        return True
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_name(path: str) -> str:
+    return path if is_utf8(path) else os.fsencode(path).decode("utf-8", "replace")
+
+
+DENIED = "permission denied"
+"""Start of ``Facts.error`` for a file reelwatch may not read: its own finding, not "bad media"."""
+
+
+def access_problem(path: str) -> str | None:
+    """Why this file cannot be opened for reading, in the words of a finding; None when it can.
+
+    Asked here, in the daemon's own process and with its own rights, because MediaInfo says
+    only "not recognised" for a file it may not open."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOATIME", 0))
+    except PermissionError:
+        try:
+            fd = os.open(path, os.O_RDONLY)  # O_NOATIME needs ownership: retry without it
+        except PermissionError:
+            return f"{DENIED}: reelwatch is not allowed to read it"
+        except OSError:
+            return None  # gone or odd: MediaInfo's own answer says it better
+    except OSError:
+        return None
+    os.close(fd)
+    return None
+
+
 def parse_tracks(path: str, noatime: bool = False) -> dict[str, Any]:
     """Run MediaInfo on one file and return its tracks as plain data (in this process).
 
@@ -57,7 +96,12 @@ def parse_tracks(path: str, noatime: bool = False) -> dict[str, Any]:
 
     if noatime:
         with open_noatime(path) as fh:
-            mi = MediaInfo.parse(fh, buffer_size=64 << 10, mediainfo_options={"File_FileName": path})
+            mi = MediaInfo.parse(fh, buffer_size=64 << 10, mediainfo_options={"File_FileName": shown_name(path)})
+    elif not is_utf8(path) and os.path.isdir("/proc/self/fd"):
+        # libmediainfo cannot open a name whose bytes are not UTF-8: hand it our own open file
+        # under a name it can open, so that it still reads the file itself and reports everything
+        with open_noatime(path) as fh:
+            mi = MediaInfo.parse(f"/proc/self/fd/{fh.fileno()}")
     else:
         mi = MediaInfo.parse(path)
     out: dict[str, Any] = {"general": {}, "video": [], "audio": [], "image": [], "other": [], "text": []}
@@ -259,5 +303,8 @@ class MediaInfoProbe:
 
     @hookimpl
     def probe(self, asset: Asset) -> Facts:
+        denied = access_problem(asset.member_paths()[0])
+        if denied is not None:
+            return Facts(kind="unreadable", error=denied, probe=self.pool.version)
         return self.pool.facts(asset)
 
