@@ -133,8 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(Path(args.dir) if args.dir else None, keep=args.keep)
         if args.command == "config":
             from .app import load_runtime
+            from .config import deprecations
             runtime = load_runtime(args.file, None)
             cfg = runtime.config
+            for warning in deprecations(cfg):
+                print(f"warning: {warning}", file=sys.stderr)
             print(f"{args.file}: valid. Production {cfg.production.name!r}: {len(cfg.volumes)} volume(s), "
                   f"{len(cfg.roles)} role(s), rule sections: {', '.join(sorted(cfg.rules)) or 'none'}")
             return EXIT_OK

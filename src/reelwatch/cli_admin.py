@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
 from datetime import datetime
@@ -131,6 +132,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     vols = {}
     if store is not None:
         vols = {r["volume"]: dict(r) for r in store.query("SELECT * FROM volume_status")}
+        try:
+            tools = {r["name"]: dict(r) for r in store.query("SELECT * FROM tool_status")}
+        except sqlite3.OperationalError:  # written by a daemon from before tool health was recorded
+            tools = {}
+        probe = tools.get("probe")
+        data["probe"] = {k: probe[k] for k in ("health", "detail", "held", "updated")} if probe else {"health": None}
         data["findings"] = {Severity(r[0]).label: r[1] for r in store.query(
             "SELECT severity, COUNT(*) FROM findings WHERE status='open' GROUP BY severity")}
         out = store.query("SELECT COUNT(*), MIN(created) FROM outbox WHERE state='pending'")[0]
@@ -152,6 +159,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     console.print(table)
     console.print(f"open findings: {data['findings'] or 'none'}")
     console.print(f"outbox: {data['outbox'] or 'no state database yet'}")
+    probe = data.get("probe") or {}
+    if probe.get("health") not in (None, "ok"):
+        console.print(f"[red]MediaInfo: {escape(str(probe.get('detail') or probe['health']))}; "
+                      f"{probe.get('held', 0)} file(s) waiting to be checked[/red]")
     return 0
 
 

@@ -21,9 +21,12 @@ def print_check(report: CheckReport, fmt: str) -> None:
             "worst": report.worst.label if report.worst is not None else None,
             "exit_code": report.exit_code,
             "problems": report.problems,
+            "unchecked": report.unchecked,
             "findings": [f.to_dict() for f in report.findings],
         }
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        for problem in report.problems:  # the JSON goes to a program; a person watching still reads why
+            print(f"reelwatch: {problem}", file=sys.stderr)
         return
     console = Console(highlight=False)
     for problem in report.problems:

@@ -107,10 +107,11 @@ class Probe(_Strict):
     timeout: float = Field(default=30, gt=0)
     workers: int = Field(default=0, ge=0)
     """Probe processes; 0 means one per core."""
-    noatime: bool = False
-    """Feed MediaInfo through an O_NOATIME stream so that probing leaves access times alone.
-    MediaInfo then reports fewer fields on some files (MP4 delay and frame count, MXF footer),
-    so it is off by default; hashing and frame grabs always read with O_NOATIME."""
+    noatime: bool | None = None
+    """No longer supported, and ignored (a warning says so): MediaInfo's stream mode, which this
+    fed through an O_NOATIME descriptor, reported good MXF files as truncated and lost fields.
+    MediaInfo opens files itself; hashing, sidecars and frame grabs always read with O_NOATIME.
+    Mount a volume with ``noatime`` where access times matter (docs/deploy.md)."""
 
 
 class Service(_Strict):
@@ -286,6 +287,17 @@ def build_config(raw: Mapping[str, Any], *, source: str = "<config>", base_dir: 
     if problems:
         raise ConfigError(source, problems)
     return config.model_copy(update={"rules": validated})
+
+
+def deprecations(config: Config) -> list[str]:
+    """Settings that are accepted but no longer do anything, in plain words."""
+    out = []
+    if config.probe.noatime is not None:
+        out.append("[probe] noatime is no longer supported and is ignored: MediaInfo's stream mode reported good "
+                   "MXF files as truncated. MediaInfo now opens media itself (the first read of a new file may set "
+                   "its access time); checksums and sidecars are still read with O_NOATIME. Remove the setting, "
+                   "and mount the volume with noatime if access times matter (docs/deploy.md)")
+    return out
 
 
 def default_config(**raw: Any) -> Config:

@@ -22,12 +22,12 @@ from typing import Any
 import structlog
 
 from .app import Runtime, load_runtime
-from .config import ConfigError, Volume, drive_volume_name
+from .config import ConfigError, Volume, deprecations, drive_volume_name
 from .metrics import Metrics, MetricsServer
 from .model import Asset, Message
 from .outbox import Outbox, OutboxWorker
 from .pipeline import Pipeline
-from .probe import ProbePool
+from .probe import ProbePool, ProbeUnavailable
 from .redact import Redactor
 from .sdnotify import Notifier
 from .seal import seal
@@ -40,6 +40,8 @@ from .watch import OverflowWatch
 GLOB_CHARS = set("*?[")
 STATUS_EVERY = 2.0
 QUEUE_HIGH_WATER = 256
+HOLD_RETRY = (2.0, 30.0)
+"""Seconds between tries of a held file while MediaInfo cannot start: first, and at most (doubling)."""
 
 log = structlog.get_logger("reelwatch.daemon")
 MAX_BATCH_SECONDS = 600.0
@@ -83,11 +85,15 @@ class Daemon:
         self._histories: dict[tuple[str, str], float] = {}
         self._histories_lock = threading.Lock()
         self.metrics_server: MetricsServer | None = None
+        self._held: list[tuple[Asset, bool]] = []
+        """Files waiting for a working MediaInfo (the tool's fault, not theirs): never judged meanwhile."""
+        self._held_retry = (0.0, HOLD_RETRY[0])  # (when to try again, back-off)
+        self._probe_try: Asset | None = None
 
     # -- start-up -------------------------------------------------------------------------
     def start(self) -> None:
         probe_cfg = load_runtime(self.config_path, None).config.probe  # validate before any side effect
-        self.pool = ProbePool(probe_cfg.workers, probe_cfg.timeout, probe_cfg.noatime).start()
+        self.pool = ProbePool(probe_cfg.workers, probe_cfg.timeout, on_health=self._probe_health).start()
         self.runtime = load_runtime(self.config_path, self.pool)
         config = self.runtime.config
         if config.service.metrics:
@@ -95,6 +101,7 @@ class Daemon:
             log.info("metrics", url=self.metrics_server.url)
         self.store = Store(config.resolve(config.state.path))
         self.store.audit("started", config=self.config_path)
+        self.store.set_tool_status("probe", "ok")
         self.pipeline = Pipeline(self.runtime.pm, config, self.store)
         state_dir = config.resolve(config.state.path).parent
         self.outbox = Outbox(self.store, config, self._send, attach=Thumbnails(state_dir / "thumbnails"))
@@ -109,6 +116,8 @@ class Daemon:
         self._open_volumes()
         self._write_status()
         self.sd.ready(self._status())
+        for warning in deprecations(config):
+            log.warning("config_deprecated", problem=warning)
         log.info("ready", volumes=len(self.volumes), production=config.production.name)
         self.control = threading.Thread(target=self._control_loop, name="reelwatch-control", daemon=True)
         self.control.start()
@@ -207,6 +216,10 @@ class Daemon:
             health = "ok" if vol.healthy() and vol.available else ("unavailable" if not vol.available else "failed")
             self.store.set_volume_status(vol.name, vol.kind, health, vol.last_event, self.queue.qsize()
                                          + len(vol.settler), vol.reason)
+        if self._held and self.pool is not None:
+            self.metrics.set_probe(self.pool.health.ok, len(self._held))
+            self.store.set_tool_status("probe", "ok" if self.pool.health.ok else "failed", self.pool.health.detail,
+                                       len(self._held))
 
     def _send(self, message: Message, targets: Any) -> bool:
         assert self.runtime is not None
@@ -246,6 +259,10 @@ class Daemon:
                 return
             asset, force = item
             try:
+                assert self.pool is not None
+                if not self.pool.health.ok and asset != self._probe_try:
+                    self._hold(asset, force)  # one held file at a time tries MediaInfo again
+                    continue
                 with self._batch_lock:
                     if not self._batch_open:  # the first check of a batch numbers it, once
                         self._batch_open = True
@@ -263,6 +280,8 @@ class Daemon:
                         self._batch.append(asset)
                         if not force:
                             self._sealable.append(asset)
+            except ProbeUnavailable:  # the tool is broken, not the file: nothing recorded, tried again
+                self._hold(asset, force)
             except Exception as exc:  # one file never kills the daemon
                 log.error("check_failed", volume=asset.volume, path=asset.relpath,
                           error=f"{type(exc).__name__}: {exc}")
@@ -272,10 +291,61 @@ class Daemon:
                 if self.outbox:
                     self.outbox.wake.set()
 
+    def _hold(self, asset: Asset, force: bool) -> None:
+        with self._batch_lock:
+            self._held.append((asset, force))
+
+    def _retry_held(self) -> None:
+        """While MediaInfo is broken, one held file tries it again now and then (backing off);
+        once a worker answers, every held file goes back to the queue."""
+        assert self.pool is not None
+        now = time.monotonic()
+        with self._batch_lock:
+            if not self._held:
+                return
+            healthy = self.pool.health.ok
+            if not healthy and now < self._held_retry[0]:
+                return
+            take, self._held = (self._held, []) if healthy else (self._held[:1], self._held[1:])
+            self._in_flight += len(take)
+            wait = HOLD_RETRY[0] if healthy else min(self._held_retry[1] * 2, HOLD_RETRY[1])
+            self._held_retry = (now + self._held_retry[1], wait)
+        self._probe_try = take[0][0]
+        for item in take:
+            self.queue.put(item)
+
+    def _probe_health(self, ok: bool, detail: str) -> None:
+        """MediaInfo broke or came back: log, status, metrics and the admin, once per change."""
+        held = len(self._held)
+        self.metrics.set_probe(ok, held)
+        if ok:
+            log.info("probe_recovered", held=held)
+        else:
+            log.error("probe_unavailable", problem=detail)
+        if self.store is not None:
+            self.store.set_tool_status("probe", "ok" if ok else "failed", detail, held)
+            self.store.audit("probe_recovered" if ok else "probe_unavailable", detail=detail)
+        if self.outbox is None or self.runtime is None:
+            return
+        config = self.runtime.config
+        admin = config.notify.admin_role or next((r for r in ("admin", "supervisor") if r in config.roles), None)
+        if admin is None:
+            return
+        if ok:
+            subject, text = ("MediaInfo is working again",
+                             "MediaInfo worker processes start again; the files that waited are being checked now.")
+        else:
+            subject = "MediaInfo cannot start: new files are not being checked"
+            text = (f"reelwatch cannot start its MediaInfo worker processes: {detail}. New files are held, not "
+                    "judged, and are checked as soon as a worker starts again (reelwatch keeps trying). Check the "
+                    "install (pip check, the pymediainfo library), memory and process limits of the service.")
+        self.outbox.enqueue(Message(role=admin, production=config.production.name, kind="admin",
+                                    subject=subject, text=text))
+
     def _maybe_finish_batch(self) -> None:
         settling = sum(len(v.settler) for v in self.volumes.values())
         with self._batch_lock:
-            if not self._batch or self._in_flight:
+            if not self._batch or self._in_flight or self._held:  # nothing is safe while files wait
                 return
             if settling and time.monotonic() - self._batch_started < MAX_BATCH_SECONDS:
                 return
@@ -307,6 +377,8 @@ class Daemon:
                     vol.tick(settle=self.queue.qsize() < QUEUE_HIGH_WATER)
                 except Exception as exc:
                     log.error("volume_tick_failed", volume=vol.name, error=f"{type(exc).__name__}: {exc}")
+            if self._held:
+                self._retry_held()
             self._maybe_finish_batch()
             if self._histories:
                 self._verify_histories()
@@ -338,6 +410,7 @@ class Daemon:
         down = [v.name for v in self.volumes.values() if not v.available]
         text = (f"watching {len(self.volumes)} volume(s); {settling} settling, {self.queue.qsize()} queued, "
                 f"{pending} message(s) to send")
+        text += f"; {len(self._held)} file(s) wait for MediaInfo to start" if self._held else ""
         return text + (f"; unavailable: {', '.join(down)}" if down else "")
 
     def reload(self) -> bool:

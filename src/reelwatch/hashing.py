@@ -126,6 +126,14 @@ def open_readonly(path: str | os.PathLike[str]) -> int:
     return os.open(path, flags)
 
 
+def read_noatime(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
+    """The bytes of a sidecar (checksum list, ASC MHL file), read without touching its access time
+    where the kernel allows it; at most ``limit`` bytes. Raises OSError like ``open``."""
+    fd = open_readonly(path)
+    with open(fd, "rb", closefd=True) as fh:
+        return fh.read() if limit is None else fh.read(limit)
+
+
 def hash_file(path: str | os.PathLike[str], algo: str = DEFAULT_ALGO, *,
               progress: Callable[[int], None] | None = None, buffer: int = DEFAULT_BUFFER) -> str:
     """Checksum of one file, streamed through a reusable buffer.

@@ -137,6 +137,12 @@ class Metrics:
         self._reconcile_at = Gauge("reelwatch_reconcile_last_timestamp_seconds",
                                    "Unix time the volume's last full rescan finished", ["volume"], registry=reg)
         ProcessCollector(registry=reg)  # memory, CPU and open files of this process
+        self._probe = Gauge("reelwatch_probe_healthy",
+                            "1 while MediaInfo worker processes start and answer, 0 while files wait for them",
+                            registry=self.registry)
+        self._probe.set(1)
+        self._held = Gauge("reelwatch_probe_held_files", "Files waiting for a working MediaInfo to be checked",
+                           registry=self.registry)
         self._kinds: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -179,6 +185,11 @@ class Metrics:
                     self._observer.remove(volume, kind)
                 except KeyError:
                     pass
+
+    def set_probe(self, healthy: bool, held: int) -> None:
+        """The probe tool's health, and how many files wait for it."""
+        self._probe.set(1 if healthy else 0)
+        self._held.set(max(0, held))
 
     def reconcile(self, volume: str, seconds: float) -> None:
         """A full rescan of ``volume`` finished after ``seconds``."""

@@ -59,6 +59,8 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL DEFAULT '{}');
 CREATE INDEX IF NOT EXISTS audit_asset ON audit (volume, relpath);
 CREATE INDEX IF NOT EXISTS audit_relpath ON audit (relpath);
+CREATE TABLE IF NOT EXISTS tool_status (
+    name TEXT PRIMARY KEY, health TEXT NOT NULL, detail TEXT, held INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS volume_status (
     volume TEXT PRIMARY KEY, observer TEXT, health TEXT, last_event REAL, queue_depth INTEGER,
     detail TEXT, updated REAL NOT NULL);
@@ -238,6 +240,24 @@ class Store:
                        (now, volume, relpath))
 
     # -- the check transaction ---------------------------------------------------------
+    def cached_facts_many(self, assets: Sequence[Asset]) -> dict[Asset, Facts]:
+        """Cached facts of many asset versions, one query per volume and 500 paths."""
+        out: dict[Asset, Facts] = {}
+        by_volume: dict[str, dict[str, Asset]] = {}
+        for a in assets:
+            by_volume.setdefault(a.volume, {})[a.relpath] = a
+        for volume, wanted in by_volume.items():
+            rels = list(wanted)
+            for n in range(0, len(rels), 500):
+                part = rels[n:n + 500]
+                rows = self.query(f"SELECT relpath, size, mtime_ns, facts FROM assets WHERE volume=? AND relpath IN "
+                                  f"({','.join('?' * len(part))}) AND facts IS NOT NULL", (volume, *part))
+                for r in rows:
+                    a = wanted[r["relpath"]]
+                    if (a.size, a.mtime_ns) == (r["size"], r["mtime_ns"]):
+                        out[a] = Facts.from_json(r["facts"])
+        return out
+
     def commit_check(self, asset: Asset, facts: Facts, findings: Sequence[Finding], router: Router,
                      batch: int) -> list[int]:
         """Record a checked asset version, its findings and their notices in one transaction.
@@ -246,25 +266,55 @@ class Store:
         noticed to their roles; open ones that are gone are resolved and noticed as resolved.
         Returns the ids of the new findings.
         """
+        return self.commit_checks([(asset, facts, findings)], router, batch)
+
+    def commit_checks(self, checks: Sequence[tuple[Asset, Facts, Sequence[Finding]]], router: Router,
+                      batch: int) -> list[int]:
+        """:meth:`commit_check` for many assets in one transaction: all of them are recorded with
+        their findings and notices, or (killed half-way) none, and each is checked again."""
+        if not checks:
+            return []
         now = self.clock()
-        fields = facts.derived.get("fields") or {}
+        rows, field_rows, audit_rows = [], [], []
+        for asset, facts, findings in checks:
+            fields = facts.derived.get("fields") or {}
+            rows.append((asset.volume, asset.relpath, asset.folder, asset.size, asset.mtime_ns, facts.kind,
+                         facts.to_json(), json.dumps(dict(fields), sort_keys=True, default=str), now, now, batch))
+            field_rows += [(asset.volume, asset.relpath, str(k), str(v)) for k, v in fields.items() if v is not None]
+            audit_rows.append((now, asset.volume, asset.relpath, json.dumps(
+                {"size": asset.size, "mtime_ns": asset.mtime_ns, "findings": len(findings)})))
+        new_ids: list[int] = []
         with self.tx() as db:
-            db.execute(
+            db.executemany(
                 "INSERT INTO assets (volume, relpath, folder, size, mtime_ns, kind, facts, fields, first_seen, "
                 "checked_at, batch) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (volume, relpath) DO UPDATE SET size=excluded.size, "
                 "mtime_ns=excluded.mtime_ns, kind=excluded.kind, facts=excluded.facts, fields=excluded.fields, "
-                "checked_at=excluded.checked_at, batch=excluded.batch, gone_at=NULL",
-                (asset.volume, asset.relpath, asset.folder, asset.size, asset.mtime_ns, facts.kind, facts.to_json(),
-                 json.dumps(dict(fields), sort_keys=True, default=str), now, now, batch))
-            db.execute("DELETE FROM asset_fields WHERE volume=? AND relpath=?", (asset.volume, asset.relpath))
-            db.executemany("INSERT INTO asset_fields VALUES (?,?,?,?)",
-                           [(asset.volume, asset.relpath, str(k), str(v)) for k, v in fields.items() if v is not None])
-            db.execute("INSERT INTO audit (ts, event, volume, relpath, detail) VALUES (?, 'checked', ?, ?, ?)",
-                       (now, asset.volume, asset.relpath,
-                        json.dumps({"size": asset.size, "mtime_ns": asset.mtime_ns, "findings": len(findings)})))
-            open_rows = db.execute("SELECT * FROM findings WHERE volume=? AND relpath=? AND origin='check' "
-                                   "AND status IN ('open','acked')", (asset.volume, asset.relpath)).fetchall()
-            return self._apply(db, findings, open_rows, router, "check", now)
+                "checked_at=excluded.checked_at, batch=excluded.batch, gone_at=NULL", rows)
+            db.executemany("DELETE FROM asset_fields WHERE volume=? AND relpath=?", [r[:2] for r in rows])
+            db.executemany("INSERT INTO asset_fields VALUES (?,?,?,?)", field_rows)
+            db.executemany("INSERT INTO audit (ts, event, volume, relpath, detail) VALUES (?, 'checked', ?, ?, ?)",
+                           audit_rows)
+            open_rows = self._open_check_findings(db, [(a.volume, a.relpath) for a, _, _ in checks])
+            for asset, _, findings in checks:
+                new_ids += self._apply(db, findings, open_rows.get((asset.volume, asset.relpath), ()), router,
+                                       "check", now)
+        return new_ids
+
+    @staticmethod
+    def _open_check_findings(db: sqlite3.Connection,
+                             keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], list[sqlite3.Row]]:
+        """Open check findings of many assets, by (volume, relpath): one query per volume and 500 paths."""
+        out: dict[tuple[str, str], list[sqlite3.Row]] = {}
+        by_volume: dict[str, list[str]] = {}
+        for volume, rel in keys:
+            by_volume.setdefault(volume, []).append(rel)
+        for volume, rels in by_volume.items():
+            for n in range(0, len(rels), 500):
+                part = rels[n:n + 500]
+                for row in db.execute(f"SELECT * FROM findings WHERE volume=? AND relpath IN ({','.join('?' * len(part))})"
+                                      " AND origin='check' AND status IN ('open','acked')", (volume, *part)):
+                    out.setdefault((row["volume"], row["relpath"]), []).append(row)
+        return out
 
     def commit_batch(self, findings: Sequence[Finding], scopes: Iterable[str], plugins: Iterable[str],
                      router: Router) -> list[int]:
@@ -370,6 +420,12 @@ class Store:
         with self.tx() as db:
             db.execute("INSERT OR REPLACE INTO volume_status VALUES (?,?,?,?,?,?,?)",
                        (volume, observer, health, last_event, queue_depth, detail, self.clock()))
+
+    def set_tool_status(self, name: str, health: str, detail: str = "", held: int = 0) -> None:
+        """The health of a tool the daemon depends on (``probe``: the MediaInfo workers)."""
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO tool_status VALUES (?,?,?,?,?)",
+                       (name, health, detail, held, self.clock()))
 
     def clear_volume_status(self) -> None:
         with self.tx() as db:
