@@ -96,6 +96,42 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check(args: argparse.Namespace) -> int:
+    """``reelwatch check``: Ctrl-C and SIGTERM stop it at once (hashes within one read, MediaInfo
+    workers killed), exit 130, nothing half-said."""
+    import signal
+
+    from .cli_output import print_check
+    from .cli_progress import check_progress
+    from .oneshot import run_check
+    from .probe import ProbePool
+    pool = ProbePool().start(1)  # a first worker starts while the config and the plugins load
+    with check_progress() as bar:
+        def stop(signum: int, _frame: object) -> None:
+            bar.hasher.cancel.set()
+            pool.cancel()
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            report = run_check(args.paths, args.config, progress=bar.advance, hasher=bar.hasher,
+                               total=bar.total, pool=pool)
+        except BaseException as exc:
+            from .hashing import HashCancelled
+            if isinstance(exc, HashCancelled | KeyboardInterrupt):
+                print("reelwatch: check stopped; nothing was reported", file=sys.stderr)
+                return 130
+            raise
+        finally:
+            pool.close()
+    fmt = args.format or ("table" if sys.stdout.isatty() else "json")
+    print_check(report, fmt)
+    if report.problems and not report.assets:
+        return EXIT_USAGE
+    return report.exit_code
+
+
 def _fail_config(err: ConfigError) -> int:
     print(str(err), file=sys.stderr)
     return EXIT_USAGE
@@ -106,17 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(level=args.log_level, journal=bool(os.environ.get("JOURNAL_STREAM")))
     try:
         if args.command == "check":
-            from .cli_output import print_check
-            from .cli_progress import check_progress
-            from .oneshot import run_check
-            with check_progress() as bar:
-                report = run_check(args.paths, args.config, progress=bar.advance, hasher=bar.hasher,
-                                   total=bar.total)
-            fmt = args.format or ("table" if sys.stdout.isatty() else "json")
-            print_check(report, fmt)
-            if report.problems and not report.assets:
-                return EXIT_USAGE
-            return report.exit_code
+            return _check(args)
         if args.command == "run":
             from .app import load_runtime, read_toml
             from .daemon import Daemon

@@ -138,6 +138,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             tools = {}
         probe = tools.get("probe")
         data["probe"] = {k: probe[k] for k in ("health", "detail", "held", "updated")} if probe else {"health": None}
+        hashing = tools.get("hash")
+        data["hashing"] = hashing["detail"] if hashing and hashing["health"] == "running" else None
         data["findings"] = {Severity(r[0]).label: r[1] for r in store.query(
             "SELECT severity, COUNT(*) FROM findings WHERE status='open' GROUP BY severity")}
         out = store.query("SELECT COUNT(*), MIN(created) FROM outbox WHERE state='pending'")[0]
@@ -159,6 +161,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     console.print(table)
     console.print(f"open findings: {data['findings'] or 'none'}")
     console.print(f"outbox: {data['outbox'] or 'no state database yet'}")
+    if data.get("hashing"):
+        console.print(f"hashing: {escape(str(data['hashing']))}")
     probe = data.get("probe") or {}
     if probe.get("health") not in (None, "ok"):
         console.print(f"[red]MediaInfo: {escape(str(probe.get('detail') or probe['health']))}; "

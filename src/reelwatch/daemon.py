@@ -22,6 +22,8 @@ from typing import Any
 import structlog
 
 from .app import Runtime, load_runtime
+from .hashing import HashCancelled
+from .hashjobs import Hashes, LongHash
 from .config import ConfigError, Volume, deprecations, drive_volume_name
 from .metrics import Metrics, MetricsServer
 from .model import Asset, Message
@@ -89,6 +91,10 @@ class Daemon:
         """Files waiting for a working MediaInfo (the tool's fault, not theirs): never judged meanwhile."""
         self._held_retry = (0.0, HOLD_RETRY[0])  # (when to try again, back-off)
         self._probe_try: Asset | None = None
+        self.hashes = Hashes(on_long=self._long_hash, on_done=self._long_hash_done)
+        """Every hash the rules ask for: shared per file version, stopped at once by stop()."""
+        self._retiring: set[int] = set()
+        self._hashing_shown = False
 
     # -- start-up -------------------------------------------------------------------------
     def start(self) -> None:
@@ -100,6 +106,7 @@ class Daemon:
             self.metrics_server = self.metrics.serve(config.service.metrics)
             log.info("metrics", url=self.metrics_server.url)
         self.store = Store(config.resolve(config.state.path))
+        self.store.hasher = self.hashes
         self.store.audit("started", config=self.config_path)
         self.store.set_tool_status("probe", "ok")
         self.pipeline = Pipeline(self.runtime.pm, config, self.store)
@@ -107,10 +114,8 @@ class Daemon:
         self.outbox = Outbox(self.store, config, self._send, attach=Thumbnails(state_dir / "thumbnails"))
         self.outbox_worker = OutboxWorker(self.outbox)
         self.outbox_worker.start()
-        for i in range(self.pool.size):
-            t = threading.Thread(target=self._checker, name=f"reelwatch-check-{i}", daemon=True)
-            t.start()
-            self._checkers.append(t)
+        for _ in range(self.pool.size):
+            self._add_checker()
         logging.getLogger("watchdog.observers.inotify_c").addHandler(self._overflow)
         self.store.clear_volume_status()
         self._open_volumes()
@@ -216,6 +221,10 @@ class Daemon:
             health = "ok" if vol.healthy() and vol.available else ("unavailable" if not vol.available else "failed")
             self.store.set_volume_status(vol.name, vol.kind, health, vol.last_event, self.queue.qsize()
                                          + len(vol.settler), vol.reason)
+        jobs = self.hashes.progress()
+        if jobs or self._hashing_shown:
+            self._hashing_shown = bool(jobs)
+            self.store.set_tool_status("hash", "running" if jobs else "idle", "; ".join(j.describe() for j in jobs))
         if self._held and self.pool is not None:
             self.metrics.set_probe(self.pool.health.ok, len(self._held))
             self.store.set_tool_status("probe", "ok" if self.pool.health.ok else "failed", self.pool.health.detail,
@@ -252,8 +261,35 @@ class Daemon:
             self._in_flight += 1
         self.queue.put((asset, force))  # never blocks: back-pressure is applied before settling
 
+    def _add_checker(self) -> None:
+        t = threading.Thread(target=self._checker, name=f"reelwatch-check-{len(self._checkers)}", daemon=True)
+        t.start()
+        self._checkers.append(t)
+
+    def _long_hash(self, job: LongHash) -> None:
+        """A checker starts a long hash: another checker takes its place, so the files behind it
+        are not kept waiting (at most one extra per probe worker); it retires when done."""
+        log.info("long_hash", path=job.path, algo=job.algo, size=job.size)
+        me = threading.get_ident()
+        with self._batch_lock:
+            if not any(t.ident == me for t in self._checkers) or me in self._retiring:
+                return
+            if len(self._retiring) >= (self.pool.size if self.pool else 1):
+                return
+            self._retiring.add(me)
+        self._add_checker()
+
+    def _long_hash_done(self, job: LongHash) -> None:
+        log.info("long_hash_done", path=job.path, algo=job.algo, size=job.size, done=job.done,
+                 seconds=round(time.monotonic() - job.started, 1))
+
     def _checker(self) -> None:
+        me = threading.get_ident()
         while True:
+            with self._batch_lock:
+                if me in self._retiring:  # its long hash is done; the checker that took its place stays
+                    self._retiring.discard(me)
+                    return
             item = self.queue.get()
             if item is None:
                 return
@@ -282,6 +318,8 @@ class Daemon:
                             self._sealable.append(asset)
             except ProbeUnavailable:  # the tool is broken, not the file: nothing recorded, tried again
                 self._hold(asset, force)
+            except HashCancelled:  # stopping: not recorded, so it is checked again on the next start
+                log.info("check_interrupted", volume=asset.volume, path=asset.relpath)
             except Exception as exc:  # one file never kills the daemon
                 log.error("check_failed", volume=asset.volume, path=asset.relpath,
                           error=f"{type(exc).__name__}: {exc}")
@@ -359,6 +397,8 @@ class Daemon:
                 self.metrics.finding(f.rule, f.severity.label)
             if self.runtime is not None and self.store is not None:
                 seal(sealable, self.runtime.config, self.store, self.store.history(batch))
+        except HashCancelled:
+            log.info("batch_interrupted", batch=batch)
         except Exception as exc:
             log.error("batch_failed", error=f"{type(exc).__name__}: {exc}")
 
@@ -411,6 +451,7 @@ class Daemon:
         text = (f"watching {len(self.volumes)} volume(s); {settling} settling, {self.queue.qsize()} queued, "
                 f"{pending} message(s) to send")
         text += f"; {len(self._held)} file(s) wait for MediaInfo to start" if self._held else ""
+        text += "".join(f"; hashing {job.describe()}" for job in self.hashes.progress())
         return text + (f"; unavailable: {', '.join(down)}" if down else "")
 
     def reload(self) -> bool:
@@ -454,6 +495,7 @@ class Daemon:
             return
         self.sd.stopping()
         self.stopping.set()
+        self.hashes.cancel.set()  # a 1 TB hash in a checker or the control thread stops within one read
         if self.control is not None:
             self.control.join(60)  # it owns self.volumes; stop the volumes only once it is done
         for vol in list(self.volumes.values()):
@@ -461,7 +503,7 @@ class Daemon:
         logging.getLogger("watchdog.observers.inotify_c").removeHandler(self._overflow)
         for _ in self._checkers:
             self.queue.put(None)
-        for t in self._checkers:
+        for t in list(self._checkers):
             t.join(60)
         self._maybe_finish_batch()
         if self.outbox_worker is not None:

@@ -128,12 +128,12 @@ def run_check(paths: list[str], config_path: str | None, *, workers: int = 0,
         from .pipeline import Pipeline, apply_defaults
         from .store import Store
         runtime = load_runtime(config_path, pool)
-        if own_pool:
-            pool.size = workers or runtime.config.probe.workers or pool.size
-            pool.timeout = runtime.config.probe.timeout
+        pool.size = workers or runtime.config.probe.workers or pool.size
+        pool.timeout = runtime.config.probe.timeout
         report.problems += [f"plugin not loaded: {e}" for e in runtime.pm.load_errors]
         store = Store(":memory:")
-        store.hasher = hasher
+        from .hashjobs import Hashes
+        store.hasher = hasher or Hashes()
         pipeline = Pipeline(runtime.pm, runtime.config, store)
         assets: list[Asset] = []
         bad: list[Finding] = []

@@ -253,6 +253,7 @@ class ProbePool:
         self._lock = threading.Lock()
         self._started = 0
         self._closed = False
+        self._live: set[_Worker] = set()
 
     def start(self, count: int | None = None) -> ProbePool:
         """Start workers now (all of them by default), so the first file does not wait for one.
@@ -271,7 +272,9 @@ class ProbePool:
 
     def _spawn_locked(self) -> _Worker | None:
         try:
-            return _Worker(self._ctx)
+            worker = _Worker(self._ctx)
+            self._live.add(worker)
+            return worker
         except Exception as exc:  # noqa: BLE001 - cannot fork, no server, no memory: the tool's problem
             self._started -= 1
             self._last_start_error = f"cannot start a MediaInfo worker: {type(exc).__name__}: {exc}"
@@ -296,6 +299,17 @@ class ProbePool:
         worker.kill()
         with self._lock:
             self._started -= 1
+            self._live.discard(worker)
+
+    def cancel(self) -> None:
+        """Stop now (Ctrl-C, SIGTERM): every worker is killed, and waiting callers get ProbeUnavailable."""
+        with self._lock:
+            self._closed = True
+            live = list(self._live)
+        for worker in live:
+            worker.kill()
+        for _ in range(self.size):
+            self._idle.put(None)
 
     def _ready_worker(self) -> _Worker:
         """An idle or new worker that has said it is ready; ProbeUnavailable when none will start."""
@@ -303,6 +317,8 @@ class ProbePool:
         for _ in range(START_ATTEMPTS):
             try:
                 worker = self._take()
+            except RuntimeError:  # closed or cancelled under us
+                raise ProbeUnavailable("the probe was stopped") from None
             except _StartFailed as exc:
                 reason = str(exc)
                 self.health.start_failures += 1
@@ -355,6 +371,8 @@ class ProbePool:
             got, fault = self._exchange(worker, pending)
             results += got
             pending = pending[len(got):]
+            if self._closed:
+                raise ProbeUnavailable("the probe was stopped")
             if fault is None:
                 self._idle.put(worker)
                 break
