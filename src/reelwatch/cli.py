@@ -9,9 +9,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import ConfigError
-from .log import configure_logging
-from .redact import Redactor
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import ConfigError
+    from .probe import ProbePool
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -96,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check(args: argparse.Namespace) -> int:
+def _check(args: argparse.Namespace, pool: ProbePool) -> int:
     """``reelwatch check``: Ctrl-C and SIGTERM stop it at once (hashes within one read, MediaInfo
     workers killed), exit 130, nothing half-said."""
     import signal
@@ -104,8 +106,6 @@ def _check(args: argparse.Namespace) -> int:
     from .cli_output import print_check
     from .cli_progress import check_progress
     from .oneshot import run_check
-    from .probe import ProbePool
-    pool = ProbePool().start(1)  # a first worker starts while the config and the plugins load
     with check_progress() as bar:
         def stop(signum: int, _frame: object) -> None:
             bar.hasher.cancel.set()
@@ -137,12 +137,34 @@ def _fail_config(err: ConfigError) -> int:
     return EXIT_USAGE
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The sub-command named in ``argv``, read before the parser (which imports more) is built."""
+    it = iter(argv)
+    for token in it:
+        if token == "--log-level":
+            next(it, None)
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pool: Any = None
+    if _command(argv) == "check":  # fork the first MediaInfo worker before the heavy imports below
+        from .probe import ProbePool
+        pool = ProbePool().start(1)
     args = build_parser().parse_args(argv)
+    if args.command != "check" and pool is not None:
+        pool.close()
+        pool = None
+    from .config import ConfigError
+    from .log import configure_logging
+    from .redact import Redactor
     configure_logging(level=args.log_level, journal=bool(os.environ.get("JOURNAL_STREAM")))
     try:
         if args.command == "check":
-            return _check(args)
+            return _check(args, pool)
         if args.command == "run":
             from .app import load_runtime, read_toml
             from .daemon import Daemon

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
-from .oneshot import CheckReport
+if TYPE_CHECKING:
+    from .oneshot import CheckReport
 
 STYLE = {"blocker": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -28,6 +26,10 @@ def print_check(report: CheckReport, fmt: str) -> None:
         for problem in report.problems:  # the JSON goes to a program; a person watching still reads why
             print(f"reelwatch: {problem}", file=sys.stderr)
         return
+    from rich.console import Console  # the table only: JSON output starts faster without rich
+    from rich.markup import escape
+    from rich.table import Table
+
     console = Console(highlight=False)
     for problem in report.problems:
         console.print(f"[red]{escape(problem)}[/red]")

@@ -31,7 +31,6 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from .hookspecs import hookimpl
-from .manifests import is_manifest_name
 from .model import Asset, Facts
 
 TRACK_KINDS = {"General": "general", "Video": "video", "Audio": "audio", "Image": "image",
@@ -111,6 +110,17 @@ def facts_for_file(path: str) -> dict[str, Any]:
     return {"kind": "media", **tracks}
 
 
+def sample_frames(sizes: Sequence[int]) -> list[int]:
+    """Indexes of the frames of a sequence that are parsed: every frame whose size differs from
+    the usual one (up to half the bound), the first, the last and evenly spaced ones."""
+    usual = Counter(sizes).most_common(1)[0][0]
+    chosen = [0, len(sizes) - 1]
+    chosen += [i for i, s in enumerate(sizes) if s != usual][: MAX_SEQUENCE_SAMPLES // 2]
+    step = max(1, len(sizes) // (MAX_SEQUENCE_SAMPLES // 2))
+    chosen += list(range(0, len(sizes), step))
+    return sorted(set(chosen))[: MAX_SEQUENCE_SAMPLES * 2]
+
+
 def facts_for_sequence(paths: list[str], sizes: list[int]) -> dict[str, Any]:
     """Facts of an image sequence: the first frame's tracks, plus sampled frames.
 
@@ -120,12 +130,7 @@ def facts_for_sequence(paths: list[str], sizes: list[int]) -> dict[str, Any]:
     """
     if not paths:
         return {"kind": "missing", "error": "the sequence has no frames"}
-    usual = Counter(sizes).most_common(1)[0][0]
-    chosen = [0, len(paths) - 1]
-    chosen += [i for i, s in enumerate(sizes) if s != usual][: MAX_SEQUENCE_SAMPLES // 2]
-    step = max(1, len(paths) // (MAX_SEQUENCE_SAMPLES // 2))
-    chosen += list(range(0, len(paths), step))
-    picks = sorted(set(chosen))[: MAX_SEQUENCE_SAMPLES * 2]
+    picks = sample_frames(sizes)
     first = facts_for_file(paths[0])
     if first.get("kind") != "media":
         return first
@@ -249,6 +254,7 @@ class ProbePool:
         self.version = "mediainfo"
         self.health = ProbeHealth()
         self._ctx = _context()
+        self._fork = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         self._idle: queue.Queue[_Worker | None] = queue.Queue()
         self._lock = threading.Lock()
         self._started = 0
@@ -271,8 +277,12 @@ class ProbePool:
         return self
 
     def _spawn_locked(self) -> _Worker | None:
+        # While this process has a single thread (``reelwatch check`` at its very start), a plain
+        # fork is safe and costs nothing: the first worker loads MediaInfo while we load the config
+        # and the plugins. Later workers come from the forkserver: forking a threaded process is not.
+        ctx = self._fork if self._fork is not None and threading.active_count() == 1 else self._ctx
         try:
-            worker = _Worker(self._ctx)
+            worker = _Worker(ctx)
             self._live.add(worker)
             return worker
         except Exception as exc:  # noqa: BLE001 - cannot fork, no server, no memory: the tool's problem
@@ -404,6 +414,7 @@ class ProbePool:
             return None
         if asset.size == 0:
             return Facts(kind="empty", error="the file is empty (0 bytes)", probe=self.version)
+        from .manifests import is_manifest_name
         low = asset.name.lower()
         if low.endswith(SIDECAR_EXTENSIONS) or is_manifest_name(low):
             return Facts(kind="sidecar", probe=self.version)
@@ -427,8 +438,11 @@ class ProbePool:
                 todo.append(i)
         if not todo:
             return
-        chunk = max(1, min(CHUNK, len(todo) // (self.size * 4) or 1))
-        chunks = [todo[n:n + chunk] for n in range(0, len(todo), chunk)]
+        # a sequence is a dozen parses: each goes alone, first, so that no worker is left with all of them
+        chunks = [[i] for i in todo if assets[i].sequence is not None]
+        singles = [i for i in todo if assets[i].sequence is None]
+        chunk = max(1, min(CHUNK, len(singles) // (self.size * 4) or 1))
+        chunks += [singles[n:n + chunk] for n in range(0, len(singles), chunk)]
 
         def one(idx: list[int]) -> list[tuple[int, Facts | ProbeUnavailable]]:
             try:
