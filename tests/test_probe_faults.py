@@ -2,7 +2,8 @@
 
 Workers are real processes. "Cannot start" is made real too: a ``sitecustomize`` on the
 child's PYTHONPATH ends every helper process Python starts with ``-c`` (the worker server and
-spawned workers) while a flag file exists, as a broken install or a hostile sandbox would.
+spawned workers) and every forked child while a flag file exists, as a broken install or a
+hostile sandbox would.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from conftest import reelwatch, write_config
 
 BREAKER = """\
 import os, sys
-if sys.argv[:1] == ["-c"] and os.path.exists(os.environ.get("RW_BREAK_WORKERS", "/nonexistent")):
+_flag = os.environ.get("RW_BREAK_WORKERS", "/nonexistent")
+if sys.argv[:1] == ["-c"] and os.path.exists(_flag):
     os._exit(3)
+os.register_at_fork(after_in_child=lambda: os.path.exists(_flag) and os._exit(3))
 """
 
 

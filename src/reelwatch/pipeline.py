@@ -145,11 +145,24 @@ class Pipeline:
         flush()
 
     def _facts_stream(self, assets: Sequence[Asset], cached: dict[Asset, Facts]):  # type: ignore[no-untyped-def]
-        """(asset, facts or the exception that kept it from being probed), cached ones first."""
+        """(asset, facts or the exception that kept it from being probed), cached ones first;
+        byte-identical copies in the batch are parsed once (:mod:`reelwatch.twins`)."""
+        from .twins import representatives
         misses = [a for a in assets if a not in cached]
         for a in assets:
             if a in cached:
                 yield a, cached[a]
+        twin_of = representatives(misses, self.store.history().file_hash) if len(misses) > 1 else {}
+        twins: dict[Asset, list[Asset]] = {}
+        for twin, rep in twin_of.items():
+            twins.setdefault(rep, []).append(twin)
+        misses = [a for a in misses if a not in twin_of]
+        for a, facts in self._probe_stream(misses):
+            yield a, facts
+            for twin in twins.get(a, ()):
+                yield twin, facts
+
+    def _probe_stream(self, misses: Sequence[Asset]):  # type: ignore[no-untyped-def]
         if not misses:
             return
         stream = self.pm.hook.probe_many(assets=misses) if len(misses) > 1 else None
