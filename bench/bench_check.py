@@ -59,12 +59,11 @@ def build_generated(root: Path, copies: int) -> None:
 
 
 def build_corpus(base: Path) -> Path | None:
-    """Three cards of corpus media on the ingest volume of the example production config."""
+    """The corpus media as a card on the ingest volume of the example production config."""
     if not CORPUS.is_dir():
         return None
     vol = base / "ingest"
-    for n in range(3):
-        shutil.copytree(CORPUS, vol / "Camera Media" / f"CORPUS{n}", ignore=shutil.ignore_patterns("*.json"))
+    shutil.copytree(CORPUS, vol / "Camera Media" / "CORPUS0", ignore=shutil.ignore_patterns("*.json"))
     text = (ROOT / "config" / "production.example.toml").read_text()
     text = text.replace('"/srv/offload/raid-a"', json.dumps(str(vol)))
     text = re.sub(r'policy = "policies/', f'policy = "{ROOT / "config" / "policies"}/', text)
