@@ -21,6 +21,8 @@ from typing import Any
 from .model import Asset, Facts, Finding, Severity
 
 SCHEMA_VERSION = 1
+HASH_MEMO = 200_000
+"""Hashes an in-memory state keeps in a dict (about 30 MB at most)."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS assets (
@@ -134,6 +136,8 @@ class Store:
         self.hasher: Callable[[str, str], str] | None = None
         """How files are hashed for ``History.file_hash`` (None: plain streaming hash)."""
         self._lock = threading.RLock()
+        self._hashes: dict[tuple[str, str, int, int], str] = {}
+        """Hashes by file version, for an in-memory state: read back without a query (rules share them)."""
         if readonly:
             uri = f"file:{Path(self.path).resolve()}?mode=ro"
             self.db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None, timeout=10)
@@ -433,11 +437,23 @@ class Store:
 
     # -- hashes --------------------------------------------------------------------------
     def cached_hash(self, path: str, algo: str, size: int, mtime_ns: int) -> str | None:
+        if self.path == ":memory:":
+            return self._hashes.get((path, algo, size, mtime_ns))
         rows = self.query("SELECT digest FROM hashes WHERE path=? AND algo=? AND size=? AND mtime_ns=?",
                           (path, algo, size, mtime_ns))
         return rows[0]["digest"] if rows else None
 
     def save_hash(self, path: str, algo: str, size: int, mtime_ns: int, digest: str) -> None:
+        """Remember a hash for this file version. A throw-away (in-memory) state, as ``reelwatch
+        check`` uses, keeps hashes in a dict only: a statement and a transaction per file cost
+        more than hashing a 1 MB frame (bench/bench_offload.py). A state on disk is always read
+        afresh: ``reelwatch rehash``, another process, may record a silent change there."""
+        if self.path == ":memory:":
+            with self._lock:
+                if len(self._hashes) >= HASH_MEMO:
+                    self._hashes.clear()
+                self._hashes[(path, algo, size, mtime_ns)] = digest
+            return
         with self.tx() as db:
             db.execute("INSERT OR REPLACE INTO hashes VALUES (?,?,?,?,?,?)",
                        (path, algo, size, mtime_ns, digest, self.clock()))
