@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -136,7 +137,7 @@ def _below(path: str, folder: Path) -> str:
     return path[len(prefix):] if path.startswith(prefix) else Path(path).relative_to(folder).as_posix()
 
 
-def _each(items: Sequence[tuple[str, str]], fn: Callable[[tuple[str, str]], object]) -> list[object]:
+def _each(items: Sequence[Any], fn: Callable[[Any], object]) -> list[object]:
     """``fn`` over the files of an asset: on a few threads when there are several."""
     if len(items) < 2:
         return [fn(i) for i in items]
@@ -238,36 +239,38 @@ def manifest_mismatches(asset: Asset, hasher: Hasher,
             listings[folder] = [(m, x) for m, x in found if isinstance(x, Manifest)]
         return listings[folder]
 
-    def one(item: tuple[str, str]) -> list[tuple[str, Mismatch, str]]:
-        path, rel = item
-        out = []
-        folder = Path(path).parent
-        while True:
-            for mpath, manifest in manifests(folder):
-                entry = manifest.lookup(_below(path, folder))
-                if entry is None:
-                    continue
-                for p in verify_manifest(Manifest(mpath, manifest.kind, (entry,)), hasher=hasher,
-                                         algorithms=algorithms, unlisted=False, within=asset.root):
-                    if p.kind == "mismatch":
-                        out.append((rel, (rel, p.algo, p.actual, p.expected), volume_relpath(mpath, asset.root)))
-            if folder == stop or stop not in folder.parents:
-                break
-            folder = folder.parent
-        return out
+    chains: dict[str, list[Path]] = {}
 
-    members = member_files(asset)
-    if len(members) > 1:
-        for folder in {Path(p).parent for p, _ in members}:  # list the folders before the threads start
-            f = folder
+    def chain(folder: str) -> list[Path]:
+        """The folder and those above it, up to the volume root: once per folder, not per frame."""
+        if folder not in chains:
+            out, f = [], Path(folder)
             while True:
-                manifests(f)
+                out.append(f)
                 if f == stop or stop not in f.parents:
                     break
                 f = f.parent
+            chains[folder] = out
+        return chains[folder]
+
+    todo: list[tuple[str, str, Path, Manifest, Any]] = []  # the files a manifest lists, found first
+    for path, rel in member_files(asset):
+        for folder in chain(path.rpartition("/")[0] or "/"):
+            for mpath, manifest in manifests(folder):
+                entry = manifest.lookup(_below(path, folder))
+                if entry is not None:
+                    todo.append((path, rel, mpath, manifest, entry))
+
+    def one(item: tuple[str, str, Path, Manifest, Any]) -> list[tuple[str, Mismatch, str]]:
+        _, rel, mpath, manifest, entry = item
+        return [(rel, (rel, p.algo, p.actual, p.expected), volume_relpath(mpath, asset.root))
+                for p in verify_manifest(Manifest(mpath, manifest.kind, (entry,)), hasher=hasher,
+                                         algorithms=algorithms, unlisted=False, within=asset.root)
+                if p.kind == "mismatch"]
+
     bad: dict[str, Mismatch] = {}
     sources: set[str] = set()
-    for found in _each(members, one):
+    for found in _each(todo, one):  # type: ignore[arg-type]
         for rel, mismatch, source in found:  # type: ignore[attr-defined]
             bad.setdefault(rel, mismatch)
             sources.add(source)
