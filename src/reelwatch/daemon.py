@@ -22,9 +22,9 @@ from typing import Any
 import structlog
 
 from .app import Runtime, load_runtime
+from .config import ConfigError, Volume, deprecations, drive_volume_name
 from .hashing import HashCancelled
 from .hashjobs import Hashes, LongHash
-from .config import ConfigError, Volume, deprecations, drive_volume_name
 from .metrics import Metrics, MetricsServer
 from .model import Asset, Message
 from .outbox import Outbox, OutboxWorker
@@ -95,6 +95,7 @@ class Daemon:
         """Every hash the rules ask for: shared per file version, stopped at once by stop()."""
         self._retiring: set[int] = set()
         self._hashing_shown = False
+        self._checking: set[tuple[str, str, int, int]] = set()
 
     # -- start-up -------------------------------------------------------------------------
     def start(self) -> None:
@@ -269,7 +270,7 @@ class Daemon:
     def _long_hash(self, job: LongHash) -> None:
         """A checker starts a long hash: another checker takes its place, so the files behind it
         are not kept waiting (at most one extra per probe worker); it retires when done."""
-        log.info("long_hash", path=job.path, algo=job.algo, size=job.size)
+        log.info("long_hash", path=job.path, algo=job.algo, size=job.size, waiting=job.waiting)
         me = threading.get_ident()
         with self._batch_lock:
             if not any(t.ident == me for t in self._checkers) or me in self._retiring:
@@ -278,6 +279,16 @@ class Daemon:
                 return
             self._retiring.add(me)
         self._add_checker()
+
+    def _claim(self, asset: Asset) -> bool:
+        """Take an asset version for checking; False when another checker has it now (a rescan
+        queued it again while it was being checked, e.g. during a long hash)."""
+        key = (asset.volume, asset.relpath, asset.size, asset.mtime_ns)
+        with self._batch_lock:
+            if key in self._checking:
+                return False
+            self._checking.add(key)
+            return True
 
     def _long_hash_done(self, job: LongHash) -> None:
         log.info("long_hash_done", path=job.path, algo=job.algo, size=job.size, done=job.done,
@@ -294,10 +305,14 @@ class Daemon:
             if item is None:
                 return
             asset, force = item
+            claimed = False
             try:
                 assert self.pool is not None
                 if not self.pool.health.ok and asset != self._probe_try:
                     self._hold(asset, force)  # one held file at a time tries MediaInfo again
+                    continue
+                claimed = self._claim(asset)
+                if not claimed:
                     continue
                 with self._batch_lock:
                     if not self._batch_open:  # the first check of a batch numbers it, once
@@ -326,6 +341,8 @@ class Daemon:
             finally:
                 with self._batch_lock:
                     self._in_flight -= 1
+                    if claimed:
+                        self._checking.discard((asset.volume, asset.relpath, asset.size, asset.mtime_ns))
                 if self.outbox:
                     self.outbox.wake.set()
 

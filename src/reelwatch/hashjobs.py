@@ -39,6 +39,8 @@ class LongHash:
     size: int
     done: int = 0
     started: float = field(default_factory=time.monotonic)
+    waiting: bool = False
+    """True for a caller that waits for another's hash of the same file (it reads nothing)."""
 
     def describe(self) -> str:
         pct = 100 * self.done / self.size if self.size else 100.0
@@ -92,6 +94,8 @@ class Hashes:
                 running = self._running[key] = Future()
         assert running is not None
         if not mine:
+            if st.st_size >= self.long_bytes and self.on_long is not None:
+                self.on_long(LongHash(path, algo, st.st_size, waiting=True))  # this caller is held up too
             return running.result()  # raises what the first hash raised (OSError, HashCancelled)
         try:
             digest = self._hash(path, algo, st.st_size)

@@ -18,6 +18,9 @@ from typing import Any
 from .model import Asset
 
 ALGO = "xxh128"
+MAX_BYTES = 64 << 20
+"""Files (or sampled frames) larger than this are parsed, not hashed first: a camera clip of many GB
+parses in milliseconds, and no rule may need its xxh128."""
 
 
 def _files(asset: Asset) -> list[str]:
@@ -40,7 +43,8 @@ def representatives(assets: Sequence[Asset], file_hash: Any) -> dict[Asset, Asse
     one (its facts can be copied). ``file_hash(path, algo)`` is the state database's cached hash."""
     by_shape: dict[tuple[Any, ...], list[Asset]] = defaultdict(list)
     for a in assets:
-        if a.size or a.sequence is not None:
+        biggest = max(a.sequence.frame_sizes, default=0) if a.sequence is not None else a.size
+        if 0 < biggest <= MAX_BYTES:
             by_shape[_shape(a)].append(a)
     twin_of: dict[Asset, Asset] = {}
     for group in by_shape.values():
