@@ -32,11 +32,11 @@ def test_history_shows_an_assets_life_and_ack_by_path(tmp_path, media, inbox, da
     assert inbox.wait_for(4, 15)
     time.sleep(0.5)
     d.stop()
-    hist = reelwatch("history", str(clip), "--config", str(config))
+    hist = reelwatch("history", str(clip), "--config", str(config), "--format", "json")
     assert hist.returncode == 0, hist.stderr
-    events = [line.split()[2] for line in hist.stdout.splitlines()]
+    events = [e["event"] for e in json.loads(hist.stdout)["events"] if e["event"] != "told"]
     assert events[:4] == ["checked", "finding", "ack", "checked"] and "resolved" in events
-    assert "jo" in hist.stdout
+    assert "acknowledged by jo" in reelwatch("history", str(clip), "--config", str(config)).stdout
     still_open = json.loads(reelwatch("findings", "--config", str(config), "--format", "json").stdout)
     assert [f["volume"] for f in still_open] == ["delivery"]
 

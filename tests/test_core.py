@@ -146,7 +146,7 @@ def test_a_broken_plugin_file_is_a_clear_config_error(tmp_path):
     config = write_config(tmp_path, extra=f'[plugins]\ndirs = ["{plugins}"]\n')
     out = reelwatch("config", "validate", str(config))
     assert out.returncode == 2
-    assert "typo.py: SyntaxError" in out.stderr
+    assert "typo.py:1: SyntaxError" in out.stderr
     assert "wrongargs.py" in out.stderr and "nonsense" in out.stderr
 
 

@@ -286,7 +286,12 @@ def test_outage_across_a_daemon_restart_loses_and_repeats_nothing(tmp_path, inbo
     d.wait_ready()
     for i in range(3):
         (tmp_path / "ingest" / f"clip_{i}.mov").write_bytes(b"")
-        time.sleep(0.8)  # separate digests, queued in order
+        # separate digests, queued in order: each file checked before the next lands (a fixed
+        # sleep let a slow first probe on a loaded machine check all three in one digest)
+        deadline = time.monotonic() + 20
+        while f'"path": "clip_{i}.mov"' not in d.output() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
     time.sleep(1)
     assert d.stop() == 0
     assert inbox.received == []

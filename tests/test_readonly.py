@@ -83,9 +83,9 @@ def test_daemon_and_check_leave_the_watched_tree_untouched(tmp_path, media, inbo
     # read may set its access time; every sidecar reelwatch reads itself is read with O_NOATIME
     assert not atimes & read, f"access times of sidecars changed: {sorted(atimes & read)}"
     if noatime:
-        assert "noatime is no longer supported" in d.output()
+        assert "noatime: no longer supported" in d.output()
         out = reelwatch("config", "validate", str(config))
-        assert out.returncode == 0 and "noatime is no longer supported" in out.stderr
+        assert out.returncode == 0 and "noatime: no longer supported" in out.stderr
 
 
 def test_noatime_setting_no_longer_flags_good_mxf_as_truncated(tmp_path, media):

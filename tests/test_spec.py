@@ -110,7 +110,7 @@ def test_config_schema_accepts_scalars_and_lists(tmp_path):
 
 
 @pytest.mark.parametrize("body,expect", [
-    ('[rules.spec.profiles.p]\nframe_rate = "23.98"\n', "'23.98' is not 24000/1001"),
+    ('[rules.spec.profiles.p]\nframe_rate = "23.98"\n', "'23.98' is ambiguous: write 24000/1001 (23.976) or 2398/100"),
     ('[rules.spec.profiles.p]\nframe_rate = "fast"\n', "is not a frame rate"),
     ('[rules.spec.profiles.p]\ncolor_primaries = ["BT.709"]\n', "did you mean 'colour_primaries'"),
     ('[rules.spec.profiles.p]\nresolution = ["1920 by 1080"]\n', "write WIDTHxHEIGHT"),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ from pydantic import ValidationError
 from .builtin.ignore import IgnoreRules
 from .builtin.notify_apprise import AppriseNotifier
 from .builtin.sanity import Sanity
-from .config import Config, ConfigError, Plugins, build_config, format_validation_error
+from .config import Config, ConfigError, Plugins, Problem, build_config
+from .config_paths import config_warnings, override_warnings
 from .manager import PluginManager
 from .probe import MediaInfoProbe, ProbePool
 
@@ -25,16 +27,25 @@ def builtin_plugins(pool: ProbePool | None) -> list[tuple[str, object]]:
     return plugins
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
+def read_config(path: str | Path) -> tuple[str, dict[str, Any]]:
+    """The config file's text and its parsed TOML; ConfigError (with the line) when unusable."""
     source = str(path)
     try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(source, ["file not found"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(source, [f"cannot read it: {getattr(exc, 'strerror', None) or exc}"]) from None
+    try:
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+        where = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        raise ConfigError(source, [Problem(f"not valid TOML: {exc}", line=int(where[1]) if where else None)]
+                          ) from None
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    return read_config(path)[1]
 
 
 @dataclass
@@ -43,29 +54,49 @@ class Runtime:
 
     pm: PluginManager
     config: Config
+    warnings: list[str] = field(default_factory=list)
+    """``file:line: ...`` lines about what is valid but will not work as meant."""
+
+
+def _load_problem(error: str) -> Problem:
+    """A plugin load error: located in the plugin file when it names one, else at [plugins]."""
+    if Path(error.split(":", 1)[0]).is_absolute():
+        return Problem(error, located=True)
+    return Problem(f"plugins: {error}", ("plugins", "dirs") if "directory" in error else ("plugins",))
 
 
 def load_runtime(config_path: str | Path | None, pool: ProbePool | None) -> Runtime:
     """Load plugins (builtins, shipped, entry points, config dirs) and validate the config.
 
-    Raises :class:`ConfigError` with every problem found; nothing is half-applied.
+    Raises :class:`ConfigError` with every problem found, plugins' included, in one go;
+    nothing is half-applied.
     """
-    raw: dict[str, Any] = read_toml(config_path) if config_path else {}
+    text, raw = read_config(config_path) if config_path else (None, {})
     source = str(config_path) if config_path else "<defaults>"
     base_dir = str(Path(config_path).resolve().parent) if config_path else str(Path.cwd())
     try:
         plugin_cfg = Plugins.model_validate(raw.get("plugins") or {})
-    except ValidationError as err:
-        raise ConfigError(source, format_validation_error(err, Plugins, prefix=("plugins",))) from None
+    except ValidationError:
+        plugin_cfg = Plugins()  # its mistakes are reported with the rest by build_config
     pm = PluginManager()
     dirs = [Path(base_dir) / d if not Path(d).is_absolute() else Path(d) for d in plugin_cfg.dirs]
     pm.load(builtins=builtin_plugins(pool), dirs=dirs, disable=plugin_cfg.disable)
+    sections = pm.config_sections()
+    rule_ids = {r.id for r in pm.rule_infos()}  # a plugin whose rules() fails is a load error now
+    problems: list[Problem] = []
     if pm.load_errors and config_path:
-        raise ConfigError(source, [f"plugins: {e}" for e in pm.load_errors])
-    config = build_config(raw, source=source, base_dir=base_dir, sections=pm.config_sections())
-    for name, impl in pm.implementations("configure"):
-        try:
-            impl(config=config)
-        except Exception as exc:
-            raise ConfigError(source, [f"plugin {name!r} rejected the config: {type(exc).__name__}: {exc}"]) from None
-    return Runtime(pm=pm, config=config)
+        problems += [_load_problem(e) for e in pm.load_errors]
+    config: Config | None = None
+    try:
+        config = build_config(raw, source=source, base_dir=base_dir, sections=sections, text=text)
+    except ConfigError as err:
+        problems += err.items
+    if config is not None:
+        problems += [Problem(p, ("rules",)) for p in pm.configure(config)]
+    warnings = [w.render(source, "warning: ") for w in [*config_warnings(raw, base_dir, text),
+                                                         *override_warnings(raw, rule_ids, text)]]
+    if problems or config is None:
+        err = ConfigError(source, problems, text=text)
+        err.warnings = warnings
+        raise err
+    return Runtime(pm=pm, config=config, warnings=warnings)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING, Any
 
+from .model import Severity
+
 if TYPE_CHECKING:
     from .config import ConfigError
     from .probe import ProbePool
@@ -37,6 +39,13 @@ def _config_default() -> str | None:
     return DEFAULT_CONFIG if Path(DEFAULT_CONFIG).is_file() else None
 
 
+def _severity(text: str) -> Severity:
+    try:
+        return Severity.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="reelwatch", description="Production-workflow guard for film and TV.")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
@@ -44,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="check files or folders once, before work is handed on")
     c.add_argument("paths", nargs="+", metavar="PATH")
-    c.add_argument("--config", help="production config (TOML)")
+    c.add_argument("--config", default=_config_default(),
+                   help="production config (TOML); default $REELWATCH_CONFIG, then " + DEFAULT_CONFIG)
     c.add_argument("--format", choices=["table", "json"], default=None,
                    help="output format (default: table on a terminal, json otherwise)")
 
@@ -61,14 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("file")
 
     pl = sub.add_parser("plugins", help="list plugins, hooks and rules")
-    pl.add_argument("--config")
+    pl.add_argument("--config", default=_config_default())
     pl.add_argument("--format", choices=["table", "json"], default="table")
 
     f = sub.add_parser("findings", help="list open findings with their ids")
     f.add_argument("--config", default=_config_default(), required=_config_default() is None)
     f.add_argument("--role")
     f.add_argument("--volume")
-    f.add_argument("--severity", help="minimum severity: info, warning, error, blocker")
+    f.add_argument("--severity", type=_severity, metavar="SEVERITY",
+                   help="minimum severity: info, warning, error, blocker")
     f.add_argument("--all", action="store_true", help="include acknowledged and resolved findings")
     f.add_argument("--format", choices=["table", "json"], default="table")
 
@@ -80,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     h = sub.add_parser("history", help="show an asset's life: checks, findings, notices, acks")
     h.add_argument("path")
     h.add_argument("--config", default=_config_default(), required=_config_default() is None)
+    h.add_argument("--format", choices=["text", "json"], default="text", help="json: the same events, for scripts")
 
     s = sub.add_parser("status", help="volumes, observers, queues and open findings, from the state database")
     s.add_argument("--config", default=_config_default(), required=_config_default() is None)
@@ -181,12 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(Path(args.dir) if args.dir else None, keep=args.keep)
         if args.command == "config":
             from .app import load_runtime
-            from .config import deprecations
             runtime = load_runtime(args.file, None)
             cfg = runtime.config
-            for warning in deprecations(cfg):
-                print(f"warning: {warning}", file=sys.stderr)
-            print(f"{args.file}: valid. Production {cfg.production.name!r}: {len(cfg.volumes)} volume(s), "
+            for warning in runtime.warnings:
+                print(warning, file=sys.stderr)
+            noted = f" ({len(runtime.warnings)} warning(s) above)" if runtime.warnings else ""
+            print(f"{args.file}: valid{noted}. Production {cfg.production.name!r}: {len(cfg.volumes)} volume(s), "
                   f"{len(cfg.roles)} role(s), rule sections: {', '.join(sorted(cfg.rules)) or 'none'}")
             return EXIT_OK
         from . import cli_admin

@@ -16,7 +16,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from .app import load_runtime
+from .cli_history import print_history, status_lines
 from .config import Config
+from .config_paths import mount_root, volume_of
 from .model import Severity
 from .redact import Redactor
 from .store import Store
@@ -64,9 +66,12 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 def cmd_findings(args: argparse.Namespace) -> int:
     config = load_runtime(args.config, None).config
     store = _store(config)
+    root = mount_root(config, args.volume) if args.volume else None
     rows = [] if store is None else store.findings(
-        status=("open", "acked", "resolved") if args.all else ("open",), role=args.role, volume=args.volume,
-        min_severity=Severity.parse(args.severity) if args.severity else None)
+        status=("open", "acked", "resolved") if args.all else ("open",), role=args.role,
+        volume=None if root is not None else args.volume, min_severity=args.severity)
+    if root is not None:  # a mount root's name stands for every drive picked up under it
+        rows = [r for r in rows if r.volume.startswith(f"{root.name}-")]
     if args.format == "json":
         print(json.dumps([{"id": r.id, "rule": r.rule, "severity": r.severity.label, "status": r.status,
                            "volume": r.volume, "path": r.data.get("path"), "message": r.data.get("message"),
@@ -90,15 +95,29 @@ def cmd_ack(args: argparse.Namespace) -> int:
         print("no state database yet: nothing to acknowledge", file=sys.stderr)
         return 2
     ids: list[int] = []
+    missed = False
     for target in args.targets:
         if target.isdigit():
             ids.append(int(target))
-        else:
-            path = str(Path(target).resolve()) if Path(target).exists() else target
-            ids += [r.id for r in store.findings(path=path)]
-    count = store.ack(ids, args.by)
+            continue
+        path = str(Path(target).resolve()) if Path(target).exists() else target
+        found = [r.id for r in store.findings(path=path)]
+        if not found:
+            print(f"no open finding on {target}", file=sys.stderr)
+            missed = True
+        ids += found
+    status = {r["id"]: r["status"] for r in store.query(
+        f"SELECT id, status FROM findings WHERE id IN ({','.join('?' * len(ids))})", ids)} if ids else {}
+    for fid in dict.fromkeys(ids):
+        if fid not in status:
+            print(f"finding {fid} does not exist; `reelwatch findings` lists the open ones with their ids",
+                  file=sys.stderr)
+            missed = True
+        elif status[fid] != "open":
+            print(f"finding {fid} is already {status[fid]}", file=sys.stderr)
+    count = store.ack(list(dict.fromkeys(ids)), args.by)
     print(f"acknowledged {count} finding(s)")
-    return 0 if count else 1
+    return 1 if missed or not count else 0
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -107,29 +126,22 @@ def cmd_history(args: argparse.Namespace) -> int:
     if store is None:
         print("no state database yet", file=sys.stderr)
         return 1
-    target = args.path
-    rel = target
-    for vol in config.volumes:
-        root = config.resolve(vol.path).resolve()
-        p = Path(target).resolve()
-        if root in p.parents:
-            rel = p.relative_to(root).as_posix()
-            break
-    rows = store.history_of(None, rel)
-    console = Console(highlight=False, soft_wrap=True)
+    where = volume_of(config, args.path)
+    volume, rel = (where[0], where[2]) if where else (None, args.path)
+    rows = store.history_of(volume, rel)
     if not rows:
-        console.print(f"nothing recorded for {escape(rel)}")
+        print(f"nothing recorded for {rel}" + (f" on volume {volume}" if volume else ""), file=sys.stderr)
         return 1
-    for row in rows:
-        console.print(f"{_ts(row['ts'])}  {row['event']:<12} {escape(row['volume'] or '')}  {escape(row['detail'])}")
+    print_history(store, volume, rel, rows, args.format)
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     config = load_runtime(args.config, None).config
     store = _store(config)
-    data: dict[str, object] = {"production": config.production.name, "volumes": [], "findings": {}, "outbox": {}}
-    vols = {}
+    data: dict[str, object] = {"production": config.production.name, "daemon": None, "volumes": [],
+                               "findings": {}, "outbox": {}}
+    vols: dict[str, dict[str, object]] = {}
     if store is not None:
         vols = {r["volume"]: dict(r) for r in store.query("SELECT * FROM volume_status")}
         try:
@@ -141,32 +153,61 @@ def cmd_status(args: argparse.Namespace) -> int:
         hashing = tools.get("hash")
         data["hashing"] = hashing["detail"] if hashing and hashing["health"] == "running" else None
         data["findings"] = {Severity(r[0]).label: r[1] for r in store.query(
-            "SELECT severity, COUNT(*) FROM findings WHERE status='open' GROUP BY severity")}
-        out = store.query("SELECT COUNT(*), MIN(created) FROM outbox WHERE state='pending'")[0]
+            "SELECT severity, COUNT(*) FROM findings WHERE status='open' GROUP BY severity ORDER BY severity DESC")}
+        waiting = store.query("SELECT COUNT(*), MIN(created) FROM outbox WHERE state='pending'")[0]
         dead = store.query("SELECT COUNT(*) FROM outbox WHERE state='dead'")[0][0]
-        data["outbox"] = {"pending": out[0], "oldest_age_s": round(time.time() - out[1], 1) if out[1] else None,
-                          "dead": dead}
-    data["volumes"] = [{"name": v.name, "path": v.path, "kind": v.kind, **{k: vols.get(v.name, {}).get(k) for k in
-                        ("observer", "health", "last_event", "queue_depth", "detail")}} for v in config.volumes]
+        data["outbox"] = {"pending": waiting[0], "dead": dead,
+                          "oldest_age_s": round(time.time() - waiting[1], 1) if waiting[1] else None}
+    keys = ("observer", "health", "last_event", "queue_depth", "detail")
+    volumes: list[dict[str, object]] = []
+    for v in config.volumes:
+        root = mount_root(config, v.name)
+        if root is None:
+            volumes.append({"name": v.name, "path": v.path, "kind": v.kind, **{k: vols.get(v.name, {}).get(k)
+                                                                                for k in keys}})
+            continue
+        drives = sorted(n for n in vols if n.startswith(f"{v.name}-"))
+        volumes.append({"name": v.name, "path": v.path, "kind": v.kind, "mount_root": True, "drives": drives,
+                        **dict.fromkeys(keys)})
+        volumes += [{"name": n, "path": f"drive under {v.name}", "kind": v.kind, "drive_of": v.name,
+                     **{k: vols[n].get(k) for k in keys}} for n in drives]
+    data["volumes"] = volumes
+    lines, data["daemon"] = status_lines(store, vols)
     if args.format == "json":
         print(json.dumps(data, indent=2, default=str))
         return 0
-    console = Console(highlight=False)
-    table = Table(title=f"reelwatch: {escape(config.production.name)}")
-    for col in ("volume", "path", "observer", "health", "last event", "queue"):
-        table.add_column(col, overflow="fold")
-    for v in data["volumes"]:  # type: ignore[union-attr]
-        table.add_row(escape(v["name"]), escape(v["path"]), str(v["observer"] or "-"), str(v["health"] or "-"),
-                      _ts(v["last_event"]), str(v["queue_depth"] if v["queue_depth"] is not None else "-"))
-    console.print(table)
-    console.print(f"open findings: {data['findings'] or 'none'}")
-    console.print(f"outbox: {data['outbox'] or 'no state database yet'}")
+    out: list[str] = [f"reelwatch: {config.production.name}", *lines, "volumes:"]
+    width = max((len(str(v["name"])) for v in volumes), default=0)
+    for v in volumes:  # one line each: readable at any terminal width, and greppable
+        name = str(v["name"]).ljust(width)
+        if v.get("mount_root"):
+            mounted = len(v["drives"])  # type: ignore[arg-type]
+            out.append(f"  {name}  mount root {v['path']}: "
+                       + (f"{mounted} drive(s) mounted" if mounted else "no drive mounted"))
+        elif not v["health"]:
+            out.append(f"  {name}  not reported by the daemon (not running, or not watched yet)  [{v['path']}]")
+        else:
+            how = f"{v['observer']}" + (f" ({v['detail']})" if v["detail"] else "")
+            queued = f"; {v['queue_depth']} file(s) settling or queued" if v["queue_depth"] else ""
+            out.append(f"  {name}  {v['health']}, {how}; last event {_ts(v['last_event'])}{queued}"  # type: ignore[arg-type]
+                       + ("" if v.get("drive_of") else f"  [{v['path']}]"))
+    counts = data["findings"]
+    out.append("open findings: " + (", ".join(f"{n} {label}{'s' if n != 1 else ''}"  # 2 errors, 1 warning
+                                              for label, n in counts.items()) if counts else "none"))  # type: ignore[union-attr]
+    if store is None:
+        out.append("outbox: no state database yet (the daemon has not run)")
+    else:
+        ob = data["outbox"]
+        age = f", the oldest waiting {ob['oldest_age_s']:.0f} s" if ob["oldest_age_s"] is not None else ""  # type: ignore[index]
+        out.append(f"outbox: {ob['pending']} message(s) waiting to be sent{age}; "  # type: ignore[index]
+                   f"{ob['dead']} dead-lettered")  # type: ignore[index]
     if data.get("hashing"):
-        console.print(f"hashing: {escape(str(data['hashing']))}")
+        out.append(f"hashing: {data['hashing']}")
     probe = data.get("probe") or {}
-    if probe.get("health") not in (None, "ok"):
-        console.print(f"[red]MediaInfo: {escape(str(probe.get('detail') or probe['health']))}; "
-                      f"{probe.get('held', 0)} file(s) waiting to be checked[/red]")
+    if probe.get("health") not in (None, "ok"):  # type: ignore[union-attr]
+        out.append(f"MediaInfo: {probe.get('detail') or probe['health']}; "  # type: ignore[union-attr,index]
+                   f"{probe.get('held', 0)} file(s) waiting to be checked")  # type: ignore[union-attr]
+    Console(highlight=False, soft_wrap=True).print("\n".join(out), markup=False)
     return 0
 
 

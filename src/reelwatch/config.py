@@ -9,27 +9,74 @@ validate them with the model they return from the ``config_sections`` hook.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .model import Severity, parse_rate
+from .config_lines import key_lines, line_of
+from .model import Severity, config_rate
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong (or worth a warning) in a config, and where it is written."""
+
+    text: str
+    """Plain words, led by the key path: ``volumes[0].kind: ...``."""
+    loc: tuple[Any, ...] = ()
+    """Key path, to find the line it is written on."""
+    line: int | None = None
+    located: bool = False
+    """The text starts with its own ``file:line`` (a plugin file), not the config's."""
+
+    def render(self, source: str, prefix: str = "") -> str:
+        if self.located:
+            return f"{prefix}{self.text}"
+        return f"{source}:{self.line}: {prefix}{self.text}" if self.line else f"{source}: {prefix}{self.text}"
+
+
+def locate(problems: Sequence[str | Problem], text: str | None) -> list[Problem]:
+    """Problems with their line numbers filled in from the config ``text``, duplicates dropped."""
+    lines = key_lines(text) if text else {}
+    out: list[Problem] = []
+    seen: set[str] = set()
+    for p in problems:
+        item = p if isinstance(p, Problem) else Problem(str(p))
+        if item.text in seen:
+            continue
+        seen.add(item.text)
+        if item.line is None and item.loc and lines:
+            item = replace(item, line=line_of(lines, item.loc))
+        out.append(item)
+    return out
 
 
 class ConfigError(Exception):
-    """A config that cannot be used. ``problems`` holds one line per problem."""
+    """A config that cannot be used. ``problems`` holds one line per problem (led by its key
+    path), ``items`` the same with where each is written; ``str()`` lists them all, one
+    ``file:line: ...`` per line, like a linter."""
 
-    def __init__(self, source: str, problems: list[str]):
+    def __init__(self, source: str, problems: Sequence[str | Problem], text: str | None = None):
         self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
+        # in file order, like a linter; problems in other files (plugins) after the config's own
+        self.items = sorted(locate(problems, text), key=lambda p: (p.located, p.line is None, p.line or 0))
+        self.problems = [p.text for p in self.items]
+        self.warnings: list[str] = []
+        """``file:line: warning: ...`` lines found alongside (printed after the problems)."""
+        super().__init__(f"{source}: " + "; ".join(self.problems))
+
+    def lines(self) -> list[str]:
+        return [p.render(self.source) for p in self.items]
 
     def __str__(self) -> str:
-        lines = [f"{self.source}: invalid config ({len(self.problems)} problem(s))"]
-        lines += [f"  - {p}" for p in self.problems]
-        return "\n".join(lines)
+        count = len(self.items)
+        return "\n".join([f"{self.source}: invalid config ({count} problem{'s' if count != 1 else ''})",
+                          *self.lines(), *self.warnings])
 
 
 class _Strict(BaseModel):
@@ -41,11 +88,12 @@ class Production(_Strict):
     base_frame_rate: str | None = None
     """The production's base frame rate, e.g. ``24000/1001``; every spec profile inherits it."""
 
-    @field_validator("base_frame_rate")
+    @field_validator("base_frame_rate", mode="before")
     @classmethod
-    def _rate(cls, v: str | None) -> str | None:
-        if v is not None and parse_rate(v) is None:
-            raise ValueError(f"{v!r} is not a frame rate; write it exactly, e.g. '24000/1001' or '25'")
+    def _rate(cls, v: Any) -> str | None:
+        if v is not None:
+            config_rate(v)  # raises ValueError with the exact choices
+            return str(v).strip()
         return v
 
 
@@ -159,24 +207,6 @@ class Config(_Strict):
     source: str = "<defaults>"
     base_dir: str = "."
 
-    @model_validator(mode="after")
-    def _cross(self) -> Config:
-        names = [v.name for v in self.volumes]
-        dupes = {n for n in names if names.count(n) > 1}
-        if dupes:
-            raise ValueError(f"volume names must be unique; repeated: {', '.join(sorted(dupes))}")
-        known = set(self.roles)
-        if known:
-            for i, v in enumerate(self.volumes):
-                if v.owner not in known:
-                    raise ValueError(f"volumes[{i}].owner: role {v.owner!r} is not defined under [roles]"
-                                     + _suggest(v.owner, known))
-            for name, role in self.roles.items():
-                if role.escalate_to and role.escalate_to not in known:
-                    raise ValueError(f"roles.{name}.escalate_to: role {role.escalate_to!r} is not defined"
-                                     + _suggest(role.escalate_to, known))
-        return self
-
     def volume(self, name: str) -> Volume | None:
         return next((v for v in self.volumes if v.name == name), None)
 
@@ -210,30 +240,54 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
+def _descend(ann: Any, part: Any) -> Any:
+    """The type found one step down ``ann`` at ``part`` (a field name, mapping key or index)."""
+    origin = typing.get_origin(ann)
+    args = typing.get_args(ann)
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        field = ann.model_fields.get(str(part))
+        return field.annotation if field is not None else None
+    if origin is typing.Annotated:
+        return _descend(args[0], part)
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            found = _descend(arg, part)
+            if found is not None:
+                return found
+        return None
+    if isinstance(origin, type) and issubclass(origin, Mapping):
+        return args[1] if len(args) == 2 else None  # the part is a user's key (a role name ...)
+    if isinstance(origin, type) and issubclass(origin, tuple | list):
+        return args[0] if args else None
+    return None
+
+
+def _models_in(ann: Any) -> list[type[BaseModel]]:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return [ann]
+    if typing.get_origin(ann) is typing.Annotated:
+        return _models_in(typing.get_args(ann)[0])
+    return [m for arg in typing.get_args(ann) if typing.get_origin(arg) is None for m in _models_in(arg)]
+
+
 def _model_fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names allowed at the parent of ``loc`` (for did-you-mean on unknown keys)."""
+    """Field names allowed at the parent of ``loc`` (for did-you-mean on unknown keys), at any
+    depth: through nested models, mappings of models (``roles.<name>``) and lists of them."""
     current: Any = model
     for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+        if current is None:
             return []
-        field = current.model_fields.get(str(part))
-        if field is None:
-            return []
-        ann = field.annotation
-        args = [a for a in getattr(ann, "__args__", ()) if isinstance(a, type)]
-        nested = [a for a in ([ann] + args) if isinstance(a, type) and issubclass(a, BaseModel)]
-        current = nested[-1] if nested else None
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
+        models = _models_in(current)
+        if models and isinstance(part, int):
+            continue  # a list index before its element model
+        current = _descend(current, part)
+    models = _models_in(current) if current is not None else []
+    return list(models[-1].model_fields) if models else []
 
 
-def format_validation_error(err: ValidationError, model: type[BaseModel], prefix: tuple[Any, ...] = (),
-                            data: Any = None) -> list[str]:
-    """One readable line per pydantic error: key path, what was found, what is allowed."""
-    lines = []
+def validation_problems(err: ValidationError, model: type[BaseModel], prefix: tuple[Any, ...] = ()) -> list[Problem]:
+    """One readable problem per pydantic error: key path, what was found, what is allowed."""
+    out = []
     for e in err.errors():
         loc = prefix + tuple(e["loc"])
         where = _loc(loc)
@@ -241,39 +295,87 @@ def format_validation_error(err: ValidationError, model: type[BaseModel], prefix
             allowed = _model_fields_at(model, tuple(e["loc"]))
             allowed = [a for a in allowed if a not in ("source", "base_dir")]
             hint = _suggest(str(e["loc"][-1]), allowed)
-            lines.append(f"{where}: unknown key{hint}; allowed here: {', '.join(allowed) or 'none'}")
+            out.append(Problem(f"{where}: unknown key{hint}; allowed here: {', '.join(allowed) or 'none'}", loc))
             continue
         found = e.get("input")
         shown = "" if isinstance(found, dict) else f" (found {found!r})"
         msg = e["msg"].removeprefix("Value error, ")
-        lines.append(f"{where}: {msg}{shown}")
-    return lines
+        out.append(Problem(f"{where}: {msg}{shown}", loc))
+    return out
+
+
+def format_validation_error(err: ValidationError, model: type[BaseModel], prefix: tuple[Any, ...] = (),
+                            data: Any = None) -> list[str]:
+    """One readable line per pydantic error: key path, what was found, what is allowed."""
+    return [p.text for p in validation_problems(err, model, prefix)]
 
 
 SectionValidator = Callable[[Any], Any]
 
 
+def _cross_problems(raw: Mapping[str, Any]) -> list[Problem]:
+    """Checks across sections (unique volume names, roles that exist), on the raw data, so
+    that they are reported in the same run as every other mistake."""
+    out: list[Problem] = []
+    volumes = raw.get("volumes") if isinstance(raw.get("volumes"), list) else []
+    volumes = [v if isinstance(v, Mapping) else {} for v in volumes]
+    names = [v.get("name") for v in volumes if isinstance(v.get("name"), str)]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        first = next(i for i, v in enumerate(volumes) if v.get("name") in dupes)
+        out.append(Problem(f"volumes: volume names must be unique; repeated: {', '.join(dupes)}",
+                           ("volumes", first, "name")))
+    roles = raw.get("roles") if isinstance(raw.get("roles"), Mapping) else {}
+    known = set(roles)
+    if not known:
+        return out
+    for i, v in enumerate(volumes):
+        owner = v.get("owner", "dit")
+        if isinstance(owner, str) and owner not in known:
+            out.append(Problem(f"volumes[{i}].owner: role {owner!r} is not defined under [roles]"
+                               + _suggest(owner, known), ("volumes", i, "owner")))
+    for name, role in roles.items():
+        target = role.get("escalate_to") if isinstance(role, Mapping) else None
+        if isinstance(target, str) and target not in known:
+            out.append(Problem(f"roles.{name}.escalate_to: role {target!r} is not defined" + _suggest(target, known),
+                               ("roles", name, "escalate_to")))
+    notify = raw.get("notify") if isinstance(raw.get("notify"), Mapping) else {}
+    admin = notify.get("admin_role")
+    if isinstance(admin, str) and admin not in known:
+        out.append(Problem(f"notify.admin_role: role {admin!r} is not defined under [roles]" + _suggest(admin, known),
+                           ("notify", "admin_role")))
+    return out
+
+
 def build_config(raw: Mapping[str, Any], *, source: str = "<config>", base_dir: str = ".",
-                 sections: Mapping[str, Any] | None = None) -> Config:
-    """Validate a parsed config mapping; plugin sections are validated with ``sections``."""
+                 sections: Mapping[str, Any] | None = None, text: str | None = None) -> Config:
+    """Validate a parsed config mapping; plugin sections are validated with ``sections``.
+
+    Every mistake is collected before anything is raised: the core sections, the checks
+    across them and each plugin's section, so one run of ``reelwatch config validate`` lists
+    them all. ``text`` (the file's TOML) lets each problem name its line.
+    """
     data = dict(raw)
     data["source"] = source
     data["base_dir"] = base_dir
-    problems: list[str] = []
+    problems: list[Problem] = []
     for reserved in ("source", "base_dir"):
         if reserved in raw:
-            problems.append(f"{reserved}: unknown key; it is set by reelwatch")
+            problems.append(Problem(f"{reserved}: unknown key; it is set by reelwatch", (reserved,)))
+    config: Config | None = None
     try:
         config = Config.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(source, problems + format_validation_error(err, Config, data=data)) from None
+        problems += validation_problems(err, Config)
+    problems += _cross_problems(raw)
     validated: dict[str, Any] = {}
     sections = sections or {}
-    for name, section in config.rules.items():
+    rules = raw.get("rules") if isinstance(raw.get("rules"), Mapping) else {}
+    for name, section in rules.items():
         validator = sections.get(name)
         if validator is None:
-            problems.append(f"rules.{name}: no loaded plugin owns this section{_suggest(name, sections)}; "
-                            f"known sections: {', '.join(sorted(sections)) or 'none'}")
+            problems.append(Problem(f"rules.{name}: no loaded plugin owns this section{_suggest(name, sections)}; "
+                                    f"known sections: {', '.join(sorted(sections)) or 'none'}", ("rules", name)))
             continue
         try:
             if isinstance(validator, type) and issubclass(validator, BaseModel):
@@ -281,25 +383,17 @@ def build_config(raw: Mapping[str, Any], *, source: str = "<config>", base_dir: 
             else:
                 validated[name] = validator(section)
         except ValidationError as err:
-            problems += format_validation_error(err, validator, prefix=("rules", name))
-        except (ValueError, TypeError) as exc:
-            problems.append(f"rules.{name}: {exc}")
-    if problems:
-        raise ConfigError(source, problems)
+            problems += validation_problems(err, validator, prefix=("rules", name))
+        except Exception as exc:  # a plugin's own validator: its failure is a config problem, never a crash
+            problems.append(Problem(f"rules.{name}: {exc}" if isinstance(exc, ValueError | TypeError)
+                                    else f"rules.{name}: the plugin's validator failed: {type(exc).__name__}: {exc}",
+                                    ("rules", name)))
+    if problems or config is None:
+        raise ConfigError(source, problems, text=text)
     return config.model_copy(update={"rules": validated})
-
-
-def deprecations(config: Config) -> list[str]:
-    """Settings that are accepted but no longer do anything, in plain words."""
-    out = []
-    if config.probe.noatime is not None:
-        out.append("[probe] noatime is no longer supported and is ignored: MediaInfo's stream mode reported good "
-                   "MXF files as truncated. MediaInfo now opens media itself (the first read of a new file may set "
-                   "its access time); checksums and sidecars are still read with O_NOATIME. Remove the setting, "
-                   "and mount the volume with noatime if access times matter (docs/deploy.md)")
-    return out
 
 
 def default_config(**raw: Any) -> Config:
     """Config used by ``reelwatch check`` with no ``--config``: builtin sanity checks only."""
     return build_config(raw, source="<defaults>")
+

@@ -22,9 +22,10 @@ from typing import Any
 import structlog
 
 from .app import Runtime, load_runtime
-from .config import ConfigError, Volume, deprecations, drive_volume_name
+from .config import ConfigError, Volume, drive_volume_name
 from .hashing import HashCancelled
 from .hashjobs import Hashes, LongHash
+from .health import Supervisor, admin_role, dead_threads
 from .metrics import Metrics, MetricsServer
 from .model import Asset, Message
 from .outbox import Outbox, OutboxWorker
@@ -96,6 +97,7 @@ class Daemon:
         self._retiring: set[int] = set()
         self._hashing_shown = False
         self._checking: set[tuple[str, str, int, int]] = set()
+        self._supervisor = Supervisor(self)
 
     # -- start-up -------------------------------------------------------------------------
     def start(self) -> None:
@@ -103,6 +105,8 @@ class Daemon:
         self.pool = ProbePool(probe_cfg.workers, probe_cfg.timeout, on_health=self._probe_health).start()
         self.runtime = load_runtime(self.config_path, self.pool)
         config = self.runtime.config
+        for warning in self.runtime.warnings:
+            log.warning("config_warning", problem=warning)
         if config.service.metrics:
             self.metrics_server = self.metrics.serve(config.service.metrics)
             log.info("metrics", url=self.metrics_server.url)
@@ -122,11 +126,10 @@ class Daemon:
         self._open_volumes()
         self._write_status()
         self.sd.ready(self._status())
-        for warning in deprecations(config):
-            log.warning("config_deprecated", problem=warning)
         log.info("ready", volumes=len(self.volumes), production=config.production.name)
         self.control = threading.Thread(target=self._control_loop, name="reelwatch-control", daemon=True)
         self.control.start()
+        self.metrics.set_healthy(self.healthy())
 
     def _open_volumes(self) -> None:
         assert self.runtime is not None
@@ -300,6 +303,7 @@ class Daemon:
             with self._batch_lock:
                 if me in self._retiring:  # its long hash is done; the checker that took its place stays
                     self._retiring.discard(me)
+                    self._checkers = [t for t in self._checkers if t.ident != me]  # retired, not dead
                     return
             item = self.queue.get()
             if item is None:
@@ -380,22 +384,15 @@ class Daemon:
         if self.store is not None:
             self.store.set_tool_status("probe", "ok" if ok else "failed", detail, held)
             self.store.audit("probe_recovered" if ok else "probe_unavailable", detail=detail)
-        if self.outbox is None or self.runtime is None:
-            return
-        config = self.runtime.config
-        admin = config.notify.admin_role or next((r for r in ("admin", "supervisor") if r in config.roles), None)
-        if admin is None:
-            return
         if ok:
-            subject, text = ("MediaInfo is working again",
+            self._tell_admin("MediaInfo is working again",
                              "MediaInfo worker processes start again; the files that waited are being checked now.")
         else:
-            subject = "MediaInfo cannot start: new files are not being checked"
-            text = (f"reelwatch cannot start its MediaInfo worker processes: {detail}. New files are held, not "
-                    "judged, and are checked as soon as a worker starts again (reelwatch keeps trying). Check the "
-                    "install (pip check, the pymediainfo library), memory and process limits of the service.")
-        self.outbox.enqueue(Message(role=admin, production=config.production.name, kind="admin",
-                                    subject=subject, text=text))
+            self._tell_admin("MediaInfo cannot start: new files are not being checked",
+                             f"reelwatch cannot start its MediaInfo worker processes: {detail}. New files are held, "
+                             "not judged, and are checked as soon as a worker starts again (reelwatch keeps trying). "
+                             "Check the install (pip check, the pymediainfo library), memory and process limits of "
+                             "the service.")
 
     def _maybe_finish_batch(self) -> None:
         settling = sum(len(v.settler) for v in self.volumes.values())
@@ -422,33 +419,47 @@ class Daemon:
     # -- control loop -------------------------------------------------------------------
     def _control_loop(self) -> None:
         while not self.stopping.is_set():
-            if self.reload_requested.is_set():
-                self.reload_requested.clear()
-                self.reload()
-            if self.mount_roots:
-                self._discover()
-            for vol in list(self.volumes.values()):
-                try:
-                    # back-pressure: while the checkers are behind, stable files wait in the
-                    # settler instead of piling up in memory (the control thread never blocks)
-                    vol.tick(settle=self.queue.qsize() < QUEUE_HIGH_WATER)
-                except Exception as exc:
-                    log.error("volume_tick_failed", volume=vol.name, error=f"{type(exc).__name__}: {exc}")
-            if self._held:
-                self._retry_held()
-            self._maybe_finish_batch()
-            if self._histories:
-                self._verify_histories()
-            if time.monotonic() - self._last_status > STATUS_EVERY:
-                self._write_status()
-            self._watchdog()
+            try:
+                if self.reload_requested.is_set():
+                    self.reload_requested.clear()
+                    self.reload()
+                if self.mount_roots:
+                    self._discover()
+                for vol in list(self.volumes.values()):
+                    try:
+                        # back-pressure: while the checkers are behind, stable files wait in the
+                        # settler instead of piling up in memory (the control thread never blocks)
+                        vol.tick(settle=self.queue.qsize() < QUEUE_HIGH_WATER)
+                    except Exception as exc:
+                        log.error("volume_tick_failed", volume=vol.name, error=f"{type(exc).__name__}: {exc}")
+                if self._held:
+                    self._retry_held()
+                self._maybe_finish_batch()
+                if self._histories:
+                    self._verify_histories()
+                if time.monotonic() - self._last_status > STATUS_EVERY:
+                    self._write_status()
+                self._watchdog()
+            except Exception as exc:  # this thread must outlive any one failure; a lasting one stops the pings
+                log.error("control_step_failed", error=f"{type(exc).__name__}: {exc}")
             self.stopping.wait(self.tick_seconds)
 
     def healthy(self) -> bool:
-        """Observers alive, workers alive, and the queue is draining."""
-        workers_ok = all(t.is_alive() for t in self._checkers)
-        outbox_ok = self.outbox_worker is not None and self.outbox_worker.is_alive()
-        return workers_ok and outbox_ok and all(v.healthy() for v in self.volumes.values())
+        """Every worker thread alive (control, checkers, outbox, metrics), every observer
+        alive, and the queue is draining."""
+        return self.outbox_worker is not None and not dead_threads(self) \
+            and all(v.healthy() for v in self.volumes.values())
+
+    def supervise(self) -> list[str]:
+        """From the main thread: a worker thread that died is told once, loudly (see
+        :mod:`reelwatch.health`); returns the dead threads' names."""
+        return self._supervisor.check()
+
+    def _tell_admin(self, subject: str, text: str) -> None:
+        admin = admin_role(self.runtime.config) if self.runtime is not None else None
+        if self.outbox is not None and self.runtime is not None and admin:
+            self.outbox.enqueue(Message(role=admin, production=self.runtime.config.production.name, kind="admin",
+                                        subject=subject, text=text))
 
     def _watchdog(self) -> None:
         interval = self.sd.watchdog_interval
@@ -472,24 +483,41 @@ class Daemon:
         return text + (f"; unavailable: {', '.join(down)}" if down else "")
 
     def reload(self) -> bool:
-        """Validate the config file again; swap it in only if it is valid."""
+        """Validate the config file again; swap it in only if it is valid. Whatever goes wrong
+        (a bad config, a broken plugin, anything a plugin raises) keeps the running config."""
         assert self.runtime is not None and self.pipeline is not None and self.store is not None
         self.sd.reloading()
         try:
             runtime = load_runtime(self.config_path, self.pool)
-        except ConfigError as err:
-            log.error("reload_rejected", problems=err.problems)
-            self.store.audit("reload_rejected", problems=err.problems)
-            if self.outbox is not None:
-                admin = self.runtime.config.notify.admin_role or next(
-                    (r for r in ("admin", "supervisor") if r in self.runtime.config.roles), None)
-                if admin:
-                    self.outbox.enqueue(Message(
-                        role=admin, production=self.runtime.config.production.name, kind="admin",
-                        subject="config reload rejected: still running on the previous config",
-                        text="The edited config was not applied:\n" + "\n".join(err.problems)))
+        except (Exception, SystemExit) as exc:
+            lines = exc.lines() if isinstance(exc, ConfigError) else [f"{type(exc).__name__}: {exc}"]
+            log.error("reload_rejected", problems=lines)
+            self.store.audit("reload_rejected", problems=lines)
+            self._tell_admin("config reload rejected: still running on the previous config",
+                             "The edited config was not applied:\n" + "\n".join(lines))
             self.sd.ready(self._status())
             return False
+        previous = self.runtime
+        try:
+            self._swap(runtime)
+        except Exception as exc:  # should not happen: put the previous config back
+            log.error("reload_failed", error=f"{type(exc).__name__}: {exc}")
+            self.store.audit("reload_failed", error=f"{type(exc).__name__}: {exc}")
+            self._swap(previous)
+            self._tell_admin("config reload failed: still running on the previous config",
+                             f"Applying the edited config failed ({type(exc).__name__}: {exc}); the previous "
+                             "config is running again.")
+            self.sd.ready(self._status())
+            return False
+        self.store.audit("reloaded", config=self.config_path)
+        for warning in runtime.warnings:
+            log.warning("config_warning", problem=warning)
+        log.info("reloaded", volumes=len(self.volumes))
+        self.sd.ready(self._status())
+        return True
+
+    def _swap(self, runtime: Runtime) -> None:
+        assert self.pipeline is not None
         for vol in self.volumes.values():
             vol.stop()
         self.volumes.clear()
@@ -500,10 +528,6 @@ class Daemon:
         if self.outbox is not None:
             self.outbox.config = runtime.config
         self._open_volumes()
-        self.store.audit("reloaded", config=self.config_path)
-        log.info("reloaded", volumes=len(self.volumes))
-        self.sd.ready(self._status())
-        return True
 
     # -- stopping -----------------------------------------------------------------------
     def stop(self, drain: float = 10.0) -> None:
@@ -542,7 +566,7 @@ class Daemon:
         self.start()
         try:
             while not self.stopping.wait(0.5):
-                pass
+                self.supervise()
         finally:
             self.stopping.clear()
             self.stop()

@@ -10,7 +10,13 @@ the directories listed under ``[plugins] dirs`` in the config.
 
 Isolation: ``check``, ``collect``, ``route`` and ``batch_done`` implementations are called
 one by one. One that raises becomes a ``reelwatch.plugin_error`` finding naming the plugin;
-the other implementations still run and the daemon carries on.
+the other implementations still run and the daemon carries on. A wrapper
+(``@hookimpl(wrapper=True)``: ``results = yield``, then return them) wraps those isolated
+calls and gets the list of their results; it never sees another plugin's failure.
+
+Validation: an implementation of a hook that is not below (``def chek``), or that asks for an
+argument the hook does not pass, stops the plugin from loading, and the config is refused
+with the file, line and hook named.
 """
 
 from __future__ import annotations

@@ -62,9 +62,9 @@ def check_address(address: str, *, allow_remote: bool = False) -> tuple[str, int
     if not allow_remote and not is_loopback(host):
         shown = host or "every interface"
         raise ValueError(f"metrics address {address!r} is not a loopback address (it would listen on {shown}); "
-                         "the endpoint has no authentication, so use a loopback address such as "
-                         "127.0.0.1:9464 (put a reverse proxy in front for remote scraping), or allow "
-                         "remote listening explicitly")
+                         "the endpoint has no authentication, so write a loopback address such as "
+                         "metrics = \"127.0.0.1:9464\" and, for scraping from another machine, put a reverse "
+                         "proxy with TLS and authentication in front of it")
     return host, port
 
 
@@ -89,6 +89,10 @@ class MetricsServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
                                         name=THREAD_NAME, daemon=True)
         self._thread.start()
+
+    def alive(self) -> bool:
+        """True while the endpoint's thread serves (the daemon's health covers it)."""
+        return not self._closed and self._thread.is_alive()
 
     @property
     def url(self) -> str:
@@ -136,6 +140,9 @@ class Metrics:
                                 ["volume"], registry=reg)
         self._reconcile_at = Gauge("reelwatch_reconcile_last_timestamp_seconds",
                                    "Unix time the volume's last full rescan finished", ["volume"], registry=reg)
+        self._healthy = Gauge("reelwatch_healthy",
+                              "1 while every daemon thread (control, checkers, outbox, metrics) and observer is "
+                              "alive, else 0; the systemd watchdog pings stop at 0", registry=reg)
         ProcessCollector(registry=reg)  # memory, CPU and open files of this process
         self._probe = Gauge("reelwatch_probe_healthy",
                             "1 while MediaInfo worker processes start and answer, 0 while files wait for them",
@@ -175,6 +182,10 @@ class Metrics:
                     pass
             self._kinds[volume] = kind
             self._observer.labels(volume=volume, kind=kind).set(1 if healthy else 0)
+
+    def set_healthy(self, healthy: bool) -> None:
+        """The daemon's own health (see ``Daemon.healthy``)."""
+        self._healthy.set(1 if healthy else 0)
 
     def forget_volume(self, volume: str) -> None:
         """Drop a volume's observer series (it left the config on reload)."""

@@ -85,7 +85,9 @@ _NFX_HELP = {"seq": "uppercase letters or digits with at least one letter, e.g. 
              "scene": "2 to 4 digits, optionally followed by a letter, e.g. 065"}
 _RED = "{camera}{reel:03d}_C{clip:03d}_"
 _MMDD = "{month_day:(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])}{random:[0-9A-Z]{2}}"
-_ARRI = "{camera}{reel:03d}{clip_index:[CD]}{clip:03d}"
+_ARRI = "{camera}{reel:03d}{clip_index:[CD]}{clip:(?!000)[0-9]{3}}"
+"""Clip counter: always 3 digits; after C999 the camera counts on as D001 (ARRI and Canon)."""
+_CLIP_HELP = "3 digits"
 
 PRESETS: Mapping[str, Preset] = MappingProxyType({p.name: p for p in (
     Preset(
@@ -95,9 +97,9 @@ PRESETS: Mapping[str, Preset] = MappingProxyType({p.name: p for p in (
         "A004C010_20100610_R1JL.mov", "dit", ("editorial", "vfx"), CAMERA_IMPACT, True,
         ("mov", "mxf", "ari", "arx"),
         helps=MappingProxyType({"camera_id": "a letter and 3 letters or digits, e.g. R1JL",
-                                "clip_index": "C (D after clip 999)"}),
+                                "clip_index": "C (D after clip 999)", "clip": _CLIP_HELP}),
         valid=("A004C010_20100610_R1JL.mov", "A002C006_141024_R2EC.mov", "A002C007_141024_R2EC.mov",
-               "A003C011_141024_R2EC.mov", "A001C001_120101_R1AB.0000001.ari"),
+               "A003C011_141024_R2EC.mov", "A001C001_120101_R1AB.0000001.ari", "A004D001_20100610_R1JL.mov"),
     ),
     Preset(
         "red", "RED clip naming",
@@ -122,7 +124,8 @@ PRESETS: Mapping[str, Preset] = MappingProxyType({p.name: p for p in (
         "dit", ("editorial", "vfx"), CAMERA_IMPACT, True, ("mxf", "mp4", "crm"),
         fields=MappingProxyType({"camera": "[A-Z][A-Z_]?", "reel": "[0-9]{3,4}"}),
         helps=MappingProxyType({"camera": "one or two uppercase letters (second may be '_')",
-                                "clip_index": "C (D after clip 999)", "random": "2 uppercase letters or digits"}),
+                                "clip_index": "C (D after clip 999)", "clip": _CLIP_HELP,
+                                "random": "2 uppercase letters or digits"}),
         valid=("A001C001_2505193L_CANON.MXF", "A_0001C001X250519_1230453L_CANON_001.MXF",
                "A_0001C001X250519_1230453L_CANON_001_Proxy.MP4"),
     ),
@@ -140,14 +143,17 @@ PRESETS: Mapping[str, Preset] = MappingProxyType({p.name: p for p in (
         "sound", "sound recorder naming",
         ("{scene}_{take}[_{track:[0-9]{1,2}|X}].{ext}",
          "{reel:[A-Za-z]{0,2}[0-9]{3}}-{scene}-{take}[_{track:[0-9]{1,2}|X}].{ext}",
-         "{scene:[A-Za-z0-9_]+}-T{take:03d}[_Tr{track:[0-9]{1,2}}].{ext}"),
-        "scene_take (Sound Devices), roll-scene-take_track (MetaCorder) or scene-T###_Tr# (Zoom)",
+         # Zoom F8: _Tr1 a track, _Tr1_2 a linked pair, _TrL_R the stereo mix; _D the dual-channel copy
+         "{scene:[A-Za-z0-9_]+}-T{take:03d}[_Tr{track:[0-9]{1,2}(?:_[0-9]{1,2})?|L_?R}][_D].{ext}"),
+        "scene_take (Sound Devices), roll-scene-take_track (MetaCorder) or scene-T###_Tr#[_D] (Zoom)",
         "A101_4.WAV", "sound", ("editorial",),
         "Editorial cannot auto-sync this take to picture by scene and take, and it will not match the sound report",
         True, ("wav", "bwf"),
-        helps=MappingProxyType({"track": "1 or 2 digits, or X", "reel": "a sound roll such as Sr001 or 001"}),
+        helps=MappingProxyType({"track": "1 or 2 digits, or X (Zoom: Tr1, Tr1_2 or TrL_R)",
+                                "reel": "a sound roll such as Sr001 or 001"}),
         valid=("A101_3.WAV", "A101_4.WAV", "A101_1_X.WAV", "Sr001-2C-01_01.WAV", "Sr001-001-06_X.WAV",
-               "Scene_1_2AG-T001_Tr1.WAV", "Scene_1_2AG-T001.WAV"),
+               "Scene_1_2AG-T001_Tr1.WAV", "Scene_1_2AG-T001.WAV", "Scene_1_2AG-T001_Tr1_D.WAV",
+               "Scene_1_2AG-T001_TrL_R.WAV", "Scene_1_2AG-T001_Tr1_2.WAV"),
     ),
     Preset(
         "netflix_vfx_shot", "Netflix VFX shot naming",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from .model import Asset, Facts, Finding, Severity, format_rate, parse_rate
+from .model import Asset, Facts, Finding, Severity, config_rate, format_rate
 from .ownership import default_owner, is_delivery
 from .spec_config import SpecApply, SpecConfig, SpecProfile
 from .spec_fields import (Sample, codec_names, codec_text, exact_rate, lower, nominal_bit_depth, or_list, pictures,
@@ -65,7 +65,7 @@ def scope_for(asset: Asset, config: Any) -> Scope | None:
     base = config.production.base_frame_rate
     return Scope(asset=asset, name=entry.profile, profile=profile, delivery=is_delivery(config, asset.volume),
                  owner=entry.owner or profile.owner or default_owner(config, asset.volume),
-                 base_rate=parse_rate(base) if base else None)
+                 base_rate=config_rate(base) if base else None)
 
 
 # -- the checks ------------------------------------------------------------------------------
@@ -120,7 +120,7 @@ def _picture(scope: Scope, facts: Facts, out: list[Finding]) -> None:
                lambda t: (to_int(t.get("width")), to_int(t.get("height"))) if t.get("width") else None,
                lambda v: (not sizes or v in sizes) and (not p.width or v[0] in p.width)
                and (not p.height or v[1] in p.height), expected, show=lambda v: f"{v[0]}x{v[1]}")
-    rates = [parse_rate(r) for r in (p.frame_rate or ())] if explicit_rate else \
+    rates = [config_rate(r) for r in (p.frame_rate or ())] if explicit_rate else \
         ([scope.base_rate] if p.frame_rate is None and scope.base_rate else [])
     if rates:
         expected = or_list(format_rate(r) for r in rates)
@@ -202,7 +202,7 @@ def _number(value: Any) -> float | None:
 def _timecode_and_duration(scope: Scope, facts: Facts, out: list[Finding]) -> None:
     p = scope.profile
     if p.timecode:
-        rate = exact_rate(facts.picture)[0] or (parse_rate(p.frame_rate[0]) if p.frame_rate and
+        rate = exact_rate(facts.picture)[0] or (config_rate(p.frame_rate[0]) if p.frame_rate and
                                                  p.frame_rate[0] != "any" else scope.base_rate)
         start, source = timecode_start(facts, rate)
         want = "timecode" if p.timecode == "required" else f"timecode starting at {p.timecode}"

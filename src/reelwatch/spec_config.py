@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import re
-from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,13 +20,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 
 from .globs import applies
 from .mediaconch_policy import Policy, PolicyError, load_policy
-from .model import Asset, parse_rate
+from .model import Asset, config_rate
 
 __all__ = ["Ints", "SpecApply", "SpecConfig", "SpecProfile", "Strs"]
 
 _TIMECODE = re.compile(r"\d\d:[0-5]\d:[0-5]\d[:;.]\d\d")
 _RESOLUTION = re.compile(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*")
-_NTSC = [Fraction(b * 1000, 1001) for b in (24, 30, 48, 60, 120)]
 
 
 def _listify(value: Any) -> Any:
@@ -93,14 +91,7 @@ class SpecProfile(_Strict):
             if text.lower() == "any":
                 out.append("any")
                 continue
-            rate = parse_rate(text) if not isinstance(item, bool) else None
-            if rate is None or rate <= 0:
-                raise ValueError(f"{item!r} is not a frame rate; write it exactly, e.g. '24000/1001' or '25'")
-            near = next((n for n in _NTSC if rate != n and abs(rate - n) < Fraction(1, 100)), None)
-            if near is not None and "/" not in text:
-                raise ValueError(f"{text!r} is not {near.numerator}/{near.denominator} ({float(near):.3f}); "
-                                 f"write '{near.numerator}/{near.denominator}' for NTSC {float(near):.3f}, "
-                                 f"or '{rate.numerator}/{rate.denominator}' if you really mean {text}")
+            config_rate(item)  # the one parser of rates from configs: exact, or the choices
             out.append(text)
         return out
 

@@ -152,15 +152,19 @@ class VolumeRuntime:
             log.error("reconcile_failed", volume=self.name, error=f"{type(exc).__name__}: {exc}")
             self._next_reconcile = time.monotonic() + max(self.cfg.poll_interval, 60.0)
             return None
-        self.last_scan = result
+        previous, self.last_scan = self.last_scan, result
         self._report_unreadable(result.unreadable)
         if self.on_reconcile is not None:
             self.on_reconcile(self.name, result.seconds)
         now = time.monotonic()
         self._next_reconcile = now + self.cfg.reconcile_interval if self.cfg.reconcile_interval else float("inf")
         self._next_poll = now + self.cfg.poll_interval
-        log.info("reconciled", volume=self.name, files=result.files, changed=result.touched,
-                 gone=result.gone, seconds=round(result.seconds, 3))
+        # every poll of a polling volume is a reconcile: say it at info only when it found something
+        # new (a file that is still settling is found again by every poll until it is checked)
+        news = previous is None or result.gone or (result.touched and result.touched != previous.touched)
+        (log.info if news else log.debug)(
+            "reconciled", volume=self.name, files=result.files, changed=result.touched, gone=result.gone,
+            seconds=round(result.seconds, 3))
         return result
 
     def _report_unreadable(self, unreadable: list[str]) -> None:

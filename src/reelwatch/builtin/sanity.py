@@ -4,7 +4,10 @@ A half-copied or cut-off file is the most expensive problem on set: it looks fin
 listing and fails in the edit days later. MediaInfo reports truncation three ways, and
 this plugin reads all three: ``IsTruncated``, the compliance text ("File size N is less than
 expected size M"), and track stream sizes that add up to more than the file holds (a header
-that claims hours of essence that is not there).
+that claims hours of essence that is not there). MXF needs three more: a header partition
+still marked Open/Incomplete (the writer never finalised the file), a file with no essence
+track at all, and VC-3 (DNxHD/DNxHR) whose header promises more frames than the file can
+hold: VC-3 frames have a fixed size, so the frame count alone says how big the file must be.
 """
 
 from __future__ import annotations
@@ -54,6 +57,38 @@ def truncation_evidence(facts: Facts, file_size: int) -> str | None:
     ext_media = facts.general.get("format") in ("MPEG-4", "QuickTime") and not (facts.video or facts.audio)
     if ext_media and _int(g.get("duration")) is None:
         return "the file has a QuickTime header but no picture or sound tracks: the copy stopped early"
+    if g.get("format") == "MXF":
+        return _mxf_evidence(facts, file_size)
+    return None
+
+
+VC3_MIN_BYTES_PER_BLOCK = 11.5
+"""VC-3 frames have a fixed size per profile. The smallest, DNxHR LB and DNxHD 36, take 23
+bytes per 16x16 block (measured with FFmpeg's encoder: 188,416 bytes a 1080p frame, 749,568 a
+UHD frame, black or noise alike); half of that leaves room for rounding and odd profiles."""
+
+
+def _mxf_evidence(facts: Facts, file_size: int) -> str | None:
+    g = facts.general
+    settings = str(g.get("format_settings") or "")
+    if "open" in settings.lower() or "incomplete" in settings.lower():
+        return (f"its MXF header partition is still marked {settings.strip()}: the writer never finalised the "
+                "file (a recording or copy that stopped early), so its index and durations cannot be trusted")
+    if not (facts.video or facts.audio or facts.image or facts.text):
+        return (f"the MXF file ({g.get('format_profile') or 'MXF'}) carries no picture or sound track at all: "
+                "its essence is missing")
+    for track in facts.video:
+        if track.get("format") != "VC-3" or not file_size:
+            continue
+        frames = _int(track.get("frame_count")) or _int(g.get("frame_count"))
+        width, height = _int(track.get("width")), _int(track.get("height"))
+        if not (frames and width and height):
+            continue
+        blocks = ((width + 15) // 16) * ((height + 15) // 16)
+        least = int(frames * blocks * VC3_MIN_BYTES_PER_BLOCK)
+        if file_size < least:
+            return (f"the header promises {frames:,} frames of {width}x{height} VC-3 (DNxHD/DNxHR), which take "
+                    f"at least {least:,} bytes, but the file holds only {file_size:,} bytes: the essence is missing")
     return None
 
 
