@@ -126,3 +126,27 @@ def test_daemon_checks_other_files_beside_a_1tb_hash_and_stops_at_once(tmp_path,
     assert time.monotonic() - began < 10, d.output()
     assert _checked(tmp_path / "state.db", "huge.bin") is None  # interrupted, so checked again next start
     assert os.path.getsize(card / "huge.bin") == TB
+
+
+def test_a_checker_that_finished_a_long_hash_retires_without_alarm(tmp_path, media, inbox, daemon):
+    """The checker put beside a long hash stays; the one that hashed retires. A retired checker is
+    not a dead thread: no thread_died, no admin message, the daemon stays healthy."""
+    config = write_config(tmp_path, inbox, settle=0.3, digest=0, extra="[probe]\nworkers = 1\n")
+    card = tmp_path / "ingest" / "Sound Media" / "S001"
+    sparse(card / "long.bin", (1 << 30) + (1 << 20))  # just over the long-hash threshold: seconds of md5
+    listed(card, "long.bin")
+    d = daemon(config)
+    d.wait_ready(60)
+    deadline = time.monotonic() + 90
+    while b"long_hash_done" not in d.log.read_bytes():
+        assert time.monotonic() < deadline, d.output()
+        time.sleep(0.2)
+    shutil.copy(media["wav"], card / "S001T003.wav")  # the checker left behind still checks files
+    deadline = time.monotonic() + 30
+    while _checked(tmp_path / "state.db", "S001T003.wav") is None:
+        assert time.monotonic() < deadline, d.output()
+        time.sleep(0.2)
+    time.sleep(1.5)  # the supervisor looks every half second
+    assert b"thread_died" not in d.log.read_bytes(), d.output()
+    assert d.stop() == 0
+    assert not [m for m in inbox.received if "thread" in json.dumps(m.body)]
