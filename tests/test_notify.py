@@ -225,13 +225,17 @@ def test_email_to_local_smtp_with_a_frame_grab_and_no_header_injection(tmp_path,
     shutil.copy(media["truncated"], clip)
     url = (f"mailto://dit:{SECRET_PASS}@127.0.0.1:{smtp.url_port}?from=reelwatch@example.com"
            f"&to=dit@example.com&mode=insecure")
-    store, outbox, router = make_outbox(tmp_path, {"dit": [url]})
+    # the grab is made in the background while the digest window runs: it never holds a message up
+    store, outbox, router = make_outbox(tmp_path, {"dit": [url]}, digest_window=2)
     from reelwatch.thumbs import Thumbnails
-    outbox.attach = Thumbnails(tmp_path / "state-thumbs")
+    outbox.attach = thumbs = Thumbnails(tmp_path / "state-thumbs")
     asset = Asset("ingest", str(tmp_path), f"A002R2EC/{clip.name}", clip.stat().st_size, 1)
     f = Finding("sanity.truncated", Severity.BLOCKER, asset, "the file is incomplete", owner="dit")
     store.commit_check(asset, Facts(kind="media"), [f], router, batch=1)
+    outbox.tick()
+    assert thumbs.idle(20)
     drain(outbox, until=20)
+    thumbs.close()
     deadline = time.monotonic() + 10
     while not smtp.received and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -284,15 +288,19 @@ def test_outage_across_a_daemon_restart_loses_and_repeats_nothing(tmp_path, inbo
     inbox.down = True
     d = daemon(config)
     d.wait_ready()
+    import sqlite3
+
+    def queued() -> int:
+        with sqlite3.connect(tmp_path / "state.db", timeout=10) as db:
+            return db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
     for i in range(3):
         (tmp_path / "ingest" / f"clip_{i}.mov").write_bytes(b"")
-        # separate digests, queued in order: each file checked before the next lands (a fixed
-        # sleep let a slow first probe on a loaded machine check all three in one digest)
+        # separate digests, queued in order: each file's message is in the outbox before the next
+        # lands (a fixed sleep let a slow first probe on a loaded machine check all three in one digest)
         deadline = time.monotonic() + 20
-        while f'"path": "clip_{i}.mov"' not in d.output() and time.monotonic() < deadline:
+        while queued() < i + 1 and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.5)
-    time.sleep(1)
+    assert queued() == 3
     assert d.stop() == 0
     assert inbox.received == []
     inbox.down = False

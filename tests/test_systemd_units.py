@@ -70,7 +70,7 @@ def unit(request: pytest.FixtureRequest) -> tuple[str, Unit]:
 
 REQUIRED = {
     "Type": "notify", "NotifyAccess": "main", "Restart": "on-failure", "DynamicUser": "yes",
-    "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
+    "NoNewPrivileges": "yes", "PrivateMounts": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
     "PrivateDevices": "yes", "ProtectKernelTunables": "yes", "ProtectKernelModules": "yes",
     "ProtectControlGroups": "yes", "LockPersonality": "yes", "MemoryDenyWriteExecute": "yes",
     "RestrictNamespaces": "yes", "RestrictSUIDSGID": "yes", "SystemCallArchitectures": "native",
@@ -233,3 +233,22 @@ def test_rehash_units_verify_and_share_the_daemons_user(tmp_path: Path) -> None:
                      "reelwatch-rehash.timer")
     assert result.returncode == 0, result.stdout + result.stderr
     assert _about(result, "reelwatch") == []
+
+
+def test_systemd_analyze_security_scores_what_the_docs_say(tmp_path: Path) -> None:
+    """The exposure score quoted in docs/deploy.md and in the units is measured, not remembered."""
+    tool = _analyzer()
+    units = _stage(tmp_path)
+    (units / "reelwatch@demo.service").write_text((units / "reelwatch@.service").read_text())
+    result = subprocess.run([tool, "security", "--offline=true", str(units / "reelwatch.service"),
+                             str(units / "reelwatch@demo.service")], cwd=units, capture_output=True, text=True,
+                            timeout=120)
+    if "offline" in result.stderr and result.returncode != 0:
+        pytest.skip(f"this systemd-analyze cannot score unit files offline: {result.stderr.strip()[:200]}")
+    scores = dict(re.findall(r"Overall exposure level for (\S+): (\d+\.\d+)", result.stdout + result.stderr))
+    assert set(scores) == {"reelwatch.service", "reelwatch@demo.service"}, result.stdout + result.stderr
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    claimed = re.findall(r"rates the unit\s+(\d+\.\d+)", docs)
+    assert claimed and set(claimed) == set(scores.values()), (claimed, scores)
+    for path in (PLAIN, TEMPLATE):
+        assert f"systemd-analyze security: {claimed[0]}" in path.read_text()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from .config import Config, ConfigError, Plugins, Problem, build_config
 from .config_paths import config_warnings, override_warnings
 from .manager import PluginManager
 from .probe import MediaInfoProbe, ProbePool
+from .redact import config_redactor
 
 
 def builtin_plugins(pool: ProbePool | None) -> list[tuple[str, object]]:
@@ -69,7 +70,9 @@ def load_runtime(config_path: str | Path | None, pool: ProbePool | None) -> Runt
     """Load plugins (builtins, shipped, entry points, config dirs) and validate the config.
 
     Raises :class:`ConfigError` with every problem found, plugins' included, in one go;
-    nothing is half-applied.
+    nothing is half-applied. A problem never quotes a secret: URLs and secret-looking values of
+    the config are redacted from it, wherever they were written (problems reach the journal,
+    the audit table and the admin).
     """
     text, raw = read_config(config_path) if config_path else (None, {})
     source = str(config_path) if config_path else "<defaults>"
@@ -96,7 +99,8 @@ def load_runtime(config_path: str | Path | None, pool: ProbePool | None) -> Runt
     warnings = [w.render(source, "warning: ") for w in [*config_warnings(raw, base_dir, text),
                                                          *override_warnings(raw, rule_ids, text)]]
     if problems or config is None:
-        err = ConfigError(source, problems, text=text)
-        err.warnings = warnings
+        redact = config_redactor(raw)
+        err = ConfigError(source, [replace(p, text=redact(p.text)) for p in problems], text=text)
+        err.warnings = [redact(w) for w in warnings]
         raise err
     return Runtime(pm=pm, config=config, warnings=warnings)

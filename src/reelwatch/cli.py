@@ -1,4 +1,5 @@
-"""The ``reelwatch`` command line. Exit codes: 0 fine, 1 findings of error or worse, 2 usage/config."""
+"""The ``reelwatch`` command line. Exit codes: 0 fine, 1 findings of error or worse (or a damaged
+state database found by ``state check``), 2 usage, config or state database errors."""
 
 from __future__ import annotations
 
@@ -102,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .rehash_cli import add_arguments as rehash_arguments
     rehash_arguments(rh)
 
+    st = sub.add_parser("state", help="check or repair the state database")
+    from .cli_state import add_arguments as state_arguments
+    state_arguments(st, _config_default())
+
     n = sub.add_parser("notify", help="notification tools")
     ns = n.add_subparsers(dest="notify_command", required=True, parser_class=_Parser)
     t = ns.add_parser("test", help="send a test message to a role and report each target's result")
@@ -139,8 +144,8 @@ def _check(args: argparse.Namespace, pool: ProbePool) -> int:
             pool.close()
     fmt = args.format or ("table" if sys.stdout.isatty() else "json")
     print_check(report, fmt)
-    if report.problems and not report.assets:
-        return EXIT_USAGE
+    if report.problems and not report.assets and not report.findings:
+        return EXIT_USAGE  # nothing that could be checked was named
     return report.exit_code
 
 
@@ -173,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .config import ConfigError
     from .log import configure_logging
     from .redact import Redactor
+    from .statedb import StateCorrupt
     configure_logging(level=args.log_level, journal=bool(os.environ.get("JOURNAL_STREAM")))
     try:
         if args.command == "check":
@@ -185,6 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             redactor = Redactor(urls)
             configure_logging(level="info", redactor=redactor, journal=bool(os.environ.get("JOURNAL_STREAM")))
             return Daemon(args.config, redactor=redactor).run()
+        if args.command == "state":
+            from .cli_state import dispatch as state_dispatch
+            return state_dispatch(args)
         if args.command == "rehash":
             from .rehash_cli import cmd_rehash
             return cmd_rehash(args)
@@ -205,6 +214,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_admin.dispatch(args)
     except ConfigError as err:
         return _fail_config(err)
+    except StateCorrupt as err:
+        err.config = err.config or getattr(args, "config", None)
+        print(f"reelwatch: {err}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
 

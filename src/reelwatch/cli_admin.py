@@ -173,6 +173,12 @@ def cmd_status(args: argparse.Namespace) -> int:
                      **{k: vols[n].get(k) for k in keys}} for n in drives]
     data["volumes"] = volumes
     lines, data["daemon"] = status_lines(store, vols)
+    health = store.daemon_status() if store is not None else None
+    if health and data["daemon"].get("state") in ("running", "not responding", "unhealthy"):  # type: ignore[union-attr]
+        data["daemon"].update(health=health.get("health"), held=health.get("held", 0))  # type: ignore[union-attr]
+        if health.get("health") != "ok":
+            lines.append(f"daemon: {health.get('health')} since {_ts(health.get('since'))}, "
+                         f"{health.get('held', 0)} file(s) held (as of {_ts(health.get('updated'))})")
     if args.format == "json":
         print(json.dumps(data, indent=2, default=str))
         return 0

@@ -298,7 +298,8 @@ def validation_problems(err: ValidationError, model: type[BaseModel], prefix: tu
             out.append(Problem(f"{where}: unknown key{hint}; allowed here: {', '.join(allowed) or 'none'}", loc))
             continue
         found = e.get("input")
-        shown = "" if isinstance(found, dict) else f" (found {found!r})"
+        # a notification target is never echoed: whatever is there may be a token
+        shown = "" if isinstance(found, dict) or "notify" in loc else f" (found {found!r})"
         msg = e["msg"].removeprefix("Value error, ")
         out.append(Problem(f"{where}: {msg}{shown}", loc))
     return out

@@ -13,6 +13,7 @@ import logging
 import os
 import queue
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Mapping
@@ -35,6 +36,9 @@ from .redact import Redactor
 from .sdnotify import Notifier
 from .seal import seal
 from .settle import Unit, resolve
+from .daemon_state import StateFaults
+from .statedb import StateCorrupt
+from .statedisk import CORRUPT, StateDisk
 from .store import Store
 from .thumbs import Thumbnails
 from .volumes import VolumeRuntime
@@ -50,7 +54,7 @@ log = structlog.get_logger("reelwatch.daemon")
 MAX_BATCH_SECONDS = 600.0
 
 
-class Daemon:
+class Daemon(StateFaults):
     """``reelwatch run``. Construct, then :meth:`run` (blocks until stopped)."""
 
     def __init__(self, config_path: str | Path, *, env: Mapping[str, str] | None = None,
@@ -98,6 +102,9 @@ class Daemon:
         self._hashing_shown = False
         self._checking: set[tuple[str, str, int, int]] = set()
         self._supervisor = Supervisor(self)
+        self.disk: StateDisk | None = None
+        self.thumbs: Thumbnails | None = None
+        self._control_error = ("", 0.0)
 
     # -- start-up -------------------------------------------------------------------------
     def start(self) -> None:
@@ -110,19 +117,28 @@ class Daemon:
         if config.service.metrics:
             self.metrics_server = self.metrics.serve(config.service.metrics)
             log.info("metrics", url=self.metrics_server.url)
-        self.store = Store(config.resolve(config.state.path))
+        state_path = config.resolve(config.state.path)
+        self.disk = StateDisk(state_path)
+        if not self.disk.lock():
+            log.warning("state_in_use", path=str(state_path), reason="another reelwatch daemon holds its lock")
+        self.store = Store(state_path)
+        self.store.on_fault = self._state_fault
         self.store.hasher = self.hashes
-        self.store.audit("started", config=self.config_path)
-        self.store.set_tool_status("probe", "ok")
         self.pipeline = Pipeline(self.runtime.pm, config, self.store)
-        state_dir = config.resolve(config.state.path).parent
-        self.outbox = Outbox(self.store, config, self._send, attach=Thumbnails(state_dir / "thumbnails"))
+        self.thumbs = Thumbnails(state_path.parent / "thumbnails")
+        self.outbox = Outbox(self.store, config, self._send, attach=self.thumbs)
         self.outbox_worker = OutboxWorker(self.outbox)
         self.outbox_worker.start()
+        if not self.disk.keep_reserve():
+            self._state_fault("full", OSError(28, "No space left on device", str(self.disk.reserve)))
+        self._recorded(lambda: self.store.audit("started", config=self.config_path))
+        if self.disk.problem == CORRUPT:  # found by the first write: refuse to run on it
+            raise StateCorrupt(str(state_path), self.disk.detail.split(": ", 1)[-1], self.config_path)
+        self._recorded(lambda: self.store.set_tool_status("probe", "ok"))  # type: ignore[union-attr]
         for _ in range(self.pool.size):
             self._add_checker()
         logging.getLogger("watchdog.observers.inotify_c").addHandler(self._overflow)
-        self.store.clear_volume_status()
+        self._recorded(self.store.clear_volume_status)
         self._open_volumes()
         self._write_status()
         self.sd.ready(self._status())
@@ -220,19 +236,24 @@ class Daemon:
         self._last_status = time.monotonic()
         if self.outbox is not None:
             self.metrics.set_outbox(*self.outbox.pending())
+        if self.disk is not None:
+            self._recorded(lambda: self.store.set_daemon_status(  # type: ignore[union-attr]
+                self.disk.health, self.disk.detail, self.disk.since, self.disk.held))  # type: ignore[union-attr]
         for vol in list(self.volumes.values()):
             self.metrics.set_observer(vol.name, vol.kind, vol.healthy() and vol.available)
             health = "ok" if vol.healthy() and vol.available else ("unavailable" if not vol.available else "failed")
-            self.store.set_volume_status(vol.name, vol.kind, health, vol.last_event, self.queue.qsize()
-                                         + len(vol.settler), vol.reason)
+            self._recorded(lambda: self.store.set_volume_status(  # type: ignore[union-attr]
+                vol.name, vol.kind, health, vol.last_event, self.queue.qsize() + len(vol.settler), vol.reason))
         jobs = self.hashes.progress()
         if jobs or self._hashing_shown:
             self._hashing_shown = bool(jobs)
-            self.store.set_tool_status("hash", "running" if jobs else "idle", "; ".join(j.describe() for j in jobs))
+            self._recorded(lambda: self.store.set_tool_status(  # type: ignore[union-attr]
+                "hash", "running" if jobs else "idle", "; ".join(j.describe() for j in jobs)))
         if self._held and self.pool is not None:
             self.metrics.set_probe(self.pool.health.ok, len(self._held))
-            self.store.set_tool_status("probe", "ok" if self.pool.health.ok else "failed", self.pool.health.detail,
-                                       len(self._held))
+            self._recorded(lambda: self.store.set_tool_status(  # type: ignore[union-attr]
+                "probe", "ok" if self.pool.health.ok else "failed",  # type: ignore[union-attr]
+                self.pool.health.detail, len(self._held)))  # type: ignore[union-attr]
 
     def _send(self, message: Message, targets: Any) -> bool:
         assert self.runtime is not None
@@ -242,10 +263,9 @@ class Daemon:
     def _volume_problem(self, cfg: Volume, subject: str, text: str) -> None:
         if self.outbox is None or self.runtime is None:
             return
-        self.outbox.enqueue(Message(role=cfg.owner, production=self.runtime.config.production.name, kind="admin",
-                                    subject=subject, text=text))
+        self._tell(cfg.owner, subject, text)
         if self.store is not None:
-            self.store.audit("volume_problem", volume=cfg.name, detail=subject)
+            self._recorded(lambda: self.store.audit("volume_problem", volume=cfg.name, detail=subject))
 
     def _announce(self, cfg: Volume, root: str, up: bool) -> None:
         if self.outbox is None or self.runtime is None:
@@ -253,9 +273,10 @@ class Daemon:
         text = (f"Volume {cfg.name} is back at {root}; reelwatch is checking what changed while it was away."
                 if up else f"Volume {cfg.name} is not available at {root} (unmounted, or the share is down). "
                            "reelwatch keeps running and will rescan it as soon as it is back.")
-        self.outbox.enqueue(Message(role=cfg.owner, production=self.runtime.config.production.name, kind="admin",
-                                    subject=f"volume {cfg.name} {'is back' if up else 'unavailable'}", text=text))
-        self.store and self.store.audit("volume_back" if up else "volume_unavailable", volume=cfg.name)
+        self._tell(cfg.owner, f"volume {cfg.name} {'is back' if up else 'unavailable'}", text)
+        if self.store is not None:
+            self._recorded(lambda: self.store.audit(  # type: ignore[union-attr]
+                "volume_back" if up else "volume_unavailable", volume=cfg.name))
 
     # -- work ---------------------------------------------------------------------------
     def _enqueue(self, asset: Asset, force: bool = False) -> None:
@@ -311,6 +332,9 @@ class Daemon:
             asset, force = item
             claimed = False
             try:
+                if self.disk is not None and self.disk.problem:
+                    self.disk.hold(item)  # checked once the state database can record it again
+                    continue
                 assert self.pool is not None
                 if not self.pool.health.ok and asset != self._probe_try:
                     self._hold(asset, force)  # one held file at a time tries MediaInfo again
@@ -320,8 +344,8 @@ class Daemon:
                     continue
                 with self._batch_lock:
                     if not self._batch_open:  # the first check of a batch numbers it, once
-                        self._batch_open = True
                         self._batch_no = self.store.next_batch() if self.store else 0
+                        self._batch_open = True
                         self._batch_started = time.monotonic()
                     batch = self._batch_no
                 assert self.pipeline is not None
@@ -340,6 +364,9 @@ class Daemon:
             except HashCancelled:  # stopping: not recorded, so it is checked again on the next start
                 log.info("check_interrupted", volume=asset.volume, path=asset.relpath)
             except Exception as exc:  # one file never kills the daemon
+                if isinstance(exc, sqlite3.Error) and self.disk is not None and self.disk.problem:
+                    self.disk.hold(item)  # not recorded: held, never dropped
+                    continue
                 log.error("check_failed", volume=asset.volume, path=asset.relpath,
                           error=f"{type(exc).__name__}: {exc}")
             finally:
@@ -381,9 +408,11 @@ class Daemon:
             log.info("probe_recovered", held=held)
         else:
             log.error("probe_unavailable", problem=detail)
-        if self.store is not None:
-            self.store.set_tool_status("probe", "ok" if ok else "failed", detail, held)
-            self.store.audit("probe_recovered" if ok else "probe_unavailable", detail=detail)
+        if self.store is not None:  # a state database that cannot record has said so itself
+            self._recorded(lambda: self.store.set_tool_status(  # type: ignore[union-attr]
+                "probe", "ok" if ok else "failed", detail, held))
+            self._recorded(lambda: self.store.audit(  # type: ignore[union-attr]
+                "probe_recovered" if ok else "probe_unavailable", detail=detail))
         if ok:
             self._tell_admin("MediaInfo is working again",
                              "MediaInfo worker processes start again; the files that waited are being checked now.")
@@ -395,6 +424,8 @@ class Daemon:
                              "the service.")
 
     def _maybe_finish_batch(self) -> None:
+        if self.disk is not None and self.disk.problem:
+            return  # the batch waits, whole, until its findings can be recorded
         settling = sum(len(v.settler) for v in self.volumes.values())
         with self._batch_lock:
             if not self._batch or self._in_flight or self._held:  # nothing is safe while files wait
@@ -414,35 +445,56 @@ class Daemon:
         except HashCancelled:
             log.info("batch_interrupted", batch=batch)
         except Exception as exc:
+            if isinstance(exc, sqlite3.Error) and self.disk is not None and self.disk.problem:
+                with self._batch_lock:  # kept for when there is room again
+                    self._batch[:0], self._sealable[:0] = assets, sealable
+                return
             log.error("batch_failed", error=f"{type(exc).__name__}: {exc}")
 
     # -- control loop -------------------------------------------------------------------
     def _control_loop(self) -> None:
         while not self.stopping.is_set():
             try:
-                if self.reload_requested.is_set():
-                    self.reload_requested.clear()
-                    self.reload()
-                if self.mount_roots:
-                    self._discover()
-                for vol in list(self.volumes.values()):
-                    try:
-                        # back-pressure: while the checkers are behind, stable files wait in the
-                        # settler instead of piling up in memory (the control thread never blocks)
-                        vol.tick(settle=self.queue.qsize() < QUEUE_HIGH_WATER)
-                    except Exception as exc:
-                        log.error("volume_tick_failed", volume=vol.name, error=f"{type(exc).__name__}: {exc}")
-                if self._held:
-                    self._retry_held()
-                self._maybe_finish_batch()
-                if self._histories:
-                    self._verify_histories()
-                if time.monotonic() - self._last_status > STATUS_EVERY:
-                    self._write_status()
-                self._watchdog()
+                self._control_step()
             except Exception as exc:  # this thread must outlive any one failure; a lasting one stops the pings
-                log.error("control_step_failed", error=f"{type(exc).__name__}: {exc}")
+                self._control_failed(exc)
+            try:
+                self._watchdog()
+            except Exception as exc:
+                self._control_failed(exc)
             self.stopping.wait(self.tick_seconds)
+
+    def _control_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, sqlite3.Error) and self.disk is not None and self.disk.problem:
+            return  # already said, once, by _state_fault
+        text = f"{type(exc).__name__}: {exc}"
+        last, at = self._control_error
+        if text != last or time.monotonic() - at > 60:  # the same error at most once a minute
+            self._control_error = (text, time.monotonic())
+            log.error("control_step_failed", error=text)
+
+    def _control_step(self) -> None:
+        if self.reload_requested.is_set():
+            self.reload_requested.clear()
+            self.reload()
+        if self.disk is not None and self.disk.full:
+            self._resume_if_room()
+        if self.mount_roots:
+            self._discover()
+        for vol in list(self.volumes.values()):
+            try:
+                # back-pressure: while the checkers are behind, stable files wait in the
+                # settler instead of piling up in memory (the control thread never blocks)
+                vol.tick(settle=self.queue.qsize() < QUEUE_HIGH_WATER)
+            except Exception as exc:
+                log.error("volume_tick_failed", volume=vol.name, error=f"{type(exc).__name__}: {exc}")
+        if self._held:
+            self._retry_held()
+        self._maybe_finish_batch()
+        if self._histories:
+            self._verify_histories()
+        if time.monotonic() - self._last_status > STATUS_EVERY:
+            self._write_status()
 
     def healthy(self) -> bool:
         """Every worker thread alive (control, checkers, outbox, metrics), every observer
@@ -457,9 +509,8 @@ class Daemon:
 
     def _tell_admin(self, subject: str, text: str) -> None:
         admin = admin_role(self.runtime.config) if self.runtime is not None else None
-        if self.outbox is not None and self.runtime is not None and admin:
-            self.outbox.enqueue(Message(role=admin, production=self.runtime.config.production.name, kind="admin",
-                                        subject=subject, text=text))
+        if admin:
+            self._tell(admin, subject, text)  # straight away while the state database cannot record
 
     def _watchdog(self) -> None:
         interval = self.sd.watchdog_interval
@@ -478,6 +529,8 @@ class Daemon:
         down = [v.name for v in self.volumes.values() if not v.available]
         text = (f"watching {len(self.volumes)} volume(s); {settling} settling, {self.queue.qsize()} queued, "
                 f"{pending} message(s) to send")
+        if self.disk is not None and self.disk.problem:
+            text = f"{self.disk.health} ({self.disk.held} file(s) held); " + text
         text += f"; {len(self._held)} file(s) wait for MediaInfo to start" if self._held else ""
         text += "".join(f"; hashing {job.describe()}" for job in self.hashes.progress())
         return text + (f"; unavailable: {', '.join(down)}" if down else "")
@@ -492,7 +545,7 @@ class Daemon:
         except (Exception, SystemExit) as exc:
             lines = exc.lines() if isinstance(exc, ConfigError) else [f"{type(exc).__name__}: {exc}"]
             log.error("reload_rejected", problems=lines)
-            self.store.audit("reload_rejected", problems=lines)
+            self._recorded(lambda: self.store.audit("reload_rejected", problems=lines))  # type: ignore[union-attr]
             self._tell_admin("config reload rejected: still running on the previous config",
                              "The edited config was not applied:\n" + "\n".join(lines))
             self.sd.ready(self._status())
@@ -502,14 +555,15 @@ class Daemon:
             self._swap(runtime)
         except Exception as exc:  # should not happen: put the previous config back
             log.error("reload_failed", error=f"{type(exc).__name__}: {exc}")
-            self.store.audit("reload_failed", error=f"{type(exc).__name__}: {exc}")
+            failed = f"{type(exc).__name__}: {exc}"
+            self._recorded(lambda: self.store.audit("reload_failed", error=failed))  # type: ignore[union-attr]
             self._swap(previous)
             self._tell_admin("config reload failed: still running on the previous config",
                              f"Applying the edited config failed ({type(exc).__name__}: {exc}); the previous "
                              "config is running again.")
             self.sd.ready(self._status())
             return False
-        self.store.audit("reloaded", config=self.config_path)
+        self._recorded(lambda: self.store.audit("reloaded", config=self.config_path))  # type: ignore[union-attr]
         for warning in runtime.warnings:
             log.warning("config_warning", problem=warning)
         log.info("reloaded", volumes=len(self.volumes))
@@ -549,13 +603,23 @@ class Daemon:
         self._maybe_finish_batch()
         if self.outbox_worker is not None:
             self.outbox_worker.stop(drain=drain)
+        if self.thumbs is not None:
+            self.thumbs.close()
         if self.pool is not None:
             self.pool.close()
         if self.metrics_server is not None:
             self.metrics_server.close()
         if self.store is not None:
-            self.store.audit("stopped")
+            if self.disk is not None and self.disk.held:
+                log.warning("stopped_with_held_files", files=self.disk.held,
+                            action="they are found again by the next start's rescan")
+            try:
+                self.store.audit("stopped")
+            except sqlite3.Error:
+                pass  # a full or damaged state database was already reported
             self.store.close()
+        if self.disk is not None:
+            self.disk.unlock()
         log.info("stopped")
 
     def run(self) -> int:
@@ -563,7 +627,11 @@ class Daemon:
         signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
         signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
         signal.signal(signal.SIGHUP, lambda *_: self.reload_requested.set())
-        self.start()
+        try:
+            self.start()
+        except StateCorrupt as err:
+            self._cannot_start(err)
+            raise
         try:
             while not self.stopping.wait(0.5):
                 self.supervise()

@@ -47,7 +47,7 @@ class Supervisor:
         for name in sorted(set(dead) - self.reported):
             log.error("thread_died", thread=name)
             if d.store is not None:
-                d.store.audit("thread_died", thread=name)
+                d._recorded(lambda: d.store.audit("thread_died", thread=name))  # noqa: B023  (called at once)
             d._tell_admin(f"reelwatch is unhealthy: its {name} thread died",
                           f"The {name} thread of the reelwatch daemon stopped, so part of the watching or "
                           "checking is no longer done. The systemd watchdog will restart the service; if it "

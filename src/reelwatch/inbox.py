@@ -34,6 +34,10 @@ class LocalInbox:
         inbox = self
         self.received: list[Received] = []
         self.down = False
+        self.delay = 0.0
+        """Seconds to wait after taking a message before answering (a slow receiver)."""
+        self.answered: list[float] = []
+        """When each answer to a taken message was sent (time.time())."""
         self._cond = threading.Condition()
 
         class Handler(BaseHTTPRequestHandler):
@@ -51,10 +55,16 @@ class LocalInbox:
                 with inbox._cond:
                     inbox.received.append(Received(self.path, body, time.time(), dict(self.headers)))
                     inbox._cond.notify_all()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                if inbox.delay:
+                    time.sleep(inbox.delay)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:
+                    return  # the sender went away while we were slow
+                inbox.answered.append(time.time())
 
             def log_message(self, *args: Any) -> None:
                 pass

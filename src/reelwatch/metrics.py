@@ -140,6 +140,12 @@ class Metrics:
                                 ["volume"], registry=reg)
         self._reconcile_at = Gauge("reelwatch_reconcile_last_timestamp_seconds",
                                    "Unix time the volume's last full rescan finished", ["volume"], registry=reg)
+        self._degraded = Gauge("reelwatch_degraded",
+                               "1 while the daemon runs degraded for this reason (state_disk_full: checks are "
+                               "held until there is room; state_database_damaged: needs reelwatch state recover)",
+                               ["reason"], registry=reg)
+        for reason in ("state_disk_full", "state_database_damaged"):
+            self._degraded.labels(reason=reason).set(0)
         self._healthy = Gauge("reelwatch_healthy",
                               "1 while every daemon thread (control, checkers, outbox, metrics) and observer is "
                               "alive, else 0; the systemd watchdog pings stop at 0", registry=reg)
@@ -201,6 +207,11 @@ class Metrics:
         """The probe tool's health, and how many files wait for it."""
         self._probe.set(1 if healthy else 0)
         self._held.set(max(0, held))
+
+    def set_degraded(self, reason: str, on: bool) -> None:
+        """``reason`` in words (``state disk full``) or as the label (``state_disk_full``)."""
+        label = reason.replace("degraded: ", "").replace(" ", "_")
+        self._degraded.labels(reason=label).set(1 if on else 0)
 
     def reconcile(self, volume: str, seconds: float) -> None:
         """A full rescan of ``volume`` finished after ``seconds``."""

@@ -400,6 +400,12 @@ class Message:
     """Local file paths (e.g. a frame grab) for channels that take attachments."""
     id: int = 0
     """Outbox id, 0 before it is stored."""
+    key: str = ""
+    """Idempotency key, the same on every attempt to deliver this message (``rw-`` and 12 hex
+    digits): shown to the receiver so that a repeat can be recognised and dropped."""
+    repeat: bool = False
+    """An earlier attempt to deliver it to this target may have arrived: reelwatch stopped
+    while that attempt was in flight, so the receiver may get it twice (same key)."""
 
     @property
     def severity(self) -> Severity:

@@ -3,10 +3,15 @@
 Paths are expanded into assets exactly as the daemon sees them (image sequences grouped,
 OS litter and temp names ignored); a path inside a configured volume is checked with that
 volume's rules. The state is an in-memory database, so a check never changes the daemon's.
+
+Nothing is passed over in silence: a file that cannot be checked is a finding, anything that
+is not a file (a named pipe, a socket, a device, a symbolic link) is listed as skipped, and
+a run that checked nothing although it found something says so.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat as statmod
 from collections.abc import Callable, Iterator
@@ -30,6 +35,8 @@ class CheckReport:
     problems: list[str] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
     """Paths that could not be checked because the tool itself is broken (not the files' fault)."""
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """(path, why) of what was found but is not a file to check (a named pipe, a link ...)."""
 
     @property
     def worst(self) -> Severity | None:
@@ -55,6 +62,39 @@ def _volume_for(path: Path, config: Config) -> tuple[str, Path]:
     return CHECK_VOLUME, real if real.is_dir() else real.parent
 
 
+def special_kind(mode: int) -> str:
+    """What a directory entry that is not a regular file or folder is, in words."""
+    for test, words in ((statmod.S_ISFIFO, "a named pipe (FIFO)"), (statmod.S_ISSOCK, "a socket"),
+                        (statmod.S_ISCHR, "a character device"), (statmod.S_ISBLK, "a block device"),
+                        (statmod.S_ISLNK, "a symbolic link (not followed)")):
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+def _path_max(root: Path) -> int:
+    try:
+        return os.pathconf(root, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        return 4096
+
+
+def _why(exc: OSError, path: Path) -> str:
+    if exc.errno == errno.ENAMETOOLONG:
+        return (f"its full path is {len(os.fsencode(path)):,} bytes long, longer than this system can open "
+                f"({_path_max(Path('/')):,})")
+    return exc.strerror or str(exc)
+
+
+def _not_checked(volume: str, root: Path, rel: str, why: str) -> Finding:
+    return Finding(
+        rule="sanity.not_checked", severity=Severity.ERROR,
+        asset=Asset(volume=volume, root=str(root), relpath=rel, size=0, mtime_ns=0),
+        message=f"this file could not be checked: {why}", expected="every file handed on can be opened and checked",
+        impacts=("editorial",), impact="nothing about it is known; editing systems will fail to open it as well",
+        fix="shorten the folder names or move it to a shallower folder, then check it again")
+
+
 def _unreadable(volume: str, root: Path, rel: str, error: str) -> Finding:
     return Finding(
         rule="sanity.folder_unreadable", severity=Severity.ERROR,
@@ -64,15 +104,18 @@ def _unreadable(volume: str, root: Path, rel: str, error: str) -> Finding:
 
 
 def expand(volume: str, root: Path, start: Path, ignore: Callable[[str, str], bool],
-           problems: list[Finding]) -> Iterator[Asset]:
-    """Assets under ``start`` (a file or a folder), grouped as the daemon groups them."""
+           problems: list[Finding], skipped: list[tuple[str, str]] | None = None) -> Iterator[Asset]:
+    """Assets under ``start`` (a file or a folder), grouped as the daemon groups them. A file
+    that cannot be read at all goes to ``problems`` as a finding; what is not a file or folder
+    goes to ``skipped`` with the reason."""
+    skipped = skipped if skipped is not None else []
     if start.is_file():
         real = start.resolve()  # a symlink is checked as the file it points to
         rel = real.relative_to(root).as_posix()
         if not ignore(volume, rel):
             folder = str(Path(rel).parent)
             names = [real.name]
-            yield from _folder_assets(volume, root, "" if folder == "." else folder, names)
+            yield from _folder_assets(volume, root, "" if folder == "." else folder, names, skipped)
         return
     stack = [start.resolve().relative_to(root).as_posix()]
     while stack:
@@ -81,32 +124,44 @@ def expand(volume: str, root: Path, start: Path, ignore: Callable[[str, str], bo
         try:
             entries = sorted(os.scandir(root / folder), key=lambda e: e.name)
         except OSError as exc:
-            problems.append(_unreadable(volume, root, folder, exc.strerror or str(exc)))
+            problems.append(_unreadable(volume, root, folder, _why(exc, root / folder)))
             continue
         names = []
         for e in entries:
             rel = f"{folder}/{e.name}" if folder else e.name
             try:
                 mode = e.stat(follow_symlinks=False).st_mode
-            except OSError:
+            except FileNotFoundError:
+                skipped.append((rel, "it disappeared before it could be checked"))
+                continue
+            except OSError as exc:
+                if not ignore(volume, rel):
+                    problems.append(_not_checked(volume, root, rel, _why(exc, root / rel)))
                 continue
             if statmod.S_ISDIR(mode):
                 if not ignore(volume, rel + "/"):
                     stack.append(rel)
-            elif statmod.S_ISREG(mode) and not ignore(volume, rel):
-                names.append(e.name)
-        yield from _folder_assets(volume, root, folder, names)
+            elif statmod.S_ISREG(mode):
+                if not ignore(volume, rel):
+                    names.append(e.name)
+            elif not ignore(volume, rel):
+                skipped.append((rel, special_kind(mode)))
+        yield from _folder_assets(volume, root, folder, names, skipped)
 
 
-def _folder_assets(volume: str, root: Path, folder: str, names: list[str]) -> Iterator[Asset]:
+def _folder_assets(volume: str, root: Path, folder: str, names: list[str],
+                   skipped: list[tuple[str, str]]) -> Iterator[Asset]:
     from . import sequences
     from .pipeline import file_asset
     from .settle import unit_of
     singles, seqs = sequences.folder_assets(volume, str(root), folder, names)
     for name in singles:
-        asset = file_asset(volume, str(root), f"{folder}/{name}" if folder else name)
+        rel = f"{folder}/{name}" if folder else name
+        asset = file_asset(volume, str(root), rel)
         if asset is not None:
             yield asset
+        else:
+            skipped.append((rel, "it disappeared or changed into something else before it could be checked"))
     for asset in seqs:
         assert asset.sequence is not None
         first = asset.sequence.frame_names[0]
@@ -142,10 +197,17 @@ def run_check(paths: list[str], config_path: str | None, *, workers: int = 0,
             if not path.exists():
                 report.problems.append(f"{raw}: no such file or folder")
                 continue
+            if not path.is_file() and not path.is_dir():
+                kind = special_kind(path.stat().st_mode)
+                report.problems.append(f"{raw}: this is {kind}, not a file or folder: there is nothing to check")
+                continue
             volume, root = _volume_for(path, runtime.config)
-            assets.extend(expand(volume, root, path, runtime.pm.ignore, bad))
+            assets.extend(expand(volume, root, path, runtime.pm.ignore, bad, report.skipped))
         report.findings.extend(f for f in (apply_defaults(b, runtime.config) for b in bad) if f)
         report.assets = len(assets)
+        if not assets and (bad or report.skipped):
+            report.problems.append(f"nothing was checked: {len(bad) + len(report.skipped)} item(s) found, "
+                                   "none of them a file that could be checked (listed above)")
         if total:
             total(len(assets))
         batch = store.next_batch()

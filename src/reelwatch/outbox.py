@@ -5,17 +5,29 @@ gathers each role's pending notices into one digest once the oldest has waited
 ``digest_window`` seconds (quiet hours hold all but blockers), writes the message to the
 outbox *before* sending it, and sends the head of each role's queue in order. A failed
 target is retried with exponential backoff; targets that already received a message are
-not sent it again. After ``max_attempts`` a message is dead-lettered and the admin role is
-told through any channel that works.
+not sent it again (the outbox records them by target id, never by URL). After
+``max_attempts`` a message is dead-lettered and the admin role is told through any channel
+that works.
+
+Each message carries an idempotency key (:func:`message_key`) that the receiver sees. The
+target a message is being sent to is written down before the send: a send whose outcome
+cannot be recorded is never made (a full disk would otherwise repeat it every second), and
+after a kill in the middle of a send the repeat says that it may be one, with the same key.
+
+Frame grabs never hold a message up: they are made in the background as soon as the
+notices exist (:meth:`Outbox.digest`), and a message takes the ones that are ready.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +35,7 @@ import structlog
 
 from .config import Config
 from .model import Message, Notice, Severity
+from .statedb import is_corrupt, is_disk_full
 from .store import Store
 
 log = structlog.get_logger("reelwatch.outbox")
@@ -44,12 +57,20 @@ def message_to_json(message: Message) -> str:
     return json.dumps(data, default=str)
 
 
-def message_from_json(text: str, msg_id: int) -> Message:
+def message_from_json(text: str, msg_id: int, key: str = "") -> Message:
     data = json.loads(text)
     notices = tuple(Notice(kind=n["kind"], finding=n["finding"]) for n in data.pop("notices", ()))
     data["attachments"] = tuple(data.get("attachments") or ())
     data["id"] = msg_id
+    data["key"] = key
+    data["repeat"] = False
     return Message(notices=notices, **data)
+
+
+def message_key(msg_id: int, created: float) -> str:
+    """``rw-`` and 12 hex digits, stable for one outbox row (its id and creation time), so that
+    every attempt to deliver it, before and after a restart, carries the same key."""
+    return "rw-" + hashlib.blake2b(f"{msg_id}:{created!r}".encode(), digest_size=6).hexdigest()
 
 
 class Outbox:
@@ -64,6 +85,12 @@ class Outbox:
         self.clock = clock
         self.attach = attach
         self.wake = threading.Event()
+        self._urgent: deque[Message] = deque()
+        self._urgent_at = 0.0
+        self._prepared = 0
+        self._sent: dict[int, set[str]] = {}
+        """Targets that got a message whose record could not be written yet (a full disk):
+        never sent it again by this process."""
 
     # -- stage 1: notices -> messages ---------------------------------------------------
     def enqueue(self, message: Message) -> int:
@@ -75,8 +102,21 @@ class Outbox:
         self.wake.set()
         return int(cur.lastrowid or 0)
 
+    def _prepare(self) -> None:
+        """Hand new notices to the attachment maker at once, so that frame grabs are made in
+        the background while the digest window runs, not while a message waits."""
+        prepare = getattr(self.attach, "prepare", None)
+        if prepare is None:
+            return
+        rows = self.store.query("SELECT id, kind, data FROM notices WHERE id>? AND message_id IS NULL "
+                                "ORDER BY id LIMIT 1000", (self._prepared,))
+        if rows:
+            self._prepared = rows[-1]["id"]
+            prepare(tuple(Notice(kind=n["kind"], finding=json.loads(n["data"])) for n in rows))
+
     def digest(self, *, force: bool = False) -> int:
         """Turn due notices into one message per role. Returns the number of messages made."""
+        self._prepare()
         now = self.clock()
         window = self.config.notify.digest_window
         made = 0
@@ -99,8 +139,7 @@ class Outbox:
         if not notices:
             return 0
         items = tuple(Notice(kind=n["kind"], finding=json.loads(n["data"])) for n in notices)
-        # frame grabs are made before the transaction: no lock is held while a bad file is decoded
-        attachments = self.attach(items) if self.attach else ()
+        attachments = self.attach(items) if self.attach else ()  # the grabs that are ready; never waits
         message = Message(role=role, production=production, notices=items, attachments=attachments)
         with self.store.tx() as db:
             cur = db.execute("INSERT INTO outbox (role, payload, created, next_at) VALUES (?,?,?,?)",
@@ -155,6 +194,8 @@ class Outbox:
                 continue
             try:
                 sent += self._deliver_one(row, now)
+            except sqlite3.Error:  # the state database cannot record deliveries now: send nothing more
+                return sent        # (the store reported why; the message is retried, not dropped)
             except Exception as exc:  # one role's trouble never holds up the others
                 log.error("delivery_crashed", message_id=row["id"], error=type(exc).__name__)
                 with self.store.tx() as db:
@@ -166,18 +207,30 @@ class Outbox:
         return sent
 
     def _deliver_one(self, row: Any, now: float) -> int:
-        message = message_from_json(row["payload"], row["id"])
-        done = set(json.loads(row["delivered"]))
-        targets = [t for t in self.targets(message.role) if t not in done]
+        message = message_from_json(row["payload"], row["id"], message_key(row["id"], row["created"]))
+        done = set(json.loads(row["delivered"])) | self._sent.get(row["id"], set())
+        interrupted = json.loads(row["sending"] or "null") if "sending" in row.keys() else None
         failed = []
-        for target in targets:
-            if self.send(message, [target]):
-                done.add(target)
+        for target in self.targets(message.role):
+            tid = self.store.target_id(target)
+            if tid in done:
+                continue
+            # written down before the send: if it cannot be recorded, it is not sent
+            with self.store.tx() as db:
+                db.execute("UPDATE outbox SET sending=? WHERE id=?",
+                           (json.dumps({"target": tid, "at": now}), row["id"]))
+            repeat = isinstance(interrupted, dict) and interrupted.get("target") == tid
+            if self.send(replace(message, repeat=repeat), [target]):
+                done.add(tid)
+                self._sent.setdefault(row["id"], set()).add(tid)
                 # recorded at once, so that a crash right after cannot send it to this target again
                 with self.store.tx() as db:
-                    db.execute("UPDATE outbox SET delivered=? WHERE id=?", (json.dumps(sorted(done)), row["id"]))
+                    db.execute("UPDATE outbox SET delivered=?, sending=NULL WHERE id=?",
+                               (json.dumps(sorted(done)), row["id"]))
             else:
-                failed.append(target)
+                failed.append(tid)
+                with self.store.tx() as db:
+                    db.execute("UPDATE outbox SET sending=NULL WHERE id=?", (row["id"],))
         attempts = row["attempts"] + 1
         delivered = json.dumps(sorted(done))
         error = f"{len(failed)} of {len(failed) + len(done)} target(s) failed" if failed else None
@@ -186,7 +239,9 @@ class Outbox:
                 db.execute("UPDATE outbox SET state='sent', sent_at=?, attempts=?, delivered=?, last_error=NULL "
                            "WHERE id=?", (now, attempts, delivered, row["id"]))
                 db.execute("INSERT INTO audit (ts, event, detail) VALUES (?, 'notified', ?)",
-                           (now, json.dumps({"message": row["id"], "role": message.role, "targets": len(done)})))
+                           (now, json.dumps({"message": row["id"], "role": message.role, "targets": len(done),
+                                             "key": message.key})))
+                self._sent.pop(row["id"], None)
                 return 1
             if attempts >= self.config.notify.max_attempts:
                 db.execute("UPDATE outbox SET state='dead', attempts=?, delivered=?, last_error=? WHERE id=?",
@@ -197,6 +252,7 @@ class Outbox:
                 delay = min(MAX_BACKOFF, self.config.notify.retry_base * 2 ** (attempts - 1))
                 db.execute("UPDATE outbox SET attempts=?, next_at=?, delivered=?, last_error=? WHERE id=?",
                            (attempts, now + delay, delivered, error, row["id"]))
+        self._sent.pop(row["id"], None)
         if attempts >= self.config.notify.max_attempts:
             log.error("dead_letter", message_id=row["id"], role=message.role, attempts=attempts)
             self._tell_admin(message, attempts)
@@ -205,23 +261,64 @@ class Outbox:
                         failed_targets=len(failed))
         return 0
 
-    def _tell_admin(self, message: Message, attempts: int) -> None:
-        admin = self.config.notify.admin_role or next(
+    def _admin_role(self) -> str | None:
+        return self.config.notify.admin_role or next(
             (r for r in ("admin", "supervisor") if r in self.config.roles), None)
+
+    def _through_any_channel(self, alert: Message, skip: str | None = None) -> str | None:
+        """Send to the role the message is for, then the admin's own targets, then every other
+        role's, until one works; the role that got it, or None."""
+        admin = self._admin_role()
+        candidates = [r for r in dict.fromkeys((alert.role, admin)) if r and r in self.config.roles and r != skip]
+        candidates += [r for r in self.config.roles if r not in candidates and r != skip]
+        for role in candidates:
+            for target in self.targets(role):
+                if self.send(alert, [target]):
+                    return role
+        return None
+
+    def _tell_admin(self, message: Message, attempts: int) -> None:
+        admin = self._admin_role()
         text = (f"A message for the {message.role} role could not be delivered after {attempts} tries and "
                 f"was set aside (outbox id {message.id}). Check that role's notification targets with "
                 f"'reelwatch notify test {message.role}'.")
         alert = Message(role=admin or message.role, production=self.config.production.name, kind="admin",
                         subject=f"Undeliverable message for {message.role}", text=text)
-        # Through any channel that works: the admin's own targets, then every other role's.
-        candidates = [admin] if admin else []
-        candidates += [r for r in self.config.roles if r not in candidates and r != message.role]
-        for role in candidates:
-            for target in self.targets(role):
-                if self.send(alert, [target]):
-                    self.store.audit("admin_told", role=role, message=message.id)
-                    return
+        role = self._through_any_channel(alert, skip=message.role)
+        if role is not None:
+            self.store.audit("admin_told", role=role, message=message.id)
+            return
         log.error("admin_unreachable", message_id=message.id)
+
+    # -- alerts that cannot wait for the database ----------------------------------------
+    def alert(self, subject: str, text: str, role: str | None = None) -> None:
+        """Tell ``role`` (the admin by default) at once through any channel that works, without
+        the database (it may be full or damaged): sent by the worker, retried every 30 s until
+        one channel takes it."""
+        role = role or self._admin_role() or "admin"
+        key = "rw-" + hashlib.blake2b(f"{subject}:{time.time()!r}".encode(), digest_size=6).hexdigest()
+        self._urgent.append(Message(role=role, production=self.config.production.name, kind="admin",
+                                    subject=subject, text=text, key=key))
+        self._urgent_at = 0.0
+        self.wake.set()
+
+    def flush_alerts(self) -> None:
+        """Send the alerts waiting now, from the calling thread (the worker is stopped)."""
+        self._urgent_at = 0.0
+        self._send_urgent()
+
+    def _send_urgent(self) -> None:
+        if not self._urgent or time.monotonic() < self._urgent_at:
+            return
+        while self._urgent:
+            alert = self._urgent[0]
+            role = self._through_any_channel(alert)
+            if role is None:
+                log.error("admin_unreachable", subject=alert.subject)
+                self._urgent_at = time.monotonic() + 30.0
+                return
+            log.warning("admin_alerted", role=role, subject=alert.subject)
+            self._urgent.popleft()
 
     def due(self) -> bool:
         """True when some queued message may be sent now (not waiting out a retry delay)."""
@@ -235,7 +332,8 @@ class Outbox:
         return n, (self.clock() - oldest) if oldest else None
 
     def tick(self) -> int:
-        """One round: escalate, digest, deliver. Returns messages delivered."""
+        """One round: urgent alerts, escalate, digest, deliver. Returns messages delivered."""
+        self._send_urgent()
         self.escalate()
         self.digest()
         return self.deliver()
@@ -255,7 +353,8 @@ class OutboxWorker(threading.Thread):
             try:
                 self.outbox.tick()
             except Exception as exc:
-                log.error("outbox_tick_failed", error=f"{type(exc).__name__}: {exc}")
+                if not (is_disk_full(exc) or is_corrupt(exc)):  # those are reported once, by the store's owner
+                    log.error("outbox_tick_failed", error=f"{type(exc).__name__}: {exc}")
             self.outbox.wake.wait(self.interval)
             self.outbox.wake.clear()
 
@@ -267,3 +366,5 @@ class OutboxWorker(threading.Thread):
         self.stopping.set()
         self.outbox.wake.set()
         self.join(10)
+        if not self.is_alive():
+            self.outbox.flush_alerts()  # an alert queued just now still goes out

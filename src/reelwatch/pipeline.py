@@ -83,8 +83,8 @@ class Pipeline:
 
     def facts(self, asset: Asset) -> Facts:
         cached = self.store.cached_facts(asset)
-        if cached is not None:
-            return cached
+        if cached is not None and not refused(cached):
+            return cached  # a refusal is asked again: permissions change without touching the file
         facts = self.pm.hook.probe(asset=asset)
         return facts if facts is not None else Facts(kind="unreadable", error="no probe could read it")
 
@@ -92,7 +92,9 @@ class Pipeline:
         """Check one asset version; None when this exact version was already checked.
         Raises ProbeUnavailable (nothing recorded) when the probe tool itself is broken."""
         if not force and self.store.is_checked(asset):
-            return None
+            cached = self.store.cached_facts(asset)
+            if cached is None or not refused(cached):
+                return None  # checked already; a file it was not allowed to read is read again
         judged = self._judge(asset, self.facts(asset), self.store.history(batch))
         if judged is None:
             return None
@@ -110,10 +112,14 @@ class Pipeline:
         ``done(asset, outcome)`` follows every commit: findings, None (already checked or gone)
         or the exception that kept the asset from being probed (held, nothing recorded)."""
         todo = list(assets) if force else [a for a in assets if not self.store.is_checked(a)]
+        if len(todo) < len(assets):  # a file it was not allowed to read is read again, as in process()
+            fresh = set(todo)
+            again = self.store.cached_facts_many([a for a in assets if a not in fresh])
+            todo += [a for a, facts in again.items() if refused(facts)]
         if done is not None and len(todo) < len(assets):
             for a in set(assets) - set(todo):
                 done(a, None)
-        cached = self.store.cached_facts_many(todo)
+        cached = {a: facts for a, facts in self.store.cached_facts_many(todo).items() if not refused(facts)}
         history = self.store.history(batch)
         ready: list[tuple[Asset, Facts, list[Finding]]] = []
         skipped: list[tuple[Asset, list[Finding] | None | Exception]] = []
@@ -217,6 +223,11 @@ class Pipeline:
                 self.store.commit_batch([f for f in findings if f.plugin == plugin], extra - scopes, [plugin],
                                         self.router)
         return findings
+
+
+def refused(facts: Facts) -> bool:
+    """Facts of a file reelwatch was not allowed to read: never trusted from the cache."""
+    return (facts.error or "").startswith("permission denied")
 
 
 def file_asset(volume: str, root: str | Path, relpath: str) -> Asset | None:

@@ -31,10 +31,11 @@ from typing import Any
 from .hookspecs import hookimpl
 from .model import Asset, Facts
 from .probe_worker import (MAX_SEQUENCE_SAMPLES, TRACK_KINDS, _worker_main, facts_for_file, facts_for_sequence,
-                           library_version, parse_tracks, sample_frames)
+                           is_utf8, library_version, parse_tracks, sample_frames)
 
-__all__ = ["MAX_SEQUENCE_SAMPLES", "TRACK_KINDS", "MediaInfoProbe", "ProbeHealth", "ProbePool", "ProbeUnavailable",
-           "facts_for_file", "facts_for_sequence", "library_version", "parse_tracks", "request_for", "sample_frames"]
+__all__ = ["DENIED", "MAX_SEQUENCE_SAMPLES", "TRACK_KINDS", "MediaInfoProbe", "ProbeHealth", "ProbePool",
+           "ProbeUnavailable", "access_problem", "facts_for_file", "facts_for_sequence", "is_utf8", "library_version",
+           "parse_tracks", "request_for", "sample_frames"]
 
 READY_TIMEOUT = 20.0
 """Seconds a new worker has to load libmediainfo and say it is ready (a few ms when healthy)."""
@@ -52,6 +53,30 @@ class ProbeUnavailable(RuntimeError):
 
 class _StartFailed(Exception):
     pass
+
+
+DENIED = "permission denied"
+"""Start of ``Facts.error`` for a file reelwatch may not read: its own finding, not "bad media"."""
+
+
+def access_problem(path: str) -> str | None:
+    """Why this file cannot be opened for reading, in the words of a finding; None when it can.
+
+    Asked here, in the daemon's own process and with its own rights, because MediaInfo says
+    only "not recognised" for a file it may not open."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOATIME", 0))
+    except PermissionError:
+        try:
+            fd = os.open(path, os.O_RDONLY)  # O_NOATIME needs ownership: retry without it
+        except PermissionError:
+            return f"{DENIED}: reelwatch is not allowed to read it"
+        except OSError:
+            return None  # gone or odd: MediaInfo's own answer says it better
+    except OSError:
+        return None
+    os.close(fd)
+    return None
 
 
 class _Worker:
@@ -291,8 +316,12 @@ class ProbePool:
         return Facts.from_mapping({**data, "probe": self.version})
 
     def _known(self, asset: Asset) -> Facts | None:
-        """Facts that need no MediaInfo: an empty file, or a sidecar (checksum list, ASC MHL file,
-        XML) that the integrity rules read themselves, with O_NOATIME (MediaInfo would not)."""
+        """Facts that need no MediaInfo: a file reelwatch may not read (:func:`access_problem`),
+        an empty file, or a sidecar (checksum list, ASC MHL file, XML) that the integrity rules
+        read themselves, with O_NOATIME (MediaInfo would not)."""
+        denied = access_problem(asset.member_paths()[0])
+        if denied is not None:
+            return Facts(kind="unreadable", error=denied, probe=self.version)
         if asset.sequence is not None:
             return None
         if asset.size == 0:

@@ -28,6 +28,17 @@ def library_version() -> str:
     return f"mediainfo {lib[2]}"
 
 
+def is_utf8(path: str) -> bool:
+    """False for a name holding bytes that are not UTF-8 (shown by Python as lone surrogates)."""
+    if path.isascii():
+        return True
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_tracks(path: str) -> dict[str, Any]:
     """Run MediaInfo on one file and return its tracks as plain data (in this process).
 
@@ -38,7 +49,19 @@ def parse_tracks(path: str) -> dict[str, Any]:
     """
     from pymediainfo import MediaInfo
 
-    mi = MediaInfo.parse(path)
+    if not is_utf8(path) and os.path.isdir("/proc/self/fd"):
+        # libmediainfo cannot open a name whose bytes are not UTF-8: hand it our own open file
+        # under a name it can open, so that it still reads the file itself and reports everything
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOATIME", 0))
+        except PermissionError:  # O_NOATIME needs ownership (or CAP_FOWNER): a plain read then
+            fd = os.open(path, os.O_RDONLY)
+        try:
+            mi = MediaInfo.parse(f"/proc/self/fd/{fd}")
+        finally:
+            os.close(fd)
+    else:
+        mi = MediaInfo.parse(path)
     out: dict[str, Any] = {"general": {}, "video": [], "audio": [], "image": [], "other": [], "text": []}
     for track in mi.tracks:
         kind = TRACK_KINDS.get(track.track_type)

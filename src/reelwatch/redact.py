@@ -73,6 +73,34 @@ def secrets_of(url: str) -> set[str]:
     return {s for s in out if len(s) >= 4}
 
 
+SECRET_KEY = re.compile(r"pass|pwd|token|secret|auth|credential|api_?key|webhook", re.IGNORECASE)
+"""Config keys whose values are secrets wherever they appear (a plugin's ``api_key``, say)."""
+
+
+def config_redactor(raw: object) -> Redactor:
+    """A :class:`Redactor` for everything in a parsed config that can be a secret: every value
+    that holds a URL (wherever it is, valid or not) and every value under a secret-looking key."""
+    urls: list[str] = []
+    words: list[str] = []
+
+    def walk(value: object, key: str = "") -> None:
+        if isinstance(value, str):
+            if "://" in value:
+                urls.append(value)
+            elif SECRET_KEY.search(key):
+                words.append(value)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, str(k))
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v, key)
+    walk(raw)
+    red = Redactor(urls)
+    red.add_words(words)
+    return red
+
+
 class Redactor:
     """Scrubs known secrets and any URL from text."""
 
@@ -86,6 +114,12 @@ class Redactor:
         secrets = set(self._secrets)
         for url in urls:
             secrets |= secrets_of(url)
+        self._secrets = sorted(secrets, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(s) for s in self._secrets)) if self._secrets else None
+
+    def add_words(self, words: Iterable[str]) -> None:
+        """Learn literal secrets that are not URLs (a password or token given on its own)."""
+        secrets = set(self._secrets) | {w for w in words if len(w) >= 4}
         self._secrets = sorted(secrets, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(s) for s in self._secrets)) if self._secrets else None
 

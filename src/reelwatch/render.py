@@ -22,8 +22,8 @@ from typing import Any
 
 from .model import Message, Severity
 from .render_channels import (
-    Block, Line, Span, bold, channel_format, clip, code, defuse_mentions, group_of, line, mapping, noun, one_line,
-    role_name, serialise, text_of, visible,
+    Block, Line, Span, bold, channel_format, clip, code, defuse_mentions, group_of, key_footer, line, mapping, noun,
+    one_line, role_name, serialise, text_of, visible, with_suffix,
 )
 
 __all__ = ["Rendered", "channel_format", "group_of", "render", "render_test"]
@@ -372,8 +372,11 @@ def _plain(message: Message) -> Rendered:
     blocks = [Block("h", line(_str(subject, 200)))] + [Block("p", line(_str(ln, 2000))) for ln in lines[:40]]
     if message.kind == "test":
         blocks.append(Block("p", line(f"Role: {role_name(message.role)}. Production: {_production(message)}.")))
+    footer, suffix = key_footer(message.key, message.repeat)
+    blocks += footer
     push_text = defuse_mentions(one_line(subject) + (": " + one_line(" ".join(lines)) if lines else ""))
     push = push_text if len(push_text) <= PUSH_MAX else push_text[:PUSH_MAX - 1].rstrip() + "\u2026"
+    push = with_suffix(push, suffix, PUSH_MAX)
     return Rendered(title=title, text=serialise(blocks, "text"), markdown=serialise(blocks, "markdown"),
                     html=serialise(blocks, "html"), slack=serialise(blocks, "slack"), push=push)
 
@@ -383,9 +386,12 @@ def render(message: Message, *, max_items: int = 5) -> Rendered:
     if message.kind != "findings":
         return _plain(message)
     blocks, problems, resolved = _digest(message, max(1, int(max_items)))
+    footer, suffix = key_footer(message.key, message.repeat)
+    blocks += footer
     title = _title(message, problems, resolved)
     more = sum(len(i.findings) for i in problems[1:])
-    push = _push(_untitled(message, title), problems[0] if problems else None, more, str(message.role))
+    push = with_suffix(_push(_untitled(message, title), problems[0] if problems else None, more,
+                             str(message.role)), suffix, PUSH_MAX)
     return Rendered(title=title, text=serialise(blocks, "text"), markdown=serialise(blocks, "markdown"),
                     html=serialise(blocks, "html"), slack=serialise(blocks, "slack"), push=push)
 

@@ -251,6 +251,29 @@ def _html(blocks: Sequence[Block]) -> str:
     return "\n".join(parts) + "\n"
 
 
+# -- the message key ------------------------------------------------------------------------------
+
+_KEY = re.compile(r"rw-[0-9a-f]{12}")
+
+
+def key_footer(key: str, repeat: bool) -> tuple[list[Block], str]:
+    """A message's idempotency key as a last paragraph, and as a push suffix: a receiver (or a
+    person) can tell a repeat by it. Nothing for a key that is not one of ours."""
+    if not _KEY.fullmatch(str(key or "")):
+        return [], ""
+    tail = (". This may repeat a message you already have: reelwatch stopped while sending it, "
+            "and a repeat carries the same key." if repeat else ".")
+    return [Block("p", line("Message key ", code(key), tail))], f"\n[{key}{' repeat?' if repeat else ''}]"
+
+
+def with_suffix(push: str, suffix: str, limit: int) -> str:
+    """``push`` shortened so that ``suffix`` still fits in ``limit`` characters."""
+    if not suffix:
+        return push
+    room = limit - len(suffix)
+    return (push if len(push) <= room else push[:room - 1].rstrip() + "\u2026") + suffix
+
+
 # -- places and people: the words a message uses for them --------------------------------------
 
 ROLE_NAMES = {"dit": "the DIT", "editorial": "editorial", "vfx": "VFX", "sound": "sound", "colour": "colour",

@@ -73,11 +73,7 @@ def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], Non
         first_frame: dict[str, str] = {}
         names: set[str] = set()
         for entry in entries:
-            name = entry.name
-            if not _utf8(name):
-                result.unreadable.append(f"{prefix + name.encode('utf-8', 'backslashreplace').decode()}: "
-                                         "the name is not valid UTF-8")
-                continue
+            name = entry.name  # any bytes the file system allows: the store keeps them as they are
             try:
                 if entry.is_dir(follow_symlinks=False):  # d_type: no stat needed
                     if not ignore(volume, prefix + name + "/"):
@@ -123,15 +119,6 @@ def scan_volume(volume: str, root: str, store: Store, touch: Callable[[str], Non
                     result.gone += 1
     result.seconds = time.monotonic() - started
     return result
-
-
-def _utf8(name: str) -> bool:
-    """Names with bytes that are not UTF-8 (seen on SMB shares) cannot be stored or shown safely."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _under(folder: str, blind: set[str]) -> bool:

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from .model import Asset, Facts, Finding, Severity
+from .statedb import corrupt_from, is_corrupt, is_disk_full, open_db, target_id
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 HASH_MEMO = 200_000
 """Hashes an in-memory state keeps in a dict (about 30 MB at most)."""
 SCHEMA = """
@@ -51,7 +52,8 @@ CREATE INDEX IF NOT EXISTS notices_pending ON notices (message_id, role);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY, role TEXT NOT NULL, payload TEXT NOT NULL, created REAL NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
-    next_at REAL NOT NULL, delivered TEXT NOT NULL DEFAULT '[]', last_error TEXT, sent_at REAL);
+    next_at REAL NOT NULL, delivered TEXT NOT NULL DEFAULT '[]', last_error TEXT, sent_at REAL,
+    sending TEXT);
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, role, id);
 CREATE TABLE IF NOT EXISTS hashes (
     path TEXT NOT NULL, algo TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
@@ -138,19 +140,18 @@ class Store:
         self._lock = threading.RLock()
         self._hashes: dict[tuple[str, str, int, int], str] = {}
         """Hashes by file version, for an in-memory state: read back without a query (rules share them)."""
-        if readonly:
-            uri = f"file:{Path(self.path).resolve()}?mode=ro"
-            self.db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None, timeout=10)
-        else:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self.db.row_factory = sqlite3.Row
-        if not readonly:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
-            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        self.on_fault: Callable[[str, BaseException], None] | None = None
+        """Called with ("full" | "corrupt", error) when a write finds the disk full or the file damaged."""
+        self._target_ids: dict[str, str] = {}
+        self.db, self._salt = open_db(self.path, SCHEMA, SCHEMA_VERSION, readonly=readonly)
+        self._odd_recorded = self.db.odd
+
+    def target_id(self, target: str) -> str:
+        """The id the outbox records for a notification target (never the URL itself)."""
+        tid = self._target_ids.get(target)
+        if tid is None:
+            tid = self._target_ids[target] = target_id(target, self._salt)
+        return tid
 
     def close(self) -> None:
         with self._lock:
@@ -158,19 +159,49 @@ class Store:
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on error)."""
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on error).
+
+        A full disk or a damaged file is reported to :attr:`on_fault` before the error is
+        raised; after a failed COMMIT the transaction is rolled back, so that the connection
+        stays usable once the fault is gone."""
         with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
             try:
-                yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.db
+                    if self.db.odd and not self._odd_recorded:  # other readers must decode such names too
+                        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('odd_names', '1')")
+                        self._odd_recorded = True
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    if self.db.in_transaction:
+                        try:
+                            self.db.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            pass
+                    raise
+            except sqlite3.Error as exc:
+                self._fault(exc)
                 raise
-            self.db.execute("COMMIT")
+
+    def _fault(self, exc: BaseException) -> None:
+        if self.on_fault is None:
+            return
+        folder = Path(self.path).parent if self.path != ":memory:" else None
+        if is_disk_full(exc, folder):
+            self.on_fault("full", exc)
+        elif is_corrupt(exc):
+            self.on_fault("corrupt", exc)
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self.db.execute(sql, args).fetchall()
+            try:
+                return self.db.execute(sql, args).fetchall()
+            except sqlite3.DatabaseError as exc:
+                if is_corrupt(exc):
+                    self._fault(exc)
+                    raise corrupt_from(exc, self.path) from None
+                raise
 
     # -- meta --------------------------------------------------------------------------
     def next_batch(self) -> int:
@@ -430,6 +461,17 @@ class Store:
         with self.tx() as db:
             db.execute("INSERT OR REPLACE INTO tool_status VALUES (?,?,?,?,?)",
                        (name, health, detail, held, self.clock()))
+
+    def set_daemon_status(self, health: str, detail: str, since: float | None, held: int) -> None:
+        """The daemon's own health (``ok`` or ``degraded: ...``) for ``reelwatch status``."""
+        value = json.dumps({"health": health, "detail": detail, "since": since, "held": held,
+                            "updated": self.clock()})
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('daemon', ?)", (value,))
+
+    def daemon_status(self) -> dict[str, Any] | None:
+        rows = self.query("SELECT value FROM meta WHERE key='daemon'")
+        return json.loads(rows[0][0]) if rows else None
 
     def clear_volume_status(self) -> None:
         with self.tx() as db:

@@ -28,6 +28,10 @@ sent: loading it is the largest part of ``reelwatch check``'s start-up."""
 # our own mrkdwn would be converted twice. Never send Slack a body with no format: apprise
 # then passes <!channel> through as a live mention.
 ATTACHING = ("html", "slack")
+KEY_HEADER = "Idempotency-Key"
+HEADER_SCHEMES = frozenset({"json", "jsons", "form", "forms", "xml", "xmls", "mailto", "mailtos"})
+"""apprise's HTTP and email plugins take extra headers as ``+Name=value`` in the URL: these
+targets get the message's idempotency key as an ``Idempotency-Key`` header too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,16 @@ def _body(rendered: Rendered, fmt: str) -> str:
             "push": rendered.push}.get(fmt, rendered.text)
 
 
+def with_key_header(target: str, key: str) -> str:
+    """The target URL with the idempotency key added as a header, where the channel allows."""
+    scheme = target.split("://", 1)[0].lower() if "://" in target else ""
+    if not key or scheme not in HEADER_SCHEMES or f"+{KEY_HEADER}=" in target:
+        return target
+    base, _, fragment = target.partition("#")
+    joined = f"{base}{'&' if '?' in base else '?'}+{KEY_HEADER}={key}"
+    return joined + (f"#{fragment}" if fragment else "")
+
+
 def deliver(message: Message, targets: Sequence[str], role: str, base_dir: str = ".") -> list[TargetResult]:
     """Send one message to every target of a role; one result per target."""
     import apprise
@@ -63,7 +77,7 @@ def deliver(message: Message, targets: Sequence[str], role: str, base_dir: str =
             obj.add(cfg)
             fmt, tag, shown = "text", role, f"config {path.name} (tag {role})"
         else:
-            if not obj.add(target):
+            if not obj.add(with_key_header(target, message.key)):
                 results.append(TargetResult(redact_url(target), False, "not a valid apprise URL"))
                 continue
             fmt, tag, shown = channel_format(target), None, redact_url(target)

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..hookspecs import hookimpl
 from ..model import Asset, Facts, Finding, RuleInfo, Severity
+from ..probe import DENIED
 from ..sequences import describe_ranges, missing_ranges
 
 PORTABLE = re.compile(r"[A-Za-z0-9._-]+")
@@ -107,9 +108,23 @@ RULES = (
              ("editorial",), "the path is 301 characters long; the limit is 256"),
     RuleInfo("sanity.folder_unreadable", "A folder reelwatch cannot list.", Severity.ERROR, None, (),
              "this folder cannot be read: Permission denied"),
+    RuleInfo("sanity.permission_denied", "A file reelwatch is not allowed to read (its permissions).",
+             Severity.ERROR, None, ("editorial",),
+             "A002C006.mov cannot be read (permission denied), so it was not checked"),
+    RuleInfo("sanity.not_checked", "A file reelwatch could not check at all (its path is longer than the "
+             "system can open).", Severity.ERROR, None, ("editorial",),
+             "this file could not be checked: its full path is 4,237 bytes long, longer than this system "
+             "can open (4,096)"),
     RuleInfo("sanity.sequence_gap", "Frames are missing from an image sequence.", Severity.ERROR, None,
              ("vfx", "colour", "editorial"), "frames 1004-1006 are missing from plate.1001-1010#.dpx"),
 )
+
+
+def _char(c: str) -> str:
+    """A character for a message: quoted, or the byte it stands for when the name is not UTF-8."""
+    if 0xDC80 <= ord(c) <= 0xDCFF:  # os.fsdecode's stand-in for a byte that is not UTF-8
+        return f"byte 0x{ord(c) - 0xDC00:02X} (not UTF-8)"
+    return repr(c)
 
 
 def _owner(config: Any, asset: Asset) -> str | None:
@@ -141,7 +156,7 @@ class Sanity:
         name = asset.sequence.frame_names[0] if asset.sequence and asset.sequence.frame_names else asset.name
         bad = sorted({c for c in name if not PORTABLE.fullmatch(c)})
         if bad:
-            shown = ", ".join(repr(c) for c in bad[:8])
+            shown = ", ".join(_char(c) for c in bad[:8])
             fixed = re.sub(r"[^A-Za-z0-9._-]", "_", name)
             yield Finding(
                 rule="sanity.name_chars", severity=Severity.WARNING, asset=asset, owner=owner,
@@ -169,6 +184,15 @@ class Sanity:
                 message="the file is empty (0 bytes)", expected="a complete copy of the source file",
                 impact="anyone opening it gets nothing; if it is a camera original, the clip is not backed up",
                 fix="copy it again from the source and verify the checksum")
+            return
+        if facts.kind == "unreadable" and (facts.error or "").startswith(DENIED):
+            yield Finding(
+                rule="sanity.permission_denied", severity=Severity.ERROR, asset=asset, owner=owner,
+                impacts=("editorial",), message="this file cannot be read (permission denied), so it was not checked",
+                expected="every file handed on can be read by the people and tools that need it",
+                impact="nothing about it was checked, and anyone else without permission cannot open it either",
+                fix="give read permission on it (for example chmod a+r, or chmod g+r for the group that works "
+                    "on this volume); reelwatch checks it again when it sees the change")
             return
         if facts.kind == "unreadable" and facts.error and ("did not finish" in facts.error or "crashed" in facts.error):
             yield Finding(
