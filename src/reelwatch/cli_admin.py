@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
 from datetime import datetime
@@ -145,6 +146,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     vols: dict[str, dict[str, object]] = {}
     if store is not None:
         vols = {r["volume"]: dict(r) for r in store.query("SELECT * FROM volume_status")}
+        try:
+            tools = {r["name"]: dict(r) for r in store.query("SELECT * FROM tool_status")}
+        except sqlite3.OperationalError:  # written by a daemon from before tool health was recorded
+            tools = {}
+        probe = tools.get("probe")
+        data["probe"] = {k: probe[k] for k in ("health", "detail", "held", "updated")} if probe else {"health": None}
+        hashing = tools.get("hash")
+        data["hashing"] = hashing["detail"] if hashing and hashing["health"] == "running" else None
         data["findings"] = {Severity(r[0]).label: r[1] for r in store.query(
             "SELECT severity, COUNT(*) FROM findings WHERE status='open' GROUP BY severity ORDER BY severity DESC")}
         waiting = store.query("SELECT COUNT(*), MIN(created) FROM outbox WHERE state='pending'")[0]
@@ -200,6 +209,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         age = f", the oldest waiting {ob['oldest_age_s']:.0f} s" if ob["oldest_age_s"] is not None else ""  # type: ignore[index]
         out.append(f"outbox: {ob['pending']} message(s) waiting to be sent{age}; "  # type: ignore[index]
                    f"{ob['dead']} dead-lettered")  # type: ignore[index]
+    if data.get("hashing"):
+        out.append(f"hashing: {data['hashing']}")
+    probe = data.get("probe") or {}
+    if probe.get("health") not in (None, "ok"):  # type: ignore[union-attr]
+        out.append(f"MediaInfo: {probe.get('detail') or probe['health']}; "  # type: ignore[union-attr,index]
+                   f"{probe.get('held', 0)} file(s) waiting to be checked")  # type: ignore[union-attr]
     Console(highlight=False, soft_wrap=True).print("\n".join(out), markup=False)
     return 0
 

@@ -21,7 +21,7 @@ with the file, line and hook named.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
@@ -119,6 +119,18 @@ def probe(asset: Asset) -> Facts | None:
     The builtin probe runs MediaInfo in a worker process with a timeout. Return None to let
     the next probe try. Never raise for a bad file: return Facts with ``kind="unreadable"``
     and an ``error`` in plain words instead.
+    """
+
+
+@hookspec(firstresult=True)
+def probe_many(assets: Sequence[Asset]) -> Iterator[tuple[int, Facts | Exception]] | None:
+    """Read the facts of several assets at once (``reelwatch check`` and bursts in the daemon).
+
+    Yield ``(index into assets, Facts)`` pairs in any order, one per asset, as each is ready;
+    an exception in place of the Facts says that asset could not be probed for a reason that
+    is not the file's (the tool is broken) and is held, not judged. Return None to have
+    ``probe`` called for each asset instead. The builtin probe sends several files to each
+    MediaInfo worker per round trip.
     """
 
 

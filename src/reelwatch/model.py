@@ -146,7 +146,8 @@ class Facts:
     """
 
     kind: str
-    """``media``, ``image_sequence``, ``empty``, ``unreadable`` or ``missing``."""
+    """``media``, ``image_sequence``, ``empty``, ``unreadable``, ``missing`` or ``sidecar`` (a checksum
+    list, ASC MHL or XML file: a record about media, not handed to MediaInfo)."""
     general: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     video: tuple[Mapping[str, Any], ...] = ()
     audio: tuple[Mapping[str, Any], ...] = ()

@@ -23,6 +23,8 @@ from .model import Asset, Facts, Finding, Severity
 from .statedb import corrupt_from, is_corrupt, is_disk_full, open_db, target_id
 
 SCHEMA_VERSION = 2
+HASH_MEMO = 200_000
+"""Hashes an in-memory state keeps in a dict (about 30 MB at most)."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS assets (
@@ -62,6 +64,8 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL DEFAULT '{}');
 CREATE INDEX IF NOT EXISTS audit_asset ON audit (volume, relpath);
 CREATE INDEX IF NOT EXISTS audit_relpath ON audit (relpath);
+CREATE TABLE IF NOT EXISTS tool_status (
+    name TEXT PRIMARY KEY, health TEXT NOT NULL, detail TEXT, held INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS volume_status (
     volume TEXT PRIMARY KEY, observer TEXT, health TEXT, last_event REAL, queue_depth INTEGER,
     detail TEXT, updated REAL NOT NULL);
@@ -138,6 +142,8 @@ class Store:
         """Told (volume, relpath) when a live asset is marked gone: what it fed (a card verdict, a
         folder's seal) must be judged again."""
         self._lock = threading.RLock()
+        self._hashes: dict[tuple[str, str, int, int], str] = {}
+        """Hashes by file version, for an in-memory state: read back without a query (rules share them)."""
         self.on_fault: Callable[[str, BaseException], None] | None = None
         """Called with ("full" | "corrupt", error) when a write finds the disk full or the file damaged."""
         self._target_ids: dict[str, str] = {}
@@ -278,6 +284,24 @@ class Store:
             self.on_gone(volume, relpath)  # outside the transaction: the listener may write
 
     # -- the check transaction ---------------------------------------------------------
+    def cached_facts_many(self, assets: Sequence[Asset]) -> dict[Asset, Facts]:
+        """Cached facts of many asset versions, one query per volume and 500 paths."""
+        out: dict[Asset, Facts] = {}
+        by_volume: dict[str, dict[str, Asset]] = {}
+        for a in assets:
+            by_volume.setdefault(a.volume, {})[a.relpath] = a
+        for volume, wanted in by_volume.items():
+            rels = list(wanted)
+            for n in range(0, len(rels), 500):
+                part = rels[n:n + 500]
+                rows = self.query(f"SELECT relpath, size, mtime_ns, facts FROM assets WHERE volume=? AND relpath IN "
+                                  f"({','.join('?' * len(part))}) AND facts IS NOT NULL", (volume, *part))
+                for r in rows:
+                    a = wanted[r["relpath"]]
+                    if (a.size, a.mtime_ns) == (r["size"], r["mtime_ns"]):
+                        out[a] = Facts.from_json(r["facts"])
+        return out
+
     def commit_check(self, asset: Asset, facts: Facts, findings: Sequence[Finding], router: Router,
                      batch: int) -> list[int]:
         """Record a checked asset version, its findings and their notices in one transaction.
@@ -286,25 +310,40 @@ class Store:
         noticed to their roles; open ones that are gone are resolved and noticed as resolved.
         Returns the ids of the new findings.
         """
+        return self.commit_checks([(asset, facts, findings)], router, batch)
+
+    def commit_checks(self, checks: Sequence[tuple[Asset, Facts, Sequence[Finding]]], router: Router,
+                      batch: int) -> list[int]:
+        """:meth:`commit_check` for many assets in one transaction: all of them are recorded with
+        their findings and notices, or (killed half-way) none, and each is checked again."""
+        if not checks:
+            return []
         now = self.clock()
-        fields = facts.derived.get("fields") or {}
+        rows, field_rows, audit_rows = [], [], []
+        for asset, facts, findings in checks:
+            fields = facts.derived.get("fields") or {}
+            rows.append((asset.volume, asset.relpath, asset.folder, asset.size, asset.mtime_ns, facts.kind,
+                         facts.to_json(), json.dumps(dict(fields), sort_keys=True, default=str), now, now, batch))
+            field_rows += [(asset.volume, asset.relpath, str(k), str(v)) for k, v in fields.items() if v is not None]
+            audit_rows.append((now, asset.volume, asset.relpath, json.dumps(
+                {"size": asset.size, "mtime_ns": asset.mtime_ns, "findings": len(findings)})))
+        new_ids: list[int] = []
         with self.tx() as db:
-            db.execute(
+            db.executemany(
                 "INSERT INTO assets (volume, relpath, folder, size, mtime_ns, kind, facts, fields, first_seen, "
                 "checked_at, batch) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (volume, relpath) DO UPDATE SET size=excluded.size, "
                 "mtime_ns=excluded.mtime_ns, kind=excluded.kind, facts=excluded.facts, fields=excluded.fields, "
-                "checked_at=excluded.checked_at, batch=excluded.batch, gone_at=NULL",
-                (asset.volume, asset.relpath, asset.folder, asset.size, asset.mtime_ns, facts.kind, facts.to_json(),
-                 json.dumps(dict(fields), sort_keys=True, default=str), now, now, batch))
-            db.execute("DELETE FROM asset_fields WHERE volume=? AND relpath=?", (asset.volume, asset.relpath))
-            db.executemany("INSERT INTO asset_fields VALUES (?,?,?,?)",
-                           [(asset.volume, asset.relpath, str(k), str(v)) for k, v in fields.items() if v is not None])
-            db.execute("INSERT INTO audit (ts, event, volume, relpath, detail) VALUES (?, 'checked', ?, ?, ?)",
-                       (now, asset.volume, asset.relpath,
-                        json.dumps({"size": asset.size, "mtime_ns": asset.mtime_ns, "findings": len(findings)})))
-            here = locations.open_at(db, "f.origin='check' AND l.volume=? AND l.relpath=?",
-                                     (asset.volume, asset.relpath))
-            return self._apply(db, findings, here, router, "check", now)
+                "checked_at=excluded.checked_at, batch=excluded.batch, gone_at=NULL", rows)
+            db.executemany("DELETE FROM asset_fields WHERE volume=? AND relpath=?", [r[:2] for r in rows])
+            db.executemany("INSERT INTO asset_fields VALUES (?,?,?,?)", field_rows)
+            db.executemany("INSERT INTO audit (ts, event, volume, relpath, detail) VALUES (?, 'checked', ?, ?, ?)",
+                           audit_rows)
+            for asset, _, findings in checks:
+                here = locations.open_at(db, "f.origin='check' AND l.volume=? AND l.relpath=?",
+                                         (asset.volume, asset.relpath))
+                new_ids += self._apply(db, findings, here, router, "check", now)
+        return new_ids
+
 
     def commit_batch(self, findings: Sequence[Finding], scopes: Iterable[str], plugins: Iterable[str],
                      router: Router) -> list[int]:
@@ -415,6 +454,12 @@ class Store:
             db.execute("INSERT OR REPLACE INTO volume_status VALUES (?,?,?,?,?,?,?)",
                        (volume, observer, health, last_event, queue_depth, detail, self.clock()))
 
+    def set_tool_status(self, name: str, health: str, detail: str = "", held: int = 0) -> None:
+        """The health of a tool the daemon depends on (``probe``: the MediaInfo workers)."""
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO tool_status VALUES (?,?,?,?,?)",
+                       (name, health, detail, held, self.clock()))
+
     def set_daemon_status(self, health: str, detail: str, since: float | None, held: int) -> None:
         """The daemon's own health (``ok`` or ``degraded: ...``) for ``reelwatch status``."""
         value = json.dumps({"health": health, "detail": detail, "since": since, "held": held,
@@ -432,11 +477,23 @@ class Store:
 
     # -- hashes --------------------------------------------------------------------------
     def cached_hash(self, path: str, algo: str, size: int, mtime_ns: int) -> str | None:
+        if self.path == ":memory:":
+            return self._hashes.get((path, algo, size, mtime_ns))
         rows = self.query("SELECT digest FROM hashes WHERE path=? AND algo=? AND size=? AND mtime_ns=?",
                           (path, algo, size, mtime_ns))
         return rows[0]["digest"] if rows else None
 
     def save_hash(self, path: str, algo: str, size: int, mtime_ns: int, digest: str) -> None:
+        """Remember a hash for this file version. A throw-away (in-memory) state, as ``reelwatch
+        check`` uses, keeps hashes in a dict only: a statement and a transaction per file cost
+        more than hashing a 1 MB frame (bench/bench_offload.py). A state on disk is always read
+        afresh: ``reelwatch rehash``, another process, may record a silent change there."""
+        if self.path == ":memory:":
+            with self._lock:
+                if len(self._hashes) >= HASH_MEMO:
+                    self._hashes.clear()
+                self._hashes[(path, algo, size, mtime_ns)] = digest
+            return
         with self.tx() as db:
             db.execute("INSERT OR REPLACE INTO hashes VALUES (?,?,?,?,?,?)",
                        (path, algo, size, mtime_ns, digest, self.clock()))
