@@ -217,7 +217,7 @@ def two_shuttles(tmp_path: Path, drives: int = 2) -> tuple[Path, list[Path]]:
 def test_two_shuttles_under_one_mount_root_form_a_mirror_set(tmp_path):
     config, (one, two) = two_shuttles(tmp_path)
     runtime = load_runtime(config, None)
-    store = Store(":memory:")
+    store = Store(tmp_path / "state.db")  # on disk: rehash, another process, records silent changes there
     pipeline = Pipeline(runtime.pm, runtime.config, store)
 
     def verdict(*changed: Path) -> list:
