@@ -25,8 +25,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from reelwatch import Asset, Finding, RuleInfo, Severity, hookimpl
-from reelwatch.checksums import (Mismatch, asset_at, cached_manifest, group_assets, history_roots, manifest_mismatches,
-                                 manifests_below, member_files, mhl_mismatches, volume_relpath)
+from reelwatch.checksums import (Mismatch, asset_at, cached_manifest, cached_tree, group_assets, history_roots,
+                                 manifest_mismatches, manifests_below, member_files, mhl_mismatches, volume_relpath)
 from reelwatch.config import Config
 from reelwatch.globs import applies
 from reelwatch.hashing import ALGORITHMS, normalize_algo
@@ -229,7 +229,7 @@ def _batch_mhl(volume: str, root: str, items: list[Asset], tops: set[str], in_ba
         where = prefix or "the volume root"
         join = (lambda r: f"{prefix}/{r}") if prefix else (lambda r: r)
         try:
-            report = verify(hroot, hasher=history.file_hash, algorithms=cfg.algorithms,
+            report = verify(hroot, hasher=history.file_hash, algorithms=cfg.algorithms, history=cached_tree(hroot),
                             skip_hashes=frozenset(r[len(prefix) + 1:] if prefix else r for r in in_batch))
         except (MHLError, OSError) as exc:
             out.append(_finding("mhl.unreadable", asset_at(volume, root, join(FOLDER)),

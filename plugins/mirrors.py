@@ -1,13 +1,25 @@
 """Offload mirrors: "can I format this card?"
 
 A mirror set names two or more copies of the same media, e.g. a camera card offloaded to
-RAID A and to a shuttle drive. Whenever a batch touches a copy, every card (a first-level
-folder under each copy's folder, such as ``A002R2EC``) whose findings live in a scope the
-batch touched is compared across all copies: the file lists first, then sizes, and only when
-names and sizes agree, checksums through ``history.file_hash`` (cached in the state database
-against size and mtime, so each file version is read once). The verdict is a finding on the
-card folder of the *first* copy: ``mirror.safe_to_format``, ``mirror.mismatch``,
-``mirror.incomplete`` or ``mirror.missing_copy`` (see docs/rules/mirrors.md).
+RAID A and to a shuttle drive, or to two shuttle drives under one mount root. A card (a
+first-level folder under each copy's folder, such as ``A002R2EC``) is judged as a whole, again
+whenever anything that feeds the verdict changes: a file lands, changes or disappears on any
+copy (the daemon puts deleted files in the batch), ``reelwatch rehash`` finds a silent change,
+or an ASC MHL history or checksum manifest arrives (its folder is checked again). The copies are
+compared file lists first, then sizes, and only when names and sizes agree, checksums through
+``history.file_hash`` (cached in the state database against size and mtime, so each file version
+is read once); then, when every copy agrees, each copy is compared with the card's seal
+(:mod:`reelwatch.cardseal`: its ASC MHL history, checksum manifests, and the checksums reelwatch
+recorded). The verdict is a finding on the card folder of the first copy:
+``mirror.safe_to_format`` only when every copy is complete, identical and matches the seal
+where there is one; otherwise ``mirror.mismatch``, ``mirror.seal_mismatch``,
+``mirror.incomplete`` or ``mirror.missing_copy``, saying why (see docs/rules.md).
+
+"Safe to format" is good news, marked ``details["positive"]``: the outbox sends it as a message
+of its own, and when the verdict stops holding it sends a loud retraction ("Card A002R2EC is NO
+LONGER safe to format") with the reason. A verdict against that only repeats problems already
+reported on the files it names (a truncated clip, a checksum mismatch) names them in
+``details["consequence_of"]``: it is then recorded, and nobody is told twice.
 
 Left out of the comparison: OS litter and the temp names of copies in flight (the builtin
 ignore rules), ASC MHL history folders (``ascmhl/``: each destination's history differs in
@@ -18,8 +30,8 @@ Every verdict depends only on what is on disk, so the same state gives the same 
 the store keeps one open finding. Every finding carries ``details["batch_scope"]``: the scope
 (volume + top folder) whose mirror findings this plugin has fully re-judged.
 
-The listing and comparing of copies is :mod:`reelwatch.mirrorset`; this module holds the
-configuration, the hooks and the wording of the findings.
+The listing and comparing of copies is :mod:`reelwatch.mirrorset`, the wording of the reasons
+:mod:`reelwatch.mirror_wording`; this module holds the configuration, the hooks and the verdict.
 """
 
 from __future__ import annotations
@@ -35,22 +47,25 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reelwatch import Asset, Finding, RuleInfo, Severity, hookimpl
+from reelwatch.cardseal import SILENT_CHANGE, SealCheck, check_copy
 from reelwatch.config import Config, drive_volume_name
+from reelwatch.globs import match
 from reelwatch.hashing import normalize_algo
 from reelwatch.hookspecs import History
-from reelwatch.mirrorset import Place, Slot, compare, gather, join, odd_copies, unit_of, units
+from reelwatch.mirror_wording import both, files, mismatch_parts, names, seal_parts, size
+from reelwatch.mirrorset import Listing, Place, Slot, compare, gather, join, odd_copies, unit_of, units
 from reelwatch.store import scope_of
 
 NAME = "mirrors"
 OWNER = "dit"
 GLOB_CHARS = frozenset("*?[")
-SHOWN = 3
-"""File names quoted in a message; ``details`` keeps up to ``KEPT``."""
 KEPT = 20
+"""File names kept per problem in ``details``."""
 
 RULES = {
     "mirror.safe_to_format": RuleInfo(
-        "mirror.safe_to_format", "Every copy of a card holds the same files with the same checksums.",
+        "mirror.safe_to_format", "Every copy of a card is complete, holds the same files with the same checksums, "
+        "and matches the card's seal (ASC MHL history, checksum manifest, recorded checksums) where there is one.",
         Severity.INFO, OWNER, ("supervisor",),
         "Card A002R2EC is safe to format: all 42 files (118.3 GB) match on raid_a and shuttle (xxh128)"),
     "mirror.mismatch": RuleInfo(
@@ -59,6 +74,12 @@ RULES = {
         "Do not format card A002R2EC: 1 file does not match between raid_a and shuttle "
         "(A002C006_141024_R2EC.mov), and the shuttle copy is missing 3 files (A002C007_141024_R2EC.mov, "
         "A002C008_141024_R2EC.mov, A002C009_141024_R2EC.mov)"),
+    "mirror.seal_mismatch": RuleInfo(
+        "mirror.seal_mismatch", "Every copy of a card agrees, but not with the card's seal: a file differs from "
+        "its recorded checksum, a sealed file is missing everywhere, a file is not in the seal, or the seal is "
+        "damaged.", Severity.ERROR, OWNER, ("supervisor", "editorial"),
+        "Do not format card A002R2EC: 1 file does not match the checksum in the card's ASC MHL seal on both "
+        "copies (Clips/A002C006_141024_R2EC.mov)"),
     "mirror.incomplete": RuleInfo(
         "mirror.incomplete", "A copy of a card lacks files that another copy has; nothing present differs.",
         Severity.WARNING, OWNER, ("supervisor",),
@@ -76,6 +97,9 @@ class MirrorCopy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     volume: str
     folder: str = ""
+    drives: int = Field(default=1, ge=1)
+    """For a mount root (``path = "/media/dit/*"``): how many of the drives under it must each hold the
+    card, each one a copy of its own (a cart without a RAID offloads to two shuttles: ``drives = 2``)."""
 
     @field_validator("folder")
     @classmethod
@@ -93,7 +117,7 @@ class MirrorSet(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(min_length=1)
     copies: tuple[MirrorCopy, ...]
-    """Two or more; the first must be a fixed volume (it holds the findings)."""
+    """Two or more (counting ``drives``); the findings live on the first."""
     unit: Literal["card", "folder"] = "card"
     """``card``: compare each first-level folder (a card or roll) on its own; ``folder``: the whole folder."""
     algo: str = "xxh128"
@@ -110,8 +134,10 @@ class MirrorSet(BaseModel):
 
     @model_validator(mode="after")
     def _copies(self) -> MirrorSet:
-        if len(self.copies) < 2:
-            raise ValueError(f"mirror set {self.name!r} needs at least 2 copies to compare; found {len(self.copies)}")
+        count = sum(c.drives for c in self.copies)
+        if count < 2:
+            raise ValueError(f"mirror set {self.name!r} needs at least 2 copies to compare; found {count} (two "
+                             "shuttle drives under one mount root are one entry with drives = 2)")
         seen: list[MirrorCopy] = []
         for c in self.copies:
             for s in seen:
@@ -119,7 +145,8 @@ class MirrorSet(BaseModel):
                                              or c.folder.startswith(s.folder + "/")
                                              or s.folder.startswith(c.folder + "/")):
                     raise ValueError(f"mirror set {self.name!r}: copies {s.volume}:{s.folder or '/'} and "
-                                     f"{c.volume}:{c.folder or '/'} overlap; each copy must be a separate folder")
+                                     f"{c.volume}:{c.folder or '/'} overlap; each copy must be a separate folder "
+                                     "(several drives under one mount root: give that copy once, with drives = N)")
             seen.append(c)
         if self.unit == "folder" and any(not c.folder for c in self.copies):
             raise ValueError(f"mirror set {self.name!r}: unit = 'folder' needs a folder on every copy, "
@@ -159,20 +186,21 @@ def _cfg(config: Config | None) -> MirrorsConfig:
 
 @hookimpl
 def configure(config: Config) -> None:
-    """Every copy must name a configured volume; the first one a fixed volume, not a mount root."""
+    """Every copy must name a configured volume; ``drives`` above 1 needs a mount root."""
     problems = []
     known = [v.name for v in config.volumes]
     for i, mset in enumerate(_cfg(config).sets):
         for j, copy in enumerate(mset.copies):
-            where = f"rules.mirrors.sets[{i}].copies[{j}].volume"
+            where = f"rules.mirrors.sets[{i}].copies[{j}]"
             vol = config.volume(copy.volume)
             if vol is None:
                 close = difflib.get_close_matches(copy.volume, known, n=1, cutoff=0.6)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                problems.append(f"{where}: no volume named {copy.volume!r}{hint}; volumes: {', '.join(known) or 'none'}")
-            elif j == 0 and GLOB_CHARS & set(vol.path):
-                problems.append(f"{where}: the first copy holds the findings and must be a fixed volume, "
-                                f"not the mount root {vol.name!r}")
+                problems.append(f"{where}.volume: no volume named {copy.volume!r}{hint}; "
+                                f"volumes: {', '.join(known) or 'none'}")
+            elif copy.drives > 1 and not GLOB_CHARS & set(vol.path):
+                problems.append(f"{where}.drives: {copy.drives} drives need a mount root (a volume whose path has "
+                                f"a '*', like \"/media/dit/*\"); volume {vol.name!r} is the one folder {vol.path}")
     if problems:
         raise ValueError("; ".join(problems))
 
@@ -187,12 +215,12 @@ def _slot(copy: MirrorCopy, config: Config) -> Slot:
         pattern = str(config.resolve(vol.path))
         drives = sorted(p for p in glob.glob(pattern) if os.path.isdir(p))
         places = tuple(Place(drive_volume_name(vol.name, p), Path(p), copy.folder, vol.settle) for p in drives)
-        return Slot(vol.name, places, "" if places else f"no drive is mounted at {pattern}")
+        return Slot(vol.name, places, "" if places else f"no drive is mounted at {pattern}", copy.drives, pattern)
     root = config.resolve(vol.path)
     if not root.is_dir():
         return Slot(vol.name, (Place(vol.name, root, copy.folder, available=False),),
-                    f"{vol.name} is not available at {root}")
-    return Slot(vol.name, (Place(vol.name, root, copy.folder, vol.settle),))
+                    f"{vol.name} is not available at {root}", where=str(root))
+    return Slot(vol.name, (Place(vol.name, root, copy.folder, vol.settle),), where=str(root))
 
 
 def _unit_relpath(mset: MirrorSet, unit: str) -> str:
@@ -205,80 +233,76 @@ def _unit_relpath(mset: MirrorSet, unit: str) -> str:
 
 # -- judging ---------------------------------------------------------------------------------------
 
-def _and(labels: Sequence[str]) -> str:
-    labels = list(labels)
-    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+def _places(slots: Sequence[Slot]) -> dict[str, Place]:
+    return {p.label: p for s in slots for p in s.places}
 
 
-def _files(n: int) -> str:
-    return f"{n} file" if n == 1 else f"{n:,} files"
+def _seals(mset: MirrorSet, slots: Sequence[Slot], unit: str, lists: dict[str, Listing],
+           history: History) -> dict[str, SealCheck]:
+    """Each copy compared with the card's seal (its ASC MHL history, manifests and recorded checksums)."""
+    places = _places(slots)
+    out = {}
+    for lab, listing in lists.items():
+        place = places[lab]
+        card = join(place.folder, unit if mset.unit == "card" else "")
+        paths = {rel: path for rel, (_, path) in listing.files.items()}
+        silent = [rel for rel in paths if any(r == SILENT_CHANGE for r, _ in history.open_findings(
+            lab, join(card, rel)))]
+        out[lab] = check_copy(place.root / card, place.root, paths, history.file_hash, changed=silent,
+                              skip=lambda rel: any(match(rel, g) for g in mset.ignore))
+    return out
 
 
-def _names(rels: Sequence[str]) -> str:
-    shown = ", ".join(rels[:SHOWN])
-    return f"{shown} and {len(rels) - SHOWN} more" if len(rels) > SHOWN else shown
+def _located(slots: Sequence[Slot], mset: MirrorSet, unit: str,
+             pairs: Sequence[tuple[str, str]]) -> list[list[list[str]]]:
+    """For ``details["consequence_of"]``: per card file, the [volume, volume-relative path] of its copies
+    named here. The verdict only repeats what is reported when, for every file, one of them has a problem."""
+    places = _places(slots)
+    groups: dict[str, list[list[str]]] = {}
+    for lab, rel in pairs:
+        if lab in places and not rel.endswith("/"):
+            groups.setdefault(rel, []).append([lab, join(places[lab].folder, unit if mset.unit == "card" else "",
+                                                         rel)])
+    return list(groups.values())
 
 
-def _size(n: int) -> str:
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} bytes"
-
-
-def _mismatch_parts(cmp: dict[str, Any]) -> list[str]:
-    parts = []
-    ties = [n for n, v in cmp["differ"].items() if odd_copies(v) == sorted(v)]
-    if ties:
-        labels = [lab for lab in cmp["order"] if any(lab in cmp["differ"][n] for n in ties)]
-        verb = "does" if len(ties) == 1 else "do"
-        parts.append(f"{_files(len(ties))} {verb} not match between {_and(labels)} ({_names(ties)})")
-    odd: dict[str, list[str]] = {}
-    for n, v in cmp["differ"].items():
-        if n not in ties:
-            for lab in odd_copies(v):
-                odd.setdefault(lab, []).append(n)
-    order = cmp["order"]
-    for lab, ns in sorted(odd.items(), key=lambda kv: order.index(kv[0])):
-        parts.append(f"the {lab} copy has {_files(len(ns))} that {'does' if len(ns) == 1 else 'do'} not match the "
-                     f"other copies ({_names(ns)})")
-    for lab, ns in sorted(cmp["missing"].items(), key=lambda kv: order.index(kv[0])):
-        parts.append(f"the {lab} copy is missing {_files(len(ns))} ({_names(ns)})")
-    for lab, ns in sorted(cmp["unreadable"].items(), key=lambda kv: order.index(kv[0])):
-        dirs = sum(n.endswith("/") for n in ns)
-        noun = "folder" if dirs == len(ns) else "file" if not dirs else "item"
-        parts.append(f"{len(ns)} {noun}{'s' if len(ns) > 1 else ''} cannot be read on {lab} ({_names(ns)})")
-    return parts
+def _absent_finding(what: str, asset: Asset, slots: Sequence[Slot], absent: list[tuple[str, str]],
+                    short: list[tuple[Slot, list[str]]], present: list[str], base: dict[str, Any]) -> Finding:
+    gone = [lab for lab, why in absent if not why]
+    down = [(lab, why) for lab, why in absent if why]
+    clauses = [f"is not on {both(gone)} {'yet' if present else 'any more'}"] if gone else []
+    clauses += [f"cannot be compared with {lab} ({why})" for lab, why in down]
+    clauses += [f"is on only {len(found)} of the {slot.need} {slot.label} drives it must be on ({both(found)})"
+                for slot, found in short]
+    kinds = [k for k, v in (("gone", gone), ("down", down), ("short", short)) if v]
+    until = {"gone": "until it has been copied there", "down": "until it can be",
+             "short": f"until it is on {short[0][0].need if short else 2} of them"}.get(
+        kinds[0] if len(kinds) == 1 else "", "until it is on every copy")
+    targets = [lab for lab, _ in absent] + [f"another {slot.label} drive" for slot, _ in short]
+    return _finding(
+        "mirror.missing_copy", asset, f"{what[0].upper() + what[1:]} {', and '.join(clauses)}: do not format it "
+        f"{until}", f"{what} is on every copy: {both([s.label for s in slots])}",
+        "until it is, its media exists in fewer copies than the production requires",
+        f"copy {what} to {both(targets)} (or mount that drive), then wait for reelwatch to say it is safe to "
+        "format", base, absent=dict(absent), present=present,
+        short={slot.label: found for slot, found in short})
 
 
 def _judge(mset: MirrorSet, slots: Sequence[Slot], unit: str, history: History, now: float) -> list[Finding]:
     unit_rel = _unit_relpath(mset, unit)
-    lists, absent = gather(slots, unit if mset.unit == "card" else None, mset.ignore, now)
-    if not lists or not any(x.files or x.arriving or x.unreadable for x in lists.values()):
-        return []
-    root = str(slots[0].places[0].root) if slots[0].places else ""
+    lists, absent, short = gather(slots, unit if mset.unit == "card" else None, mset.ignore, now)
     what = f"card {unit}" if mset.unit == "card" else mset.copies[0].folder
-    what_cap = what[0].upper() + what[1:]
-    asset = Asset(volume=mset.copies[0].volume, root=root, relpath=unit_rel,
-                  size=max(x.bytes for x in lists.values()),
-                  mtime_ns=max(x.newest_mtime_ns for x in lists.values()))
-    scope = scope_of(asset.volume, asset.relpath)
-    base = {"batch_scope": scope, "set": mset.name, "unit": unit, "algo": mset.algo}
+    empty = not any(x.files or x.arriving or x.unreadable for x in lists.values())
+    asset = Asset(volume=mset.copies[0].volume, root=slots[0].where, relpath=unit_rel,
+                  size=max((x.bytes for x in lists.values()), default=0),
+                  mtime_ns=max((x.newest_mtime_ns for x in lists.values()), default=0))
+    base = {"batch_scope": scope_of(asset.volume, asset.relpath), "set": mset.name, "unit": unit, "algo": mset.algo}
+    if empty:  # on no copy (deleted everywhere, or never copied): say so, which also retracts a verdict
+        return [_absent_finding(what, asset, slots, absent + [(lab, "") for lab in lists], [], [], base)]
     out: list[Finding] = []
     newest = max(x.newest_ctime for x in lists.values())
-    if absent and (not mset.pending_hours or now - newest < mset.pending_hours * 3600):
-        gone = [lab for lab, why in absent if not why]
-        down = [(lab, why) for lab, why in absent if why]
-        clauses = [f"is not on {_and(gone)} yet"] if gone else []
-        clauses += [f"cannot be compared with {lab} ({why})" for lab, why in down]
-        until = ("until it has been copied there" if not down else "until it can be" if not gone
-                 else "until it is on every copy")
-        out.append(_finding(
-            "mirror.missing_copy", asset, f"{what_cap} {', and '.join(clauses)}: do not format it {until}",
-            f"{what} is on every copy: {_and([s.label for s in slots])}",
-            "until it is, its media exists in fewer copies than the production requires",
-            f"copy {what} to {_and([lab for lab, _ in absent])} (or mount that drive), then wait for reelwatch to "
-            "say it is safe to format", base, absent=dict(absent), present=list(lists)))
+    if (absent or short) and (not mset.pending_hours or now - newest < mset.pending_hours * 3600):
+        out.append(_absent_finding(what, asset, slots, absent, short, list(lists), base))
     if len(lists) < 2:
         return out
     cmp = compare(lists, history, mset.algo)
@@ -290,33 +314,63 @@ def _judge(mset: MirrorSet, slots: Sequence[Slot], unit: str, history: History, 
                "different_count": len(cmp["differ"]),
                "unreadable": {k: v[:KEPT] for k, v in cmp["unreadable"].items()}}
     if cmp["differ"] or cmp["unreadable"]:
+        odd = [(lab, n) for n, v in cmp["differ"].items() for lab in odd_copies(v)]
+        odd += [(lab, n) for lab, ns in cmp["unreadable"].items() for n in ns]
         out.append(_finding(
-            "mirror.mismatch", asset, f"Do not format {what}: " + ", and ".join(_mismatch_parts(cmp)),
+            "mirror.mismatch", asset, f"Do not format {what}: " + ", and ".join(mismatch_parts(cmp)),
             f"every copy of {what} holds the same files, byte for byte",
             "formatting now could leave takes only in a damaged or incomplete copy, and editorial would cut from it",
             f"keep the card; copy the files that are missing or do not match again from the card itself (not from "
             f"another copy), make unreadable files readable, and wait until reelwatch says {what} is safe to format",
-            details))
+            details, consequence_of=_located(slots, mset, unit, odd)))
     elif cmp["missing"]:
         out.append(_finding(
             "mirror.incomplete", asset,
             f"Do not format {what} yet: the cop{'y' if len(cmp['missing']) == 1 else 'ies'} on "
-            f"{_and([lab for lab in labels if lab in cmp['missing']])} "
+            f"{both([lab for lab in labels if lab in cmp['missing']])} "
             f"{'is' if len(cmp['missing']) == 1 else 'are'} incomplete",
             f"every copy of {what} holds every file",
             "formatting now would leave the missing files in fewer copies than the production requires",
             "let the copy finish, or copy the card there again; reelwatch compares the copies again as files land",
             details))
-    elif not absent and cmp["hashed"] and cmp["names"]:
-        out.append(_finding(
-            "mirror.safe_to_format", asset,
-            f"{what_cap} is safe to format: "
-            + (f"all {_files(len(cmp['names']))} ({_size(asset.size)}) match" if len(cmp["names"]) > 1
-               else f"its only file ({_size(asset.size)}) matches") + f" on {_and(labels)} ({mset.algo})",
-            f"every copy of {what} holds the same files, byte for byte",
-            f"the media of {what} exists in {len(labels)} verified copies",
-            "nothing to fix: the card may be formatted and go back to the camera", details))
+    elif not absent and not short and cmp["hashed"] and cmp["names"]:
+        out += _sealed(mset, slots, unit, what, asset, lists, history, details, cmp)
     return out
+
+
+def _sealed(mset: MirrorSet, slots: Sequence[Slot], unit: str, what: str, asset: Asset, lists: dict[str, Listing],
+            history: History, details: dict[str, Any], cmp: dict[str, Any]) -> list[Finding]:
+    """Every copy agrees: safe to format when they match the card's seal too, else why not."""
+    checks = _seals(mset, slots, unit, lists, history)
+    labels = list(lists)
+    kinds = sorted({k for c in checks.values() for k in c.seals})
+    details = {**details, "seals": {lab: c.seals for lab, c in checks.items()}}
+    bad = {lab: c for lab, c in checks.items() if not c.ok}
+    if bad:
+        seal = {kind: sorted({r for c in bad.values() for r in getattr(c, kind)})[:KEPT]
+                for kind in ("differ", "changed", "missing", "unlisted", "broken")}
+        named = [(lab, r) for lab, c in bad.items() for r in (*c.differ, *c.changed, *c.missing)]
+        return [_finding(
+            "mirror.seal_mismatch", asset, f"Do not format {what}: " + ", and ".join(seal_parts(checks)),
+            f"every copy of {what} matches what was recorded from the card when it was offloaded",
+            "the copies agree with each other but not with the card: formatting now would lose the real takes",
+            f"keep the card; copy the files named here again from the card itself, verify them against the seal, "
+            f"and wait until reelwatch says {what} is safe to format",
+            {**details, "seal": {k: v for k, v in seal.items() if v}},
+            consequence_of=_located(slots, mset, unit, named) if not seal["unlisted"] and not seal["broken"] else [])]
+    n = len(cmp["names"])
+    against = f", and match the card's {both(kinds)}" if kinds else ""
+    card = unit if mset.unit == "card" else what
+    return [_finding(
+        "mirror.safe_to_format", asset,
+        f"{what[0].upper() + what[1:]} is safe to format: "
+        + (f"all {files(n)} ({size(asset.size)}) match" if n > 1 else f"its only file ({size(asset.size)}) matches")
+        + f" on {both(labels)} ({mset.algo}){against}",
+        f"every copy of {what} is complete, identical, and matches the card's seal where there is one",
+        f"the media of {what} exists in {len(labels)} verified copies", "", details,
+        positive={"headline": f"{card} is safe to format", "retraction": f"{card} is NO LONGER safe to format",
+                  "places": [[lab, join(place.folder, unit if mset.unit == "card" else "")]
+                             for lab, place in _places(slots).items() if lab in lists]})]
 
 
 def _finding(rule: str, asset: Asset, message: str, expected: str, impact: str, fix: str,
@@ -329,7 +383,7 @@ def _finding(rule: str, asset: Asset, message: str, expected: str, impact: str, 
 @hookimpl
 def batch_done(assets: Sequence[Asset], history: History, config: Config) -> list[Finding]:
     """Re-judge every card whose findings live in a scope this batch touched (or that it touched on
-    any copy), so that a finding not raised again is really resolved."""
+    any copy, deleted files included), so that a finding not raised again is really resolved."""
     cfg = _cfg(config)
     if not cfg.sets:
         return []

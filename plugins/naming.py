@@ -55,9 +55,10 @@ RULES = (
     RuleInfo("naming.frame_padding", "The frame numbers of an image sequence (or frame file) are padded to "
              "another number of digits than the convention needs.", Severity.ERROR, "editorial", ("vfx",),
              "frame number '101' must be 4 or more digits: 0101 (every frame of this sequence is named so)"),
-    RuleInfo("naming.characters", "The name contains spaces or symbols outside a-z A-Z 0-9 . _ -.",
+    RuleInfo("naming.characters", "The name contains spaces or symbols outside a-z A-Z 0-9 . _ -; what else is "
+             "wrong with the name is said in the same finding.",
              Severity.ERROR, "dit", ("editorial", "vfx"),
-             "'PT A101_4.A1.wav' contains a space, which file names must not use"),
+             "'A101 4.wav' contains a space, which file names must not use"),
     RuleInfo("naming.path_length", "The path (folders, name and extension) is longer than max_path_length.",
              Severity.ERROR, "editorial", ("supervisor",),
              "the path is 263 characters long, over the limit of 256: 'Deliveries/AGM/...'"),
@@ -281,11 +282,14 @@ def check(asset: Asset, config: Any) -> list[Finding] | None:
     clean, bad = sanitize(name) if rule.check_characters else (name, ())
     diag: Diagnosis = conv.diagnose(clean)
     final = diag.corrected if diag.problems else (clean if diag.ok else None)
-    if bad:
-        add("naming.characters", f"{quote(name)} contains {_describe(bad)}, which file names must not use",
-            LEGAL_TEXT, _fix(conv, final, originals, seq), final, characters=list(bad),
-            why="Transfers, scripts and the receiving facility's ingest can fail on, or silently change, "
-                "names with spaces or symbols")
+    if bad:  # one name, one finding: what else is wrong with it is said here, not in another finding
+        rest = ("" if diag.ok else f"; read as {quote(clean)}, it does not follow the {conv.title}: {diag.mismatch}"
+                if diag.mismatch else f"; read as {quote(clean)}: " + "; ".join(x.message for x in diag.problems))
+        add("naming.characters", f"{quote(name)} contains {_describe(bad)}, which file names must not use{rest}",
+            LEGAL_TEXT if diag.ok else f"{LEGAL_TEXT}; {conv.expected}", _fix(conv, final, originals, seq), final,
+            characters=list(bad), why="Transfers, scripts and the receiving facility's ingest can fail on, or "
+            "silently change, names with spaces or symbols")
+        return findings
     if diag.ok:
         return findings
     if diag.mismatch:

@@ -29,8 +29,8 @@ def rules() -> tuple[RuleInfo, ...]:
     return (RULE,)
 
 
-def _when(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+def _when(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @hookimpl
@@ -49,7 +49,8 @@ def check(asset: Asset, facts: Facts, history: History, config: Any) -> Iterator
     elif previous.size != asset.size:
         changed = f"{previous.size:,} bytes became {asset.size:,} bytes"
     else:
-        changed = f"it was rewritten (modified {_when(asset.mtime_ns)}, first checked at {_when(previous.mtime_ns)})"
+        changed = (f"it was rewritten (modified {_when(asset.mtime_ns / 1e9)}; reelwatch first checked it at "
+                   f"{_when(previous.first_seen)})")
     yield Finding(
         rule=RULE.id, severity=RULE.severity, asset=asset, owner=None, impacts=RULE.impacts,
         message=f"this file changed after it was checked: {changed}",

@@ -18,6 +18,7 @@ from reelwatch.app import load_runtime
 from reelwatch.config import ConfigError
 from reelwatch.hashing import hash_file
 from reelwatch.manager import load_plugin_file
+from reelwatch.mhl_create import create_generation
 from reelwatch.pipeline import Pipeline, file_asset
 from reelwatch.store import Store, StoreHistory
 
@@ -98,13 +99,13 @@ class Production:
 def test_matching_copies_are_safe_to_format_ignoring_litter_and_mhl_history(tmp_path):
     prod = Production(tmp_path)
     card(prod.raid, CLIPS)
-    card(prod.shuttle, {**CLIPS, ".DS_Store": b"\0\0\0\1Bud1", "ascmhl/0001_A002R2EC.mhl": b"<hashlist/>",
-                        "Clips/._A002C006_141024_R2EC.mov": b"appledouble"})
+    create_generation(card(prod.shuttle, CLIPS))  # only the shuttle copy carries an ASC MHL history
+    card(prod.shuttle, {".DS_Store": b"\0\0\0\1Bud1", "Clips/._A002C006_141024_R2EC.mov": b"appledouble"})
     found = prod.batch(("raid_a", ""), ("shuttle", ""))
     assert [(f.rule, f.severity.label, f.owner) for f in found] == [("mirror.safe_to_format", "info", "dit")]
     total = sum(len(v) for v in CLIPS.values())
     assert found[0].message == (f"Card {CARD} is safe to format: all 4 files ({total / 1000:.1f} kB) match on "
-                                "raid_a and shuttle (xxh128)")
+                                "raid_a and shuttle (xxh128), and match the card's ASC MHL history")
     assert found[0].asset.volume == "raid_a" and found[0].asset.relpath == f"Camera Media/{CARD}"
     assert found[0].details["batch_scope"] == "raid_a/Camera Media"
     assert ("dit", "new", "mirror.safe_to_format") in prod.notices()

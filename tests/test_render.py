@@ -120,9 +120,38 @@ def test_similar_messages_and_mixed_folders() -> None:
                           message=f"name A002C00{i}.mov has no date")) for i in range(1, 5)]
     r = render(digest(*fs))
     assert "name A002C001.mov has no date in 4 clips" in r.text
-    assert "(the others are similar)" in r.text
+    assert "similar" not in r.text  # they say the same thing, only the file name differs
     assert "Camera Media/A002R2EC/sub1/A002C001.mov" in r.text  # paths, as folders differ
     assert "Folder:" not in r.text
+
+
+def test_a_different_problem_under_the_same_rule_is_shown_not_hidden() -> None:
+    plates = [("new", finding(1, "VFX/AGM_010_0010_plate_v001.mov", rule="spec.resolution", volume="delivery",
+                              message="picture is 1280x720; profile 'plate' allows 1920x1080")),
+              ("new", finding(2, "VFX/AGM_010_0020_plate_v001.mov", rule="spec.resolution", volume="delivery",
+                              message="picture is 640x360; profile 'plate' allows 1920x1080")),
+              ("new", finding(3, "VFX/AGM_010_0030_plate_v001.mov", rule="spec.resolution", volume="delivery",
+                              message="picture is 1280x720; profile 'plate' allows 1920x1080"))]
+    r = render(digest(*plates))
+    assert "picture is 1280x720; profile 'plate' allows 1920x1080 in 2 clips" in r.text
+    assert "picture is 640x360; profile 'plate' allows 1920x1080" in r.text
+
+
+def test_one_problem_on_several_copies_and_what_else_was_found_in_it() -> None:
+    f = finding(1, "Camera Media/A002R2EC/A002C010.mov", rule="sanity.truncated", severity="blocker",
+                message="the file is incomplete: MediaInfo reports the file as truncated",
+                details={"root_cause": True, "also": [
+                    {"rule": "mhl.hash_mismatch", "severity": "blocker", "message": "A002C010.mov does not match"},
+                    {"rule": "spec.codec", "severity": "error", "message": "codec is unknown"}]},
+                locations=[{"volume": "ingest", "relpath": "Camera Media/A002R2EC/A002C010.mov",
+                            "path": "/mnt/ingest/Camera Media/A002R2EC/A002C010.mov"},
+                           {"volume": "shuttle", "relpath": "Camera Media/A002R2EC/A002C010.mov",
+                            "path": "/mnt/shuttle/Camera Media/A002R2EC/A002C010.mov"}])
+    r = render(digest(("new", f)))
+    assert "Also on: shuttle: /mnt/shuttle/Camera Media/A002R2EC/A002C010.mov" in r.text
+    assert ("Also found in it (the same problem): mhl.hash_mismatch: A002C010.mov does not match; spec.codec: "
+            "codec is unknown") in r.text
+    assert r.text.count("BLOCKER") == 1
 
 
 def test_max_items_keeps_the_worst_in_full_and_lists_the_rest() -> None:

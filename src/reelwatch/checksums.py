@@ -12,22 +12,29 @@ The library half of the integrity rules (``plugins/integrity.py`` words the find
   becoming one asset.
 
 Hashes come from the caller's ``hasher(path, algo)`` (the plugin passes the state database's
-cached ``file_hash``), so each file is read once per algorithm.
+cached ``file_hash``), so each file is read once per algorithm. The files of one asset (the
+frames of a sequence) are hashed on a few threads (both hash libraries release the GIL), and
+the records above a folder are looked up once per folder, not once per frame: measured on a
+2,000-file card, the per-frame look-ups cost more than the hashing (bench/bench_offload.py).
 """
 
 from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
 from .manifests import Manifest, ManifestError, is_manifest_name, read_manifest, verify_manifest
-from .mhl import FOLDER, Hasher, History, MHLError, ancestor_roots, find_roots, load_history
-from .mhl_verify import expected_hash
+from .mhl import FOLDER, Hasher, History, MHLError, ancestor_roots, child_roots, find_roots, load_history
 from .model import Asset
 from .sequences import group_names
+
+HASH_THREADS = 4
+"""Threads hashing the files of one asset: enough to keep both cores (or a RAID's queue) busy."""
 
 Mismatch = tuple[str, str, str, str]
 """``(volume-relative path, algorithm, actual, expected)`` of a file that does not match its
@@ -51,6 +58,16 @@ def _history(root: str, _signature: tuple[tuple[str, int, int], ...]) -> History
 def cached_history(root: Path) -> History:
     """The history in ``root/ascmhl`` alone (no nested ones), parsed again only when its files change."""
     return _history(str(root), _signature(root / FOLDER))
+
+
+def cached_tree(root: Path) -> History:
+    """The history at ``root`` with every nested one, the outer one from the cache (the per-file
+    checks of the same batch have just parsed it: a card's manifest lists every file)."""
+    outer = cached_history(root)
+    kids = child_roots(root)
+    if not kids:
+        return outer
+    return History(outer.root, outer.generations, outer.chain, tuple(load_history(k) for k in kids), outer.problems)
 
 
 @lru_cache(maxsize=256)
@@ -109,9 +126,23 @@ def member_files(asset: Asset) -> list[tuple[str, str]]:
     """(absolute path, volume-relative path) of each file behind an asset."""
     if asset.sequence is None:
         return [(asset.path, asset.relpath)]
-    folder = asset.folder
-    return [(str(Path(asset.root) / folder / n), f"{folder}/{n}" if folder else n)
-            for n in asset.sequence.frame_names]
+    rel = f"{asset.folder}/" if asset.folder else ""
+    base = str(Path(asset.root) / rel) + "/" if rel else str(Path(asset.root)).rstrip("/") + "/"
+    return [(base + n, rel + n) for n in asset.sequence.frame_names]
+
+
+def _below(path: str, folder: Path) -> str:
+    """``path`` relative to ``folder`` (which holds it), by string when it can be."""
+    prefix = str(folder).rstrip("/") + "/"
+    return path[len(prefix):] if path.startswith(prefix) else Path(path).relative_to(folder).as_posix()
+
+
+def _each(items: Sequence[Any], fn: Callable[[Any], object]) -> list[object]:
+    """``fn`` over the files of an asset: on a few threads when there are several."""
+    if len(items) < 2:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(HASH_THREADS, len(items)), thread_name_prefix="reelwatch-hash") as ex:
+        return list(ex.map(fn, items))
 
 
 def volume_relpath(path: Path, root: str) -> str:
@@ -154,24 +185,44 @@ def mhl_mismatches(asset: Asset, hasher: Hasher, algorithms: tuple[str, ...]) ->
     """The files of an asset that do not match the ASC MHL history that lists them, and the
     volume-relative root of that history ('' for the volume root). Files no history lists, or
     lists only in formats outside ``algorithms``, are not checked here."""
-    bad: list[Mismatch] = []
-    where = ""
+    histories: dict[str, list[tuple[Path, History]]] = {}
+
+    def around(folder: str) -> list[tuple[Path, History]]:
+        if folder not in histories:  # every frame of a sequence shares its folder's histories
+            found = []
+            for root in ancestor_roots(folder + "/-", asset.root):
+                try:
+                    found.append((root, cached_history(root)))
+                except MHLError:
+                    continue
+            histories[folder] = found
+        return histories[folder]
+
+    todo: list[tuple[str, str, str, str, Path]] = []
     for path, rel in member_files(asset):
+        folder = path.rpartition("/")[0]
+        for hroot, h in around(folder):
+            hrel = _below(path, hroot)
+            if h.known(hrel):
+                try:
+                    entry = h.original(hrel, algorithms)
+                except ValueError:
+                    entry = None
+                if entry is not None:
+                    todo.append((path, rel, entry.algo, entry.value, hroot))
+                break
+
+    def one(item: tuple[str, str, str, str, Path]) -> Mismatch | None:
+        path, rel, algo, expected, _ = item
         try:
-            found = expected_hash(path, asset.root, loader=cached_history, algorithms=algorithms)
-        except (MHLError, OSError, ValueError):
-            continue
-        if found is None or found[2] is None:
-            continue
-        hroot, _, entry = found
-        where = volume_relpath(hroot, asset.root)
-        try:
-            actual = hasher(path, entry.algo).lower()
+            actual = hasher(path, algo).lower()
         except OSError:
             actual = ""
-        if actual != entry.value.lower():
-            bad.append((rel, entry.algo, actual, entry.value))
-    return where, bad
+        return None if actual == expected.lower() else (rel, algo, actual, expected)
+
+    bad = [m for m in _each(todo, one) if m is not None]  # type: ignore[arg-type]
+    where = volume_relpath(todo[-1][4], asset.root) if todo else ""
+    return where, bad  # type: ignore[return-value]
 
 
 def manifest_mismatches(asset: Asset, hasher: Hasher,
@@ -179,23 +230,48 @@ def manifest_mismatches(asset: Asset, hasher: Hasher,
     """The files of an asset that do not match a legacy manifest listing them (in their folder
     or any folder above, up to the volume root), by volume-relative path, and the
     volume-relative paths of the manifests they fail against."""
+    listings: dict[Path, list[tuple[Path, Manifest]]] = {}
+    stop = Path(asset.root)
+
+    def manifests(folder: Path) -> list[tuple[Path, Manifest]]:
+        if folder not in listings:  # listed once per folder for all the frames in it
+            found = [(m, cached_manifest(m)) for m in manifests_in(folder)]
+            listings[folder] = [(m, x) for m, x in found if isinstance(x, Manifest)]
+        return listings[folder]
+
+    chains: dict[str, list[Path]] = {}
+
+    def chain(folder: str) -> list[Path]:
+        """The folder and those above it, up to the volume root: once per folder, not per frame."""
+        if folder not in chains:
+            out, f = [], Path(folder)
+            while True:
+                out.append(f)
+                if f == stop or stop not in f.parents:
+                    break
+                f = f.parent
+            chains[folder] = out
+        return chains[folder]
+
+    todo: list[tuple[str, str, Path, Manifest, Any]] = []  # the files a manifest lists, found first
+    for path, rel in member_files(asset):
+        for folder in chain(path.rpartition("/")[0] or "/"):
+            for mpath, manifest in manifests(folder):
+                entry = manifest.lookup(_below(path, folder))
+                if entry is not None:
+                    todo.append((path, rel, mpath, manifest, entry))
+
+    def one(item: tuple[str, str, Path, Manifest, Any]) -> list[tuple[str, Mismatch, str]]:
+        _, rel, mpath, manifest, entry = item
+        return [(rel, (rel, p.algo, p.actual, p.expected), volume_relpath(mpath, asset.root))
+                for p in verify_manifest(Manifest(mpath, manifest.kind, (entry,)), hasher=hasher,
+                                         algorithms=algorithms, unlisted=False, within=asset.root)
+                if p.kind == "mismatch"]
+
     bad: dict[str, Mismatch] = {}
     sources: set[str] = set()
-    for path, rel in member_files(asset):
-        folder, stop = Path(path).parent, Path(asset.root)
-        while True:
-            for mpath in manifests_in(folder):
-                manifest = cached_manifest(mpath)
-                entry = manifest.lookup(Path(path).relative_to(folder).as_posix()) \
-                    if isinstance(manifest, Manifest) else None
-                if entry is None:
-                    continue
-                for p in verify_manifest(Manifest(mpath, manifest.kind, (entry,)), hasher=hasher,
-                                         algorithms=algorithms, unlisted=False, within=asset.root):
-                    if p.kind == "mismatch":
-                        bad.setdefault(rel, (rel, p.algo, p.actual, p.expected))
-                        sources.add(volume_relpath(mpath, asset.root))
-            if folder == stop or stop not in folder.parents:
-                break
-            folder = folder.parent
+    for found in _each(todo, one):  # type: ignore[arg-type]
+        for rel, mismatch, source in found:  # type: ignore[attr-defined]
+            bad.setdefault(rel, mismatch)
+            sources.add(source)
     return bad, sources

@@ -10,11 +10,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import ConfigError
-from .log import configure_logging
+from typing import TYPE_CHECKING, Any
+
 from .model import Severity
-from .redact import Redactor
-from .statedb import StateCorrupt
+
+if TYPE_CHECKING:
+    from .config import ConfigError
+    from .probe import ProbePool
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -113,27 +115,74 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check(args: argparse.Namespace, pool: ProbePool) -> int:
+    """``reelwatch check``: Ctrl-C and SIGTERM stop it at once (hashes within one read, MediaInfo
+    workers killed), exit 130, nothing half-said."""
+    import signal
+
+    from .cli_output import print_check
+    from .cli_progress import check_progress
+    from .oneshot import run_check
+    with check_progress() as bar:
+        def stop(signum: int, _frame: object) -> None:
+            bar.hasher.cancel.set()
+            pool.cancel()
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            report = run_check(args.paths, args.config, progress=bar.advance, hasher=bar.hasher,
+                               total=bar.total, pool=pool)
+        except BaseException as exc:
+            from .hashing import HashCancelled
+            if isinstance(exc, HashCancelled | KeyboardInterrupt):
+                print("reelwatch: check stopped; nothing was reported", file=sys.stderr)
+                return 130
+            raise
+        finally:
+            pool.close()
+    fmt = args.format or ("table" if sys.stdout.isatty() else "json")
+    print_check(report, fmt)
+    if report.problems and not report.assets and not report.findings:
+        return EXIT_USAGE  # nothing that could be checked was named
+    return report.exit_code
+
+
 def _fail_config(err: ConfigError) -> int:
     print(str(err), file=sys.stderr)
     return EXIT_USAGE
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The sub-command named in ``argv``, read before the parser (which imports more) is built."""
+    it = iter(argv)
+    for token in it:
+        if token == "--log-level":
+            next(it, None)
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pool: Any = None
+    if _command(argv) == "check":  # fork the first MediaInfo worker before the heavy imports below
+        from .probe import ProbePool
+        pool = ProbePool().start(1)
     args = build_parser().parse_args(argv)
+    if args.command != "check" and pool is not None:
+        pool.close()
+        pool = None
+    from .config import ConfigError
+    from .log import configure_logging
+    from .redact import Redactor
+    from .statedb import StateCorrupt
     configure_logging(level=args.log_level, journal=bool(os.environ.get("JOURNAL_STREAM")))
     try:
         if args.command == "check":
-            from .cli_output import print_check
-            from .cli_progress import check_progress
-            from .oneshot import run_check
-            with check_progress() as bar:
-                report = run_check(args.paths, args.config, progress=bar.advance, hasher=bar.hasher,
-                                   total=bar.total)
-            fmt = args.format or ("table" if sys.stdout.isatty() else "json")
-            print_check(report, fmt)
-            if report.problems and not report.assets and not report.findings:
-                return EXIT_USAGE  # nothing that could be checked was named
-            return report.exit_code
+            return _check(args, pool)
         if args.command == "run":
             from .app import load_runtime, read_toml
             from .daemon import Daemon

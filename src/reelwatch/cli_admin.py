@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
 from datetime import datetime
@@ -70,11 +71,13 @@ def cmd_findings(args: argparse.Namespace) -> int:
         status=("open", "acked", "resolved") if args.all else ("open",), role=args.role,
         volume=None if root is not None else args.volume, min_severity=args.severity)
     if root is not None:  # a mount root's name stands for every drive picked up under it
-        rows = [r for r in rows if r.volume.startswith(f"{root.name}-")]
+        rows = [r for r in rows if any(v == root.name or v.startswith(f"{root.name}-") for v in
+                                       [r.volume, *(str(p.get("volume")) for p in r.data.get("locations") or ())])]
     if args.format == "json":
         print(json.dumps([{"id": r.id, "rule": r.rule, "severity": r.severity.label, "status": r.status,
                            "volume": r.volume, "path": r.data.get("path"), "message": r.data.get("message"),
-                           "owner": r.owner, "roles": list(r.roles), "first_seen": r.first_seen} for r in rows],
+                           "owner": r.owner, "roles": list(r.roles), "first_seen": r.first_seen,
+                           "locations": r.data.get("locations") or []} for r in rows],
                          indent=2))
         return 0
     table = Table(title=f"{len(rows)} finding(s)")
@@ -143,6 +146,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     vols: dict[str, dict[str, object]] = {}
     if store is not None:
         vols = {r["volume"]: dict(r) for r in store.query("SELECT * FROM volume_status")}
+        try:
+            tools = {r["name"]: dict(r) for r in store.query("SELECT * FROM tool_status")}
+        except sqlite3.OperationalError:  # written by a daemon from before tool health was recorded
+            tools = {}
+        probe = tools.get("probe")
+        data["probe"] = {k: probe[k] for k in ("health", "detail", "held", "updated")} if probe else {"health": None}
+        hashing = tools.get("hash")
+        data["hashing"] = hashing["detail"] if hashing and hashing["health"] == "running" else None
         data["findings"] = {Severity(r[0]).label: r[1] for r in store.query(
             "SELECT severity, COUNT(*) FROM findings WHERE status='open' GROUP BY severity ORDER BY severity DESC")}
         waiting = store.query("SELECT COUNT(*), MIN(created) FROM outbox WHERE state='pending'")[0]
@@ -198,6 +209,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         age = f", the oldest waiting {ob['oldest_age_s']:.0f} s" if ob["oldest_age_s"] is not None else ""  # type: ignore[index]
         out.append(f"outbox: {ob['pending']} message(s) waiting to be sent{age}; "  # type: ignore[index]
                    f"{ob['dead']} dead-lettered")  # type: ignore[index]
+    if data.get("hashing"):
+        out.append(f"hashing: {data['hashing']}")
+    probe = data.get("probe") or {}
+    if probe.get("health") not in (None, "ok"):  # type: ignore[union-attr]
+        out.append(f"MediaInfo: {probe.get('detail') or probe['health']}; "  # type: ignore[union-attr,index]
+                   f"{probe.get('held', 0)} file(s) waiting to be checked")  # type: ignore[union-attr]
     Console(highlight=False, soft_wrap=True).print("\n".join(out), markup=False)
     return 0
 

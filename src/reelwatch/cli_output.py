@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
-from .oneshot import CheckReport
 from .render_channels import visible
+
+if TYPE_CHECKING:
+    from .oneshot import CheckReport
 
 STYLE = {"blocker": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -24,11 +23,18 @@ def print_check(report: CheckReport, fmt: str) -> None:
             "worst": report.worst.label if report.worst is not None else None,
             "exit_code": report.exit_code,
             "problems": report.problems,
+            "unchecked": report.unchecked,
             "skipped": [{"path": path, "why": why} for path, why in report.skipped],
             "findings": [f.to_dict() for f in report.findings],
         }
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        for problem in report.problems:  # the JSON goes to a program; a person watching still reads why
+            print(f"reelwatch: {visible(problem)}", file=sys.stderr)
         return
+    from rich.console import Console  # the table only: JSON output starts faster without rich
+    from rich.markup import escape
+    from rich.table import Table
+
     console = Console(highlight=False)
     for problem in report.problems:
         console.print(f"[red]{escape(visible(problem))}[/red]")

@@ -161,10 +161,11 @@ class Probe(_Strict):
     timeout: float = Field(default=30, gt=0)
     workers: int = Field(default=0, ge=0)
     """Probe processes; 0 means one per core."""
-    noatime: bool = False
-    """Feed MediaInfo through an O_NOATIME stream so that probing leaves access times alone.
-    MediaInfo then reports fewer fields on some files (MP4 delay and frame count, MXF footer),
-    so it is off by default; hashing and frame grabs always read with O_NOATIME."""
+    noatime: bool | None = None
+    """No longer supported, and ignored (a warning says so): MediaInfo's stream mode, which this
+    fed through an O_NOATIME descriptor, reported good MXF files as truncated and lost fields.
+    MediaInfo opens files itself; hashing, sidecars and frame grabs always read with O_NOATIME.
+    Mount a volume with ``noatime`` where access times matter (docs/deploy.md)."""
 
 
 class Service(_Strict):

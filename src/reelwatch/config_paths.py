@@ -46,6 +46,13 @@ def config_warnings(raw: Mapping[str, Any], base_dir: str, text: str | None = No
         if isinstance(role, Mapping) and not role.get("notify") and set(role) <= set(Role.model_fields):
             out.append(Problem(f"roles.{name}: no notify targets, so nobody hears about what {name!r} must know "
                                "or fix; add an apprise URL to notify", ("roles", name)))
+    probe = raw.get("probe")
+    if isinstance(probe, Mapping) and "noatime" in probe:
+        out.append(Problem("probe.noatime: no longer supported, and ignored: MediaInfo's stream mode reported good "
+                           "MXF files as truncated. MediaInfo now opens media itself (the first read of a new file "
+                           "may set its access time); checksums and sidecars are still read with O_NOATIME. Remove "
+                           "the setting, and mount the volume with noatime if access times matter (docs/deploy.md)",
+                           ("probe", "noatime")))
     return locate(out, text)
 
 

@@ -21,14 +21,17 @@ from typing import Any
 
 import structlog
 
+from . import seals_seen
 from .app import Runtime, load_runtime
 from .config import ConfigError, Volume, drive_volume_name
+from .hashing import HashCancelled
+from .hashjobs import Hashes, LongHash
 from .health import Supervisor, admin_role, dead_threads
 from .metrics import Metrics, MetricsServer
 from .model import Asset, Message
 from .outbox import Outbox, OutboxWorker
 from .pipeline import Pipeline
-from .probe import ProbePool
+from .probe import ProbePool, ProbeUnavailable
 from .redact import Redactor
 from .sdnotify import Notifier
 from .seal import seal
@@ -42,7 +45,11 @@ from .volumes import VolumeRuntime
 
 GLOB_CHARS = set("*?[")
 STATUS_EVERY = 2.0
+SWEEP_EVERY = 30.0
+"""Seconds between looks for histories that arrived unseen (one stat per folder of the volume)."""
 QUEUE_HIGH_WATER = 256
+HOLD_RETRY = (2.0, 30.0)
+"""Seconds between tries of a held file while MediaInfo cannot start: first, and at most (doubling)."""
 
 log = structlog.get_logger("reelwatch.daemon")
 MAX_BATCH_SECONDS = 600.0
@@ -83,8 +90,18 @@ class Daemon(StateFaults):
         self.control: threading.Thread | None = None
         self.metrics = Metrics()
         self._histories: dict[tuple[str, str], float] = {}
+        self._swept: dict[str, tuple[Any, float]] = {}
         self._histories_lock = threading.Lock()
         self.metrics_server: MetricsServer | None = None
+        self._held: list[tuple[Asset, bool]] = []
+        """Files waiting for a working MediaInfo (the tool's fault, not theirs): never judged meanwhile."""
+        self._held_retry = (0.0, HOLD_RETRY[0])  # (when to try again, back-off)
+        self._probe_try: Asset | None = None
+        self.hashes = Hashes(on_long=self._long_hash, on_done=self._long_hash_done)
+        """Every hash the rules ask for: shared per file version, stopped at once by stop()."""
+        self._retiring: set[int] = set()
+        self._hashing_shown = False
+        self._checking: set[tuple[str, str, int, int]] = set()
         self._supervisor = Supervisor(self)
         self.disk: StateDisk | None = None
         self.thumbs: Thumbnails | None = None
@@ -93,7 +110,7 @@ class Daemon(StateFaults):
     # -- start-up -------------------------------------------------------------------------
     def start(self) -> None:
         probe_cfg = load_runtime(self.config_path, None).config.probe  # validate before any side effect
-        self.pool = ProbePool(probe_cfg.workers, probe_cfg.timeout, probe_cfg.noatime).start()
+        self.pool = ProbePool(probe_cfg.workers, probe_cfg.timeout, on_health=self._probe_health).start()
         self.runtime = load_runtime(self.config_path, self.pool)
         config = self.runtime.config
         for warning in self.runtime.warnings:
@@ -107,6 +124,8 @@ class Daemon(StateFaults):
             log.warning("state_in_use", path=str(state_path), reason="another reelwatch daemon holds its lock")
         self.store = Store(state_path)
         self.store.on_fault = self._state_fault
+        self.store.on_gone = self._gone
+        self.store.hasher = self.hashes
         self.pipeline = Pipeline(self.runtime.pm, config, self.store)
         self.thumbs = Thumbnails(state_path.parent / "thumbnails")
         self.outbox = Outbox(self.store, config, self._send, attach=self.thumbs)
@@ -117,10 +136,9 @@ class Daemon(StateFaults):
         self._recorded(lambda: self.store.audit("started", config=self.config_path))
         if self.disk.problem == CORRUPT:  # found by the first write: refuse to run on it
             raise StateCorrupt(str(state_path), self.disk.detail.split(": ", 1)[-1], self.config_path)
-        for i in range(self.pool.size):
-            t = threading.Thread(target=self._checker, name=f"reelwatch-check-{i}", daemon=True)
-            t.start()
-            self._checkers.append(t)
+        self._recorded(lambda: self.store.set_tool_status("probe", "ok"))  # type: ignore[union-attr]
+        for _ in range(self.pool.size):
+            self._add_checker()
         self._recorded(self.store.clear_volume_status)
         self._open_volumes()
         self._write_status()
@@ -207,6 +225,18 @@ class Daemon(StateFaults):
                 current = resolve(volume, vol.root, Unit(parent, name, sequence), vol.links)
                 if current is not None:
                     self._enqueue(current[1], force=True)
+            seals_seen.remember(self.store, volume, vol.root, folder)
+
+    def _sweep_seals(self, vol: VolumeRuntime) -> None:
+        """After a rescan (at most every SWEEP_EVERY s): histories that arrived unseen, while stopped, in
+        an event overflow or on a polled share, are verified as if their events had been seen."""
+        assert self.store is not None
+        seen, at = self._swept.get(vol.name, (None, float("-inf")))
+        if vol.last_scan is None or vol.last_scan is seen or time.monotonic() - at < SWEEP_EVERY:
+            return
+        self._swept[vol.name] = (vol.last_scan, time.monotonic())
+        for folder in seals_seen.unseen(self.store, vol.name, vol.root):
+            self._history_changed(vol.name, folder)
 
     def _write_status(self) -> None:
         if self.store is None:
@@ -224,6 +254,16 @@ class Daemon(StateFaults):
                 health = "degraded"  # polled because inotify could not cover it: working, but say so
             self._recorded(lambda: self.store.set_volume_status(  # type: ignore[union-attr]
                 vol.name, vol.kind, health, vol.last_event, self.queue.qsize() + len(vol.settler), vol.reason))
+        jobs = self.hashes.progress()
+        if jobs or self._hashing_shown:
+            self._hashing_shown = bool(jobs)
+            self._recorded(lambda: self.store.set_tool_status(  # type: ignore[union-attr]
+                "hash", "running" if jobs else "idle", "; ".join(j.describe() for j in jobs)))
+        if self._held and self.pool is not None:
+            self.metrics.set_probe(self.pool.health.ok, len(self._held))
+            self._recorded(lambda: self.store.set_tool_status(  # type: ignore[union-attr]
+                "probe", "ok" if self.pool.health.ok else "failed",  # type: ignore[union-attr]
+                self.pool.health.detail, len(self._held)))  # type: ignore[union-attr]
 
     def _send(self, message: Message, targets: Any) -> bool:
         assert self.runtime is not None
@@ -270,15 +310,61 @@ class Daemon(StateFaults):
             self._in_flight += 1
         self.queue.put((asset, force))  # never blocks: back-pressure is applied before settling
 
+    def _add_checker(self) -> None:
+        t = threading.Thread(target=self._checker, name=f"reelwatch-check-{len(self._checkers)}", daemon=True)
+        t.start()
+        self._checkers.append(t)
+
+    def _long_hash(self, job: LongHash) -> None:
+        """A checker starts a long hash: another checker takes its place, so the files behind it
+        are not kept waiting (at most one extra per probe worker); it retires when done."""
+        log.info("long_hash", path=job.path, algo=job.algo, size=job.size, waiting=job.waiting)
+        me = threading.get_ident()
+        with self._batch_lock:
+            if not any(t.ident == me for t in self._checkers) or me in self._retiring:
+                return
+            if len(self._retiring) >= (self.pool.size if self.pool else 1):
+                return
+            self._retiring.add(me)
+        self._add_checker()
+
+    def _claim(self, asset: Asset) -> bool:
+        """Take an asset version for checking; False when another checker has it now (a rescan
+        queued it again while it was being checked, e.g. during a long hash)."""
+        key = (asset.volume, asset.relpath, asset.size, asset.mtime_ns)
+        with self._batch_lock:
+            if key in self._checking:
+                return False
+            self._checking.add(key)
+            return True
+
+    def _long_hash_done(self, job: LongHash) -> None:
+        log.info("long_hash_done", path=job.path, algo=job.algo, size=job.size, done=job.done,
+                 seconds=round(time.monotonic() - job.started, 1))
+
     def _checker(self) -> None:
+        me = threading.get_ident()
         while True:
+            with self._batch_lock:
+                if me in self._retiring:  # its long hash is done; the checker that took its place stays
+                    self._retiring.discard(me)
+                    self._checkers = [t for t in self._checkers if t.ident != me]  # retired, not dead
+                    return
             item = self.queue.get()
             if item is None:
                 return
             asset, force = item
+            claimed = False
             try:
                 if self.disk is not None and self.disk.problem:
                     self.disk.hold(item)  # checked once the state database can record it again
+                    continue
+                assert self.pool is not None
+                if not self.pool.health.ok and asset != self._probe_try:
+                    self._hold(asset, force)  # one held file at a time tries MediaInfo again
+                    continue
+                claimed = self._claim(asset)
+                if not claimed:
                     continue
                 with self._batch_lock:
                     if not self._batch_open:  # the first check of a batch numbers it, once
@@ -297,6 +383,10 @@ class Daemon(StateFaults):
                         self._batch.append(asset)
                         if not force:
                             self._sealable.append(asset)
+            except ProbeUnavailable:  # the tool is broken, not the file: nothing recorded, tried again
+                self._hold(asset, force)
+            except HashCancelled:  # stopping: not recorded, so it is checked again on the next start
+                log.info("check_interrupted", volume=asset.volume, path=asset.relpath)
             except Exception as exc:  # one file never kills the daemon
                 if isinstance(exc, sqlite3.Error) and self.disk is not None and self.disk.problem:
                     self.disk.hold(item)  # not recorded: held, never dropped
@@ -306,15 +396,75 @@ class Daemon(StateFaults):
             finally:
                 with self._batch_lock:
                     self._in_flight -= 1
+                    if claimed:
+                        self._checking.discard((asset.volume, asset.relpath, asset.size, asset.mtime_ns))
                 if self.outbox:
                     self.outbox.wake.set()
+
+    def _gone(self, volume: str, relpath: str) -> None:
+        """A file disappeared (deleted, moved away): it joins the batch, so that what it fed (the
+        verdict on its card, its folder's seal) is judged again. Called from observer threads."""
+        vol = self.volumes.get(volume)
+        asset = Asset(volume=volume, root=vol.root if vol else "", relpath=relpath, size=0, mtime_ns=0)
+        with self._batch_lock:
+            if not self._batch_open:
+                self._batch_open = True
+                self._batch_no = self.store.next_batch() if self.store else 0
+                self._batch_started = time.monotonic()
+            self._batch.append(asset)
+
+    def _hold(self, asset: Asset, force: bool) -> None:
+        with self._batch_lock:
+            self._held.append((asset, force))
+
+    def _retry_held(self) -> None:
+        """While MediaInfo is broken, one held file tries it again now and then (backing off);
+        once a worker answers, every held file goes back to the queue."""
+        assert self.pool is not None
+        now = time.monotonic()
+        with self._batch_lock:
+            if not self._held:
+                return
+            healthy = self.pool.health.ok
+            if not healthy and now < self._held_retry[0]:
+                return
+            take, self._held = (self._held, []) if healthy else (self._held[:1], self._held[1:])
+            self._in_flight += len(take)
+            wait = HOLD_RETRY[0] if healthy else min(self._held_retry[1] * 2, HOLD_RETRY[1])
+            self._held_retry = (now + self._held_retry[1], wait)
+        self._probe_try = take[0][0]
+        for item in take:
+            self.queue.put(item)
+
+    def _probe_health(self, ok: bool, detail: str) -> None:
+        """MediaInfo broke or came back: log, status, metrics and the admin, once per change."""
+        held = len(self._held)
+        self.metrics.set_probe(ok, held)
+        if ok:
+            log.info("probe_recovered", held=held)
+        else:
+            log.error("probe_unavailable", problem=detail)
+        if self.store is not None:  # a state database that cannot record has said so itself
+            self._recorded(lambda: self.store.set_tool_status(  # type: ignore[union-attr]
+                "probe", "ok" if ok else "failed", detail, held))
+            self._recorded(lambda: self.store.audit(  # type: ignore[union-attr]
+                "probe_recovered" if ok else "probe_unavailable", detail=detail))
+        if ok:
+            self._tell_admin("MediaInfo is working again",
+                             "MediaInfo worker processes start again; the files that waited are being checked now.")
+        else:
+            self._tell_admin("MediaInfo cannot start: new files are not being checked",
+                             f"reelwatch cannot start its MediaInfo worker processes: {detail}. New files are held, "
+                             "not judged, and are checked as soon as a worker starts again (reelwatch keeps trying). "
+                             "Check the install (pip check, the pymediainfo library), memory and process limits of "
+                             "the service.")
 
     def _maybe_finish_batch(self) -> None:
         if self.disk is not None and self.disk.problem:
             return  # the batch waits, whole, until its findings can be recorded
         settling = sum(len(v.settler) for v in self.volumes.values())
         with self._batch_lock:
-            if not self._batch or self._in_flight:
+            if not self._batch or self._in_flight or self._held:  # nothing is safe while files wait
                 return
             if settling and time.monotonic() - self._batch_started < MAX_BATCH_SECONDS:
                 return
@@ -328,6 +478,8 @@ class Daemon(StateFaults):
                 self.metrics.finding(f.rule, f.severity.label)
             if self.runtime is not None and self.store is not None:
                 seal(sealable, self.runtime.config, self.store, self.store.history(batch))
+        except HashCancelled:
+            log.info("batch_interrupted", batch=batch)
         except Exception as exc:
             if isinstance(exc, sqlite3.Error) and self.disk is not None and self.disk.problem:
                 with self._batch_lock:  # kept for when there is room again
@@ -370,8 +522,11 @@ class Daemon(StateFaults):
                 # back-pressure: while the checkers are behind, stable files wait in the
                 # settler instead of piling up in memory (the control thread never blocks)
                 vol.tick(settle=self.queue.qsize() < QUEUE_HIGH_WATER)
+                self._sweep_seals(vol)
             except Exception as exc:
                 log.error("volume_tick_failed", volume=vol.name, error=f"{type(exc).__name__}: {exc}")
+        if self._held:
+            self._retry_held()
         self._maybe_finish_batch()
         if self._histories:
             self._verify_histories()
@@ -413,6 +568,8 @@ class Daemon(StateFaults):
                 f"{pending} message(s) to send")
         if self.disk is not None and self.disk.problem:
             text = f"{self.disk.health} ({self.disk.held} file(s) held); " + text
+        text += f"; {len(self._held)} file(s) wait for MediaInfo to start" if self._held else ""
+        text += "".join(f"; hashing {job.describe()}" for job in self.hashes.progress())
         return text + (f"; unavailable: {', '.join(down)}" if down else "")
 
     def reload(self) -> bool:
@@ -470,13 +627,14 @@ class Daemon(StateFaults):
             return
         self.sd.stopping()
         self.stopping.set()
+        self.hashes.cancel.set()  # a 1 TB hash in a checker or the control thread stops within one read
         if self.control is not None:
             self.control.join(60)  # it owns self.volumes; stop the volumes only once it is done
         for vol in list(self.volumes.values()):
             vol.stop()
         for _ in self._checkers:
             self.queue.put(None)
-        for t in self._checkers:
+        for t in list(self._checkers):
             t.join(60)
         self._maybe_finish_batch()
         if self.outbox_worker is not None:

@@ -46,6 +46,9 @@ class StateFaults:
         path = str(self.disk.db_path)
         self.metrics.set_degraded(problem, True)
         self.sd.status(self._status())
+        if self.store is not None:  # status says so now, not at its next round (the freed reserve has room)
+            self._recorded(lambda: self.store.set_daemon_status(  # type: ignore[union-attr]
+                self.disk.health, self.disk.detail, self.disk.since, self.disk.held))  # type: ignore[union-attr]
         if problem == FULL:
             free = free_bytes(self.disk.db_path.parent)
             log.error("state_disk_full", path=path, free_bytes=free, action="holding new files until there is room")

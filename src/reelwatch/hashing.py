@@ -46,6 +46,18 @@ _ALIASES = {
 _C4_CHARSET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
+class HashCancelled(BaseException):
+    """Hashing was stopped (shutdown, Ctrl-C): says nothing about the file.
+
+    A BaseException, like KeyboardInterrupt, so that it passes through the rule isolation that
+    turns a plugin's Exception into a ``reelwatch.plugin_error`` finding: the check it interrupts
+    is not recorded, and runs again on the next start."""
+
+
+class _Cancel(Protocol):
+    def is_set(self) -> bool: ...
+
+
 class _Hasher(Protocol):
     def update(self, data: Any, /) -> None: ...
 
@@ -126,23 +138,35 @@ def open_readonly(path: str | os.PathLike[str]) -> int:
     return os.open(path, flags)
 
 
+def read_noatime(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
+    """The bytes of a sidecar (checksum list, ASC MHL file), read without touching its access time
+    where the kernel allows it; at most ``limit`` bytes. Raises OSError like ``open``."""
+    fd = open_readonly(path)
+    with open(fd, "rb", closefd=True) as fh:
+        return fh.read() if limit is None else fh.read(limit)
+
+
 def hash_file(path: str | os.PathLike[str], algo: str = DEFAULT_ALGO, *,
-              progress: Callable[[int], None] | None = None, buffer: int = DEFAULT_BUFFER) -> str:
+              progress: Callable[[int], None] | None = None, buffer: int = DEFAULT_BUFFER,
+              cancel: _Cancel | None = None) -> str:
     """Checksum of one file, streamed through a reusable buffer.
 
     ``progress`` is called after every read with the number of bytes just read (so a
-    progress bar can ``advance`` by it). Raises OSError when the file cannot be read.
+    progress bar can ``advance`` by it). Raises OSError when the file cannot be read, and
+    HashCancelled within one read (1 MiB) of ``cancel`` (a threading.Event) being set.
     """
-    return hash_file_multi(path, (algo,), progress=progress, buffer=buffer)[normalize_algo(algo)]
+    return hash_file_multi(path, (algo,), progress=progress, buffer=buffer, cancel=cancel)[normalize_algo(algo)]
 
 
 def hash_file_multi(path: str | os.PathLike[str], algos: Iterable[str], *,
                     progress: Callable[[int], None] | None = None,
-                    buffer: int = DEFAULT_BUFFER) -> dict[str, str]:
+                    buffer: int = DEFAULT_BUFFER, cancel: _Cancel | None = None) -> dict[str, str]:
     """Several checksums of one file in a single read: ``{"xxh64": ..., "md5": ...}``."""
     hashers = {normalize_algo(a): None for a in algos}
     if not hashers:
         raise ValueError("no hash algorithm given")
+    if cancel is not None and cancel.is_set():
+        raise HashCancelled(os.fspath(path))
     live = {a: new_hasher(a) for a in hashers}
     updates = [h.update for h in live.values()]
     buf = bytearray(max(4096, int(buffer)))
@@ -163,6 +187,8 @@ def hash_file_multi(path: str | os.PathLike[str], algos: Iterable[str], *,
                     update(chunk)
                 if progress is not None:
                     progress(n)
+                if cancel is not None and cancel.is_set():
+                    raise HashCancelled(os.fspath(path))
     finally:
         os.close(fd)
     return {a: h.hexdigest() for a, h in live.items()}

@@ -21,7 +21,7 @@ with the file, line and hook named.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
@@ -122,6 +122,18 @@ def probe(asset: Asset) -> Facts | None:
     """
 
 
+@hookspec(firstresult=True)
+def probe_many(assets: Sequence[Asset]) -> Iterator[tuple[int, Facts | Exception]] | None:
+    """Read the facts of several assets at once (``reelwatch check`` and bursts in the daemon).
+
+    Yield ``(index into assets, Facts)`` pairs in any order, one per asset, as each is ready;
+    an exception in place of the Facts says that asset could not be probed for a reason that
+    is not the file's (the tool is broken) and is held, not judged. Return None to have
+    ``probe`` called for each asset instead. The builtin probe sends several files to each
+    MediaInfo worker per round trip.
+    """
+
+
 @hookspec
 def collect(asset: Asset, facts: Facts, config: Config) -> Mapping[str, Any] | None:
     """Derive extra facts from an asset and its probed facts (pyblish's collectors).
@@ -138,7 +150,9 @@ def check(asset: Asset, facts: Facts, history: History, config: Config) -> Itera
 
     Checks only read: the asset, its facts and the history. A check whose rule does not
     apply returns None or an empty list. Set ``owner`` and ``impacts`` on each finding;
-    the config can override them per rule.
+    the config can override them per rule. One problem is one finding: the pipeline folds what
+    several rules found about one problem under its root cause (:mod:`reelwatch.fold`; mark a
+    root cause with ``details["root_cause"] = True``).
     """
 
 
@@ -147,7 +161,10 @@ def batch_done(assets: Sequence[Asset], history: History, config: Config) -> Ite
     """Called once the queue has drained after a batch of assets was checked.
 
     For rules that need to see a whole batch before judging, e.g. a version gap that is only
-    a late arrival in the same copy. ``assets`` are those checked in this batch.
+    a late arrival in the same copy. ``assets`` are those checked in this batch, and those that
+    disappeared (deleted or moved away: size and mtime 0, no longer on disk), so that what they
+    fed (a card's verdict, a folder's seal) is judged again. ``reelwatch rehash`` calls it too,
+    with the files whose bytes it found changed or restored.
     """
 
 

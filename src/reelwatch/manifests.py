@@ -30,7 +30,7 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 from . import xmlread
-from .hashing import hash_file, normalize_algo
+from .hashing import hash_file, normalize_algo, read_noatime
 
 MANIFEST_EXTENSIONS = (".md5", ".sha1", ".sha256", ".xxhash", ".xxh", ".xxh128", ".xxh64", ".xxh3", ".xxh32",
                        ".mhl")
@@ -206,7 +206,7 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
     """Read any supported manifest. Raises ManifestError when it is not one (or unreadable)."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_noatime(path)
     except OSError as exc:
         raise ManifestError(f"{path.name} cannot be read ({exc.strerror or exc})") from None
     if path.suffix.lower() == ".mhl" or data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<?xml"):

@@ -155,6 +155,12 @@ class Metrics:
                               "1 while every daemon thread (control, checkers, outbox, metrics) and observer is "
                               "alive, else 0; the systemd watchdog pings stop at 0", registry=reg)
         ProcessCollector(registry=reg)  # memory, CPU and open files of this process
+        self._probe = Gauge("reelwatch_probe_healthy",
+                            "1 while MediaInfo worker processes start and answer, 0 while files wait for them",
+                            registry=self.registry)
+        self._probe.set(1)
+        self._held = Gauge("reelwatch_probe_held_files", "Files waiting for a working MediaInfo to be checked",
+                           registry=self.registry)
         self._kinds: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -211,6 +217,11 @@ class Metrics:
                     self._observer.remove(volume, kind)
                 except KeyError:
                     pass
+
+    def set_probe(self, healthy: bool, held: int) -> None:
+        """The probe tool's health, and how many files wait for it."""
+        self._probe.set(1 if healthy else 0)
+        self._held.set(max(0, held))
 
     def set_degraded(self, reason: str, on: bool) -> None:
         """``reason`` in words (``state disk full``) or as the label (``state_disk_full``)."""

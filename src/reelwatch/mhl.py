@@ -20,7 +20,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .hashing import hash_file
+from .hashing import hash_file, read_noatime
 from .mhl_model import (CHAIN, DEFAULT_IGNORE, EXIT_CODES, FOLDER, HASH_TAGS, NS, NS_DIRECTORY, ChainEntry,
                         Generation, HashEntry, Hasher, History, IgnoreSpec, MediaHash, MHLError, Problem, Reference,
                         ignore_matcher)
@@ -40,7 +40,7 @@ _GENERATION = re.compile(r"^(\d{4,})(?:_(.+))?\.mhl$")
 def _xml_root(path: Path) -> ET.Element:
     """The root element of a chain or manifest file; MHLError when it is not readable XML."""
     try:
-        return ET.parse(path).getroot()
+        return ET.fromstring(read_noatime(path))
     except (ET.ParseError, OSError) as exc:
         raise MHLError(f"{path.name}: cannot be read as XML ({exc})") from None
 

@@ -49,6 +49,11 @@ class Slot:
     label: str
     places: tuple[Place, ...]
     why: str = ""
+    need: int = 1
+    """How many of the places must hold the card: more than one for several shuttle drives under one
+    mount root, each a copy of its own."""
+    where: str = ""
+    """Where the slot is, for findings that live on it: the volume root, or the mount root pattern."""
 
 
 def join(*parts: str) -> str:
@@ -148,23 +153,28 @@ def walk(place: Place, unit_rel: str, ignore: Sequence[str], now: float) -> List
 
 
 def gather(slots: Sequence[Slot], unit: str | None, ignore: Sequence[str],
-           now: float) -> tuple[dict[str, Listing], list[tuple[str, str]]]:
+           now: float) -> tuple[dict[str, Listing], list[tuple[str, str]], list[tuple[Slot, list[str]]]]:
     """List one card on every available place of every slot (``unit`` None: the places' whole folders).
 
-    Returns the listings by place label and, for each slot without the card, (label, why not)."""
+    Returns the listings by place label; for each slot without the card, (label, why not); and each
+    slot that holds it on fewer places than it needs, with the places that do hold it."""
     lists: dict[str, Listing] = {}
     absent: list[tuple[str, str]] = []
+    short: list[tuple[Slot, list[str]]] = []
     for slot in slots:
-        found = False
+        found: list[str] = []
         for place in slot.places:
             if not place.available:
                 continue
             listing = walk(place, join(place.folder, unit) if unit is not None else place.folder, ignore, now)
             if listing is not None:
-                lists[place.label], found = listing, True
+                lists[place.label] = listing
+                found.append(place.label)
         if not found:
             absent.append((slot.label, slot.why))
-    return lists, absent
+        elif len(found) < slot.need:
+            short.append((slot, found))
+    return lists, absent, short
 
 
 # -- comparing ------------------------------------------------------------------------------------

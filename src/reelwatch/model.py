@@ -146,7 +146,8 @@ class Facts:
     """
 
     kind: str
-    """``media``, ``image_sequence``, ``empty``, ``unreadable`` or ``missing``."""
+    """``media``, ``image_sequence``, ``empty``, ``unreadable``, ``missing`` or ``sidecar`` (a checksum
+    list, ASC MHL or XML file: a record about media, not handed to MediaInfo)."""
     general: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     video: tuple[Mapping[str, Any], ...] = ()
     audio: tuple[Mapping[str, Any], ...] = ()
@@ -238,6 +239,12 @@ class Finding:
     plugin: str = ""
     """Name of the plugin that raised it (filled in by the pipeline)."""
     details: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """Rule-specific data, JSON-like. Keys the core reads: ``root_cause`` (True: the other content
+    findings of the asset are folded under this one, listed in ``also``), ``consequence_of`` (a
+    batch finding that only repeats problems on these files: ``[[volume, relpath], ...]`` per file;
+    ``explained`` is set when they are all on record, and nobody is told), ``positive`` (good news
+    such as "safe to format": ``{"headline", "retraction", "places"}``; sent in a message of its own
+    and retracted loudly when resolved). See :mod:`reelwatch.fold` and :mod:`reelwatch.verdicts`."""
 
     @property
     def path(self) -> str:
@@ -390,7 +397,8 @@ class Message:
     production: str
     notices: tuple[Notice, ...] = ()
     kind: str = "findings"
-    """``findings`` (a digest of notices), ``test``, ``admin`` or ``positive``."""
+    """``findings`` (a digest of notices), ``test``, ``admin``, ``positive`` (good news such as "safe to
+    format") or ``retraction`` (good news that no longer holds)."""
     subject: str = ""
     """Title for non-digest messages (digests derive theirs from the notices)."""
     text: str = ""

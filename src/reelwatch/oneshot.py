@@ -15,17 +15,15 @@ import errno
 import os
 import stat as statmod
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import sequences
-from .app import load_runtime
-from .config import Config
 from .model import Asset, Finding, Severity
-from .pipeline import Pipeline, apply_defaults, file_asset
 from .probe import ProbePool
-from .store import Store
+
+if TYPE_CHECKING:
+    from .config import Config
 
 CHECK_VOLUME = "check"
 
@@ -35,6 +33,8 @@ class CheckReport:
     findings: list[Finding] = field(default_factory=list)
     assets: int = 0
     problems: list[str] = field(default_factory=list)
+    unchecked: list[str] = field(default_factory=list)
+    """Paths that could not be checked because the tool itself is broken (not the files' fault)."""
     skipped: list[tuple[str, str]] = field(default_factory=list)
     """(path, why) of what was found but is not a file to check (a named pipe, a link ...)."""
 
@@ -44,6 +44,10 @@ class CheckReport:
 
     @property
     def exit_code(self) -> int:
+        """2 when something could not be checked (the run is incomplete, whatever it found),
+        1 when an error or worse was found, else 0."""
+        if self.unchecked:
+            return 2
         worst = self.worst
         return 1 if worst is not None and worst >= Severity.ERROR else 0
 
@@ -147,6 +151,8 @@ def expand(volume: str, root: Path, start: Path, ignore: Callable[[str, str], bo
 
 def _folder_assets(volume: str, root: Path, folder: str, names: list[str],
                    skipped: list[tuple[str, str]]) -> Iterator[Asset]:
+    from . import sequences
+    from .pipeline import file_asset
     from .settle import unit_of
     singles, seqs = sequences.folder_assets(volume, str(root), folder, names)
     for name in singles:
@@ -170,14 +176,19 @@ def run_check(paths: list[str], config_path: str | None, *, workers: int = 0,
     (and left open), which spares the worker start-up when checking many times."""
     report = CheckReport()
     own_pool = pool is None
-    if pool is None:
-        probe = load_runtime(config_path, None).config.probe
-        pool = ProbePool(workers or probe.workers, probe.timeout, probe.noatime)
+    if pool is None:  # a first worker starts while the config and the plugins load
+        pool = ProbePool(workers).start(1)
     try:
+        from .app import load_runtime
+        from .pipeline import Pipeline, apply_defaults
+        from .store import Store
         runtime = load_runtime(config_path, pool)
+        pool.size = workers or runtime.config.probe.workers or pool.size
+        pool.timeout = runtime.config.probe.timeout
         report.problems += [f"plugin not loaded: {e}" for e in runtime.pm.load_errors]
         store = Store(":memory:")
-        store.hasher = hasher
+        from .hashjobs import Hashes
+        store.hasher = hasher or Hashes()
         pipeline = Pipeline(runtime.pm, runtime.config, store)
         assets: list[Asset] = []
         bad: list[Finding] = []
@@ -200,12 +211,27 @@ def run_check(paths: list[str], config_path: str | None, *, workers: int = 0,
         if total:
             total(len(assets))
         batch = store.next_batch()
-        with ThreadPoolExecutor(max_workers=pool.size) as ex:
-            for done, found in enumerate(ex.map(lambda a: pipeline.process(a, batch, force=True), assets), 1):
-                report.findings.extend(found or ())
-                if progress:
-                    progress(done)
-        report.findings.extend(pipeline.finish_batch(assets, batch))
+        count = 0
+        broken: list[str] = []
+        checked: list[Asset] = []
+
+        def done(asset: Asset, outcome: list[Finding] | None | Exception) -> None:
+            nonlocal count
+            count += 1
+            if isinstance(outcome, Exception):
+                report.unchecked.append(asset.path)
+                broken.append(str(outcome))
+            else:
+                checked.append(asset)
+                report.findings.extend(outcome or ())
+            if progress:
+                progress(count)
+
+        pipeline.process_many(assets, batch, force=True, done=done)
+        if broken:
+            report.problems.append(f"MediaInfo is not working ({broken[0]}): {len(report.unchecked)} of "
+                                   f"{len(assets)} files could not be checked; nothing was judged on them")
+        report.findings.extend(pipeline.finish_batch(checked, batch))
         store.close()
     finally:
         if own_pool:

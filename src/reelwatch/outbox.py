@@ -7,7 +7,8 @@ outbox *before* sending it, and sends the head of each role's queue in order. A 
 target is retried with exponential backoff; targets that already received a message are
 not sent it again (the outbox records them by target id, never by URL). After
 ``max_attempts`` a message is dead-lettered and the admin role is told through any channel
-that works.
+that works. Verdicts such as "safe to format" get messages of their own, and their retraction
+is sent at once (:mod:`reelwatch.verdicts`).
 
 Each message carries an idempotency key (:func:`message_key`) that the receiver sees. The
 target a message is being sent to is written down before the send: a send whose outcome
@@ -37,6 +38,7 @@ from .config import Config
 from .model import Message, Notice, Severity
 from .statedb import is_corrupt, is_disk_full
 from .store import Store
+from .verdicts import NOT_POSITIVE, verdict_messages
 
 log = structlog.get_logger("reelwatch.outbox")
 MAX_BACKOFF = 600.0
@@ -119,9 +121,10 @@ class Outbox:
         self._prepare()
         now = self.clock()
         window = self.config.notify.digest_window
-        made = 0
+        # verdicts first: "safe to format" is a message of its own, and its retraction goes at once
+        made = verdict_messages(self.store, self.config, now, self.enqueue, window=window, force=force)
         rows = self.store.query("SELECT role, MIN(created) AS oldest, MAX(severity) AS worst FROM notices "
-                                "WHERE message_id IS NULL GROUP BY role")
+                                f"WHERE message_id IS NULL AND {NOT_POSITIVE} GROUP BY role")
         for row in rows:
             role = self.config.roles.get(row["role"])
             quiet = role is not None and in_quiet_hours(role.quiet_hours, now)
@@ -135,7 +138,7 @@ class Outbox:
     def _digest_role(self, role: str, now: float) -> int:
         production = self.config.production.name
         notices = self.store.query("SELECT id, kind, data FROM notices WHERE message_id IS NULL AND role=? "
-                                   "ORDER BY id", (role,))
+                                   f"AND {NOT_POSITIVE} ORDER BY id", (role,))
         if not notices:
             return 0
         items = tuple(Notice(kind=n["kind"], finding=json.loads(n["data"])) for n in notices)
@@ -159,7 +162,8 @@ class Outbox:
                 continue
             rows = self.store.query(
                 "SELECT id, data, severity FROM findings WHERE status='open' AND owner=? AND severity>=? "
-                "AND escalated_at IS NULL AND first_seen<=?", (name, int(Severity.ERROR), now - role.escalate_after))
+                "AND escalated_at IS NULL AND first_seen<=? AND json_extract(data, '$.details.explained') IS NULL",
+                (name, int(Severity.ERROR), now - role.escalate_after))  # explained: its root cause escalates
             if not rows:
                 continue
             with self.store.tx() as db:

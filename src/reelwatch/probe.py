@@ -1,10 +1,19 @@
 """MediaInfo probing in worker processes, with a per-file timeout.
 
 libmediainfo is known to hang or crash on some MXF files, so it never runs in the daemon's
-own process: each worker is a separate process, one file at a time. A worker that exceeds
-the timeout or dies is killed and replaced, and the file gets Facts with ``kind="unreadable"``
-and a plain-words ``error``. The pool also gives back-pressure: callers block while every
-worker is busy.
+own process: each worker is a separate process (forked from a small server process that has
+already imported :mod:`reelwatch.probe_worker`, so a new worker is ready in milliseconds; the
+very first one of ``reelwatch check`` is forked directly, before any thread exists), parsing one
+file at a time. Several files go to a worker in one round trip and come back one by one as they are
+parsed, so a batch costs one message each way per file and the per-file timeout still holds.
+
+Whose fault is it? A file that hangs MediaInfo past the timeout, or kills a worker that had
+proven itself ready and then kills a fresh one too, gets Facts with ``kind="unreadable"`` and a
+plain-words ``error``. A worker that dies while idle (kill -9, the OOM killer) costs the next
+file nothing: it is retried on a fresh worker. Workers that cannot start at all are the tool's
+fault: :class:`ProbeUnavailable` is raised, nothing is recorded against any file, and
+:attr:`ProbePool.health` (with the ``on_health`` callback) says what is wrong until a worker
+starts again. The pool also gives back-pressure: callers block while every worker is busy.
 """
 
 from __future__ import annotations
@@ -14,50 +23,36 @@ import os
 import queue
 import threading
 import time
-from collections import Counter
-from multiprocessing.connection import Connection
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from typing import Any
 
 from .hookspecs import hookimpl
 from .model import Asset, Facts
+from .probe_worker import (MAX_SEQUENCE_SAMPLES, TRACK_KINDS, _worker_main, facts_for_file, facts_for_sequence,
+                           is_utf8, library_version, parse_tracks, sample_frames)
 
-TRACK_KINDS = {"General": "general", "Video": "video", "Audio": "audio", "Image": "image",
-               "Other": "other", "Text": "text"}
-MAX_SEQUENCE_SAMPLES = 12
+__all__ = ["DENIED", "MAX_SEQUENCE_SAMPLES", "TRACK_KINDS", "MediaInfoProbe", "ProbeHealth", "ProbePool",
+           "ProbeUnavailable", "access_problem", "facts_for_file", "facts_for_sequence", "is_utf8", "library_version",
+           "parse_tracks", "request_for", "sample_frames"]
 
-
-def _library_version() -> str:
-    try:
-        from pymediainfo import MediaInfo
-        lib = MediaInfo._get_library()  # (lib, handle, lib_version_str, lib_version)
-        return f"mediainfo {lib[2]}"
-    except Exception:
-        return "mediainfo"
-
-
-def open_noatime(path: str) -> Any:
-    """Open read-only without updating the access time where the kernel allows it."""
-    flags = os.O_RDONLY | getattr(os, "O_NOATIME", 0)
-    try:
-        fd = os.open(path, flags)
-    except PermissionError:  # O_NOATIME needs ownership (or CAP_FOWNER): fall back to a plain read
-        fd = os.open(path, os.O_RDONLY)
-    return os.fdopen(fd, "rb")
+READY_TIMEOUT = 20.0
+"""Seconds a new worker has to load libmediainfo and say it is ready (a few ms when healthy)."""
+START_ATTEMPTS = 3
+"""Fresh workers tried, one after the other, before the tool is declared unavailable."""
+CHUNK = 8
+"""Most files sent to one worker in one round trip by :meth:`ProbePool.facts_many`."""
+SIDECAR_EXTENSIONS = (".mhl", ".xml")
+"""With checksum lists (:func:`reelwatch.manifests.is_manifest_name`): records about media, not media."""
 
 
-def is_utf8(path: str) -> bool:
-    """False for a name holding bytes that are not UTF-8 (shown by Python as lone surrogates)."""
-    if path.isascii():
-        return True
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+class ProbeUnavailable(RuntimeError):
+    """No MediaInfo worker can be started: the tool is broken, the file was not looked at."""
 
 
-def shown_name(path: str) -> str:
-    return path if is_utf8(path) else os.fsencode(path).decode("utf-8", "replace")
+class _StartFailed(Exception):
+    pass
 
 
 DENIED = "permission denied"
@@ -84,150 +79,124 @@ def access_problem(path: str) -> str | None:
     return None
 
 
-def parse_tracks(path: str, noatime: bool = False) -> dict[str, Any]:
-    """Run MediaInfo on one file and return its tracks as plain data (in this process).
-
-    With ``noatime`` the file is opened by us with ``O_NOATIME`` and handed to MediaInfo as
-    a stream, so that checking leaves access times alone. MediaInfo's stream mode reports
-    fewer fields on some files (MP4 delay and frame count, MXF footer), so it is opt-in:
-    by default MediaInfo opens the file itself and reports everything.
-    """
-    from pymediainfo import MediaInfo
-
-    if noatime:
-        with open_noatime(path) as fh:
-            mi = MediaInfo.parse(fh, buffer_size=64 << 10, mediainfo_options={"File_FileName": shown_name(path)})
-    elif not is_utf8(path) and os.path.isdir("/proc/self/fd"):
-        # libmediainfo cannot open a name whose bytes are not UTF-8: hand it our own open file
-        # under a name it can open, so that it still reads the file itself and reports everything
-        with open_noatime(path) as fh:
-            mi = MediaInfo.parse(f"/proc/self/fd/{fh.fileno()}")
-    else:
-        mi = MediaInfo.parse(path)
-    out: dict[str, Any] = {"general": {}, "video": [], "audio": [], "image": [], "other": [], "text": []}
-    for track in mi.tracks:
-        kind = TRACK_KINDS.get(track.track_type)
-        if kind is None:
-            continue
-        data = {k: v for k, v in track.to_data().items() if not k.startswith("other_") or k == "other_general_compliance"}
-        for noisy in ("complete_name", "folder_name", "file_name", "file_name_extension",
-                      "file_last_modification_date", "file_last_modification_date__local",
-                      "file_creation_date", "file_creation_date__local"):
-            data.pop(noisy, None)
-        if kind == "general":
-            out["general"] = data
-        else:
-            out[kind].append(data)
-    return out
-
-
-def facts_for_file(path: str, noatime: bool = False) -> dict[str, Any]:
-    """Facts of one file, as a plain mapping (runs in a worker process)."""
-    try:
-        size = os.stat(path).st_size
-    except FileNotFoundError:
-        return {"kind": "missing", "error": "the file disappeared before it could be read"}
-    except OSError as exc:
-        return {"kind": "unreadable", "error": f"cannot read the file: {exc.strerror}"}
-    if size == 0:
-        return {"kind": "empty", "error": "the file is empty (0 bytes)"}
-    try:
-        tracks = parse_tracks(path, noatime)
-    except FileNotFoundError:
-        return {"kind": "missing", "error": "the file disappeared before it could be read"}
-    except OSError as exc:
-        return {"kind": "unreadable", "error": f"cannot read the file: {exc.strerror or exc}"}
-    except Exception as exc:
-        return {"kind": "unreadable", "error": f"MediaInfo could not parse it: {type(exc).__name__}: {exc}"}
-    fmt = tracks["general"].get("format")
-    has_tracks = any(tracks[k] for k in ("video", "audio", "image"))
-    if fmt is None and not has_tracks:
-        return {"kind": "unreadable", "error": "MediaInfo does not recognise this as media", **tracks}
-    return {"kind": "media", **tracks}
-
-
-def facts_for_sequence(paths: list[str], sizes: list[int], noatime: bool = False) -> dict[str, Any]:
-    """Facts of an image sequence: the first frame's tracks, plus sampled frames.
-
-    Every frame whose size differs from the usual frame size is sampled (a different
-    resolution or bit depth shows there first), then the first, last and evenly spaced
-    frames, up to a bound. Each sampled image track carries ``frame_index``.
-    """
-    if not paths:
-        return {"kind": "missing", "error": "the sequence has no frames"}
-    usual = Counter(sizes).most_common(1)[0][0]
-    chosen = [0, len(paths) - 1]
-    chosen += [i for i, s in enumerate(sizes) if s != usual][: MAX_SEQUENCE_SAMPLES // 2]
-    step = max(1, len(paths) // (MAX_SEQUENCE_SAMPLES // 2))
-    chosen += list(range(0, len(paths), step))
-    picks = sorted(set(chosen))[: MAX_SEQUENCE_SAMPLES * 2]
-    first = facts_for_file(paths[0], noatime)
-    if first.get("kind") != "media":
-        return first
-    images = []
-    for i in picks:
-        sample = first if i == 0 else facts_for_file(paths[i], noatime)
-        for track in (sample.get("image") or sample.get("video") or [{}])[:1]:
-            images.append({**track, "frame_index": i, "frame_kind": sample.get("kind"),
-                           "frame_error": sample.get("error")})
-    return {**first, "kind": "image_sequence", "image": images}
-
-
-def _worker_main(conn: Connection) -> None:
-    while True:
-        try:
-            request = conn.recv()
-        except (EOFError, KeyboardInterrupt):
-            return
-        if request is None:
-            return
-        kind, payload, noatime = request
-        try:
-            result = facts_for_sequence(*payload, noatime) if kind == "sequence" else facts_for_file(payload, noatime)
-        except Exception as exc:  # pragma: no cover - facts_for_file already guards
-            result = {"kind": "unreadable", "error": f"probe failed: {type(exc).__name__}: {exc}"}
-        conn.send(result)
-
-
 class _Worker:
     def __init__(self, ctx: Any) -> None:
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="reelwatch-probe")
-        self.proc.start()
-        child.close()
+        try:
+            self.proc.start()
+        finally:
+            child.close()
+        self.version = ""
+
+    def ensure_ready(self, timeout: float) -> None:
+        """Wait for the worker's first word; raise _StartFailed with the reason when it does not come."""
+        if self.version:
+            return
+        try:
+            if not self.conn.poll(timeout):
+                raise _StartFailed(f"a new MediaInfo worker did not start within {timeout:g} s")
+            word, detail = self.conn.recv()
+        except (EOFError, OSError):
+            self.proc.join(1)
+            raise _StartFailed(f"MediaInfo worker processes exit as soon as they start "
+                               f"(exit code {self.proc.exitcode})") from None
+        if word != "ready":
+            raise _StartFailed(detail)
+        self.version = detail
 
     def kill(self) -> None:
         try:
             self.proc.kill()
             self.proc.join(2)
+        except Exception:  # noqa: BLE001 - a worker that never started has nothing to kill
+            pass
         finally:
             self.conn.close()
 
 
-class ProbePool:
-    """A fixed set of MediaInfo worker processes; thread-safe; blocks when all are busy."""
+def _context() -> Any:
+    """A forkserver where the platform has one: workers are forks of a clean, single-threaded
+    server that has imported this module (about 5 ms each instead of a new interpreter)."""
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["reelwatch.probe_worker"])
+        return ctx
+    return mp.get_context("spawn")
 
-    def __init__(self, workers: int = 0, timeout: float = 30.0, noatime: bool = False) -> None:
+
+@dataclass
+class ProbeHealth:
+    """The tool's health, for ``status``, metrics and the admin."""
+
+    ok: bool = True
+    detail: str = ""
+    since: float = field(default_factory=time.time)
+    restarts: int = 0
+    """Workers replaced after dying or hanging."""
+    start_failures: int = 0
+    """Workers that could not start."""
+
+
+Request = tuple[str, Any]
+
+
+def request_for(asset: Asset) -> Request:
+    if asset.sequence is not None:
+        return "sequence", (list(asset.member_paths()), list(asset.sequence.frame_sizes))
+    return "file", asset.path
+
+
+class ProbePool:
+    """A set of MediaInfo worker processes; thread-safe; blocks when all are busy.
+
+    ``on_health(ok, detail)`` is called (from a probing thread) when the tool breaks or recovers.
+    """
+
+    def __init__(self, workers: int = 0, timeout: float = 30.0, *, ready_timeout: float = READY_TIMEOUT,
+                 on_health: Callable[[bool, str], None] | None = None) -> None:
         self.size = workers or os.cpu_count() or 2
         self.timeout = timeout
-        self.noatime = noatime
-        self.version = _library_version()
-        self._ctx = mp.get_context("spawn")
+        self.ready_timeout = ready_timeout
+        self.on_health = on_health
+        self.version = "mediainfo"
+        self.health = ProbeHealth()
+        self._ctx = _context()
+        self._fork = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         self._idle: queue.Queue[_Worker | None] = queue.Queue()
         self._lock = threading.Lock()
         self._started = 0
         self._closed = False
+        self._live: set[_Worker] = set()
 
-    def start(self) -> ProbePool:
-        """Start every worker now, so that the first file is not kept waiting for one."""
+    def start(self, count: int | None = None) -> ProbePool:
+        """Start workers now (all of them by default), so the first file does not wait for one.
+        A worker that cannot start is reported when it is first used."""
         workers = []
         with self._lock:
-            while self._started < self.size:
+            while self._started < min(self.size, count or self.size):
                 self._started += 1
-                workers.append(_Worker(self._ctx))
+                worker = self._spawn_locked()
+                if worker is None:
+                    break
+                workers.append(worker)
         for w in workers:
             self._idle.put(w)
         return self
+
+    def _spawn_locked(self) -> _Worker | None:
+        # While this process has a single thread (``reelwatch check`` at its very start), a plain
+        # fork is safe and costs nothing: the first worker loads MediaInfo while we load the config
+        # and the plugins. Later workers come from the forkserver: forking a threaded process is not.
+        ctx = self._fork if self._fork is not None and threading.active_count() == 1 else self._ctx
+        try:
+            worker = _Worker(ctx)
+            self._live.add(worker)
+            return worker
+        except Exception as exc:  # noqa: BLE001 - cannot fork, no server, no memory: the tool's problem
+            self._started -= 1
+            self._last_start_error = f"cannot start a MediaInfo worker: {type(exc).__name__}: {exc}"
+            return None
 
     def _take(self) -> _Worker:
         with self._lock:
@@ -235,39 +204,172 @@ class ProbePool:
                 raise RuntimeError("probe pool is closed")
             if self._idle.empty() and self._started < self.size:
                 self._started += 1
-                return _Worker(self._ctx)
+                worker = self._spawn_locked()
+                if worker is None:
+                    raise _StartFailed(self._last_start_error)
+                return worker
         worker = self._idle.get()
         if worker is None:
             raise RuntimeError("probe pool is closed")
         return worker
 
-    def _run(self, request: tuple[str, Any, bool], label: str) -> dict[str, Any]:
-        worker = self._take()
-        started = time.monotonic()
-        try:
-            worker.conn.send(request)
-            if worker.conn.poll(self.timeout):
-                result = worker.conn.recv()
-                self._idle.put(worker)
-                return result
-            reason = (f"MediaInfo did not finish reading {label} within {self.timeout:g} s "
-                      "and was stopped (a known hang on some MXF files)")
-        except (EOFError, OSError, BrokenPipeError):
-            reason = f"MediaInfo crashed while reading {label}"
+    def _discard(self, worker: _Worker) -> None:
         worker.kill()
         with self._lock:
             self._started -= 1
-        return {"kind": "unreadable", "error": reason,
-                "general": {"probe_seconds": round(time.monotonic() - started, 3)}}
+            self._live.discard(worker)
+
+    def cancel(self) -> None:
+        """Stop now (Ctrl-C, SIGTERM): every worker is killed, and waiting callers get ProbeUnavailable."""
+        with self._lock:
+            self._closed = True
+            live = list(self._live)
+        for worker in live:
+            worker.kill()
+        for _ in range(self.size):
+            self._idle.put(None)
+
+    def _ready_worker(self) -> _Worker:
+        """An idle or new worker that has said it is ready; ProbeUnavailable when none will start."""
+        reason = ""
+        for _ in range(START_ATTEMPTS):
+            try:
+                worker = self._take()
+            except RuntimeError:  # closed or cancelled under us
+                raise ProbeUnavailable("the probe was stopped") from None
+            except _StartFailed as exc:
+                reason = str(exc)
+                self.health.start_failures += 1
+                continue
+            if worker.version and not worker.proc.is_alive():  # died while idle: not this file's doing
+                self.health.restarts += 1
+                self._discard(worker)
+                continue
+            try:
+                worker.ensure_ready(self.ready_timeout)
+            except _StartFailed as exc:
+                reason = str(exc)
+                self.health.start_failures += 1
+                self._discard(worker)
+                continue
+            self.version = worker.version
+            self._set_health(True, "")
+            return worker
+        self._set_health(False, reason or "MediaInfo workers cannot start")
+        raise ProbeUnavailable(self.health.detail)
+
+    def _set_health(self, ok: bool, detail: str) -> None:
+        if ok == self.health.ok and (ok or detail == self.health.detail):
+            return
+        self.health.ok, self.health.detail, self.health.since = ok, detail, time.time()
+        if self.on_health is not None:
+            self.on_health(ok, detail)
+
+    def _exchange(self, worker: _Worker, items: Sequence[Request]) -> tuple[list[dict[str, Any]], str | None]:
+        """Send requests in one message; collect results until done, a timeout or the worker's death."""
+        got: list[dict[str, Any]] = []
+        try:
+            worker.conn.send(list(items))
+            for _ in items:
+                if not worker.conn.poll(self.timeout):
+                    return got, "timeout"
+                got.append(worker.conn.recv())
+        except (EOFError, OSError):
+            return got, "died"
+        return got, None
+
+    def run(self, items: Sequence[Request]) -> list[dict[str, Any]]:
+        """Facts (plain data) for requests, in order. Raises ProbeUnavailable."""
+        results: list[dict[str, Any]] = []
+        pending = list(items)
+        died_on: int | None = None  # index (in results) of the file a proven worker already died on
+        while pending:
+            worker = self._ready_worker()
+            started = time.monotonic()
+            got, fault = self._exchange(worker, pending)
+            results += got
+            pending = pending[len(got):]
+            if self._closed:
+                raise ProbeUnavailable("the probe was stopped")
+            if fault is None:
+                self._idle.put(worker)
+                break
+            self._discard(worker)
+            self.health.restarts += 1
+            if fault == "timeout":
+                results.append(self._failed(f"MediaInfo did not finish reading this file within {self.timeout:g} s "
+                                            "and was stopped (a known hang on some MXF files)", started))
+                pending, died_on = pending[1:], None
+            elif died_on == len(results):  # twice on the same file, the second time on a fresh worker
+                results.append(self._failed("MediaInfo crashed while reading this file (twice, on fresh workers)",
+                                            started))
+                pending, died_on = pending[1:], None
+            else:  # perhaps the file, perhaps a worker killed from outside: try once more on a fresh one
+                died_on = len(results)
+        return results
+
+    @staticmethod
+    def _failed(reason: str, started: float) -> dict[str, Any]:
+        return {"kind": "unreadable", "error": reason, "general": {"probe_seconds": round(time.monotonic() - started, 3)}}
+
+    def _facts(self, data: dict[str, Any]) -> Facts:
+        return Facts.from_mapping({**data, "probe": self.version})
+
+    def _known(self, asset: Asset) -> Facts | None:
+        """Facts that need no MediaInfo: a file reelwatch may not read (:func:`access_problem`),
+        an empty file, or a sidecar (checksum list, ASC MHL file, XML) that the integrity rules
+        read themselves, with O_NOATIME (MediaInfo would not)."""
+        denied = access_problem(asset.member_paths()[0])
+        if denied is not None:
+            return Facts(kind="unreadable", error=denied, probe=self.version)
+        if asset.sequence is not None:
+            return None
+        if asset.size == 0:
+            return Facts(kind="empty", error="the file is empty (0 bytes)", probe=self.version)
+        from .manifests import is_manifest_name
+        low = asset.name.lower()
+        if low.endswith(SIDECAR_EXTENSIONS) or is_manifest_name(low):
+            return Facts(kind="sidecar", probe=self.version)
+        return None
 
     def facts(self, asset: Asset) -> Facts:
-        if asset.sequence is not None:
-            request: tuple[str, Any, bool] = (
-                "sequence", (list(asset.member_paths()), list(asset.sequence.frame_sizes)), self.noatime)
-        else:
-            request = ("file", asset.path, self.noatime)
-        data = self._run(request, "this file")
-        return Facts.from_mapping({**data, "probe": self.version})
+        """Facts of one asset. Raises ProbeUnavailable when no worker can be started."""
+        known = self._known(asset)
+        return known if known is not None else self._facts(self.run([request_for(asset)])[0])
+
+    def facts_many(self, assets: Sequence[Asset]) -> Iterator[tuple[int, Facts | ProbeUnavailable]]:
+        """(index, facts) for many assets, in the order they are ready: up to CHUNK files per round
+        trip, on every worker at once. An index whose facts could not be read because no worker
+        starts comes with the ProbeUnavailable instead."""
+        todo = []
+        for i, asset in enumerate(assets):
+            known = self._known(asset)
+            if known is not None:
+                yield i, known
+            else:
+                todo.append(i)
+        if not todo:
+            return
+        # a sequence is a dozen parses: each goes alone, first, so that no worker is left with all of them
+        chunks = [[i] for i in todo if assets[i].sequence is not None]
+        singles = [i for i in todo if assets[i].sequence is None]
+        chunk = max(1, min(CHUNK, len(singles) // (self.size * 4) or 1))
+        chunks += [singles[n:n + chunk] for n in range(0, len(singles), chunk)]
+
+        def one(idx: list[int]) -> list[tuple[int, Facts | ProbeUnavailable]]:
+            try:
+                return list(zip(idx, map(self._facts, self.run([request_for(assets[i]) for i in idx])), strict=True))
+            except ProbeUnavailable as exc:
+                return [(i, exc) for i in idx]
+
+        with ThreadPoolExecutor(max_workers=min(self.size, len(chunks)), thread_name_prefix="reelwatch-probe") as ex:
+            futures = [ex.submit(one, c) for c in chunks]
+            try:
+                for fut in as_completed(futures):
+                    yield from fut.result()
+            finally:
+                for fut in futures:
+                    fut.cancel()
 
     def close(self) -> None:
         with self._lock:
@@ -296,15 +398,15 @@ class ProbePool:
 
 
 class MediaInfoProbe:
-    """The builtin ``probe`` hook implementation, backed by a :class:`ProbePool`."""
+    """The builtin ``probe`` and ``probe_many`` hook implementations, backed by a :class:`ProbePool`."""
 
     def __init__(self, pool: ProbePool) -> None:
         self.pool = pool
 
     @hookimpl
     def probe(self, asset: Asset) -> Facts:
-        denied = access_problem(asset.member_paths()[0])
-        if denied is not None:
-            return Facts(kind="unreadable", error=denied, probe=self.pool.version)
         return self.pool.facts(asset)
 
+    @hookimpl
+    def probe_many(self, assets: Sequence[Asset]) -> Iterator[tuple[int, Facts | ProbeUnavailable]]:
+        return self.pool.facts_many(assets)

@@ -15,7 +15,8 @@ daemon: SQLite in WAL mode takes both) picks a sample of files with recorded che
 
 Files with an open ``integrity.hash_changed`` are checked again first: the finding resolves when
 the file matches the checksum recorded before the damage (restored from another copy) and stays
-open otherwise.
+open otherwise. The files found changed or restored are then judged again by the batch rules (the
+command line passes them to ``batch_done``): a card that was "safe to format" is not any more.
 """
 
 from __future__ import annotations
@@ -144,6 +145,8 @@ class _Run:
         """Files stat'ed by the sample (skipped ones included)."""
         self.volumes = _volumes(config)
         self._up: dict[str, bool] = {}
+        self.touched: list[Asset] = []
+        """Files found changed or restored: what they feed (a card's verdict) is judged again."""
 
     def locate(self, path: str) -> tuple[_Volume, str] | None:
         """(volume, relative path) of an absolute path, or None outside every volume."""
@@ -194,6 +197,7 @@ class _Run:
             self.report.still_changed += 1
             return carry
         self.report.restored.append(loc[1])
+        self.touched.append(Asset(loc[0].name, loc[0].root, loc[1], st.st_size, st.st_mtime_ns))
         self.store.save_hash(path, algo, st.st_size, st.st_mtime_ns, digest)
         return None
 
@@ -245,6 +249,7 @@ class _Run:
             self.store.audit("rehash_verified", vol.name, rel, algo=algo)
             return None
         self.report.changed.append(rel)
+        self.touched.append(Asset(vol.name, vol.root, rel, st.st_size, st.st_mtime_ns))
         self.store.save_hash(path, algo, st.st_size, st.st_mtime_ns, digest)
         for other in rows:
             if other != algo:
@@ -320,14 +325,18 @@ def sample_size(sample: int | float, total: int) -> int:
 
 def rehash(store: Store, config: Config, *, sample: int | float, algo: str | None = None,
            clock: Callable[[], float] = time.time, rng: random.Random | None = None, router: Router | None = None,
-           max_bytes: int | None = None, max_seconds: float | None = None) -> RehashReport:
+           max_bytes: int | None = None, max_seconds: float | None = None,
+           rejudge: Callable[[list[Asset]], Any] | None = None) -> RehashReport:
     """Re-hash a sample of the files with recorded checksums and report silent changes.
 
     ``sample`` is a number of files or a fraction of them; files with an open
     ``integrity.hash_changed`` are re-checked first and count towards it. ``algo`` limits the run
     to checksums of one algorithm. ``router`` decides who hears about a finding (the daemon's
     :class:`reelwatch.pipeline.Router`; by default owner and impacts only). Reading stops when
-    ``max_bytes`` or ``max_seconds`` is used up (a file already started is finished).
+    ``max_bytes`` or ``max_seconds`` is used up (a file already started is finished). ``rejudge`` is
+    called with the files found changed or restored, after their findings are recorded, so that what
+    they feed is judged again (the command line runs the ``batch_done`` rules over them: a card that
+    was "safe to format" is not any more).
     """
     from .pipeline import apply_defaults
     algo = normalize_algo(algo) if algo else None
@@ -358,6 +367,8 @@ def rehash(store: Store, config: Config, *, sample: int | float, algo: str | Non
             raised.append(finding)
     findings = [f for f in (apply_defaults(f, config) for f in raised) if f is not None]
     store.commit_batch(findings, {scope_of(r.volume, r.relpath) for r in open_rows}, [PLUGIN], router)
+    if rejudge is not None and run.touched:
+        rejudge(run.touched)
     report.elapsed = clock() - run.started
     store.audit("rehash", **{k: v for k, v in report.to_dict().items() if k not in ("changed", "restored")},
                 changed=len(report.changed), restored=len(report.restored))

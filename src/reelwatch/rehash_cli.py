@@ -15,11 +15,8 @@ import re
 import sys
 from collections.abc import Sequence
 
-from . import rehash as engine
-from .config import ConfigError
-from .hashing import normalize_algo
-from .rehash import rehash, sample_size
-from .store import Store
+# The engine is imported where it is used: ``reelwatch check`` builds this parser too, and must
+# not pay for loading it (issue 12: start-up of a one-file check).
 
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15}
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -31,6 +28,7 @@ def parse_sample(text: str) -> int | float:
     try:
         value: int | float = float(text[:-1]) / 100 if text.endswith("%") else (
             int(text) if text.isdigit() else float(text))
+        from .rehash import sample_size
         sample_size(value, 1)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a sample: write a number of files (200) or a "
@@ -68,6 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_rehash(args: argparse.Namespace) -> int:
     """Run from the command line: exit 0 when nothing changed silently, 1 when something did."""
     from .app import load_runtime
+    from .hashing import normalize_algo
+    from .pipeline import Pipeline
+    from .rehash import rehash
+    from .store import Store
     from .pipeline import Router as PipelineRouter
     runtime = load_runtime(args.config, None)
     config = runtime.config
@@ -82,10 +84,12 @@ def cmd_rehash(args: argparse.Namespace) -> int:
             print(f"reelwatch rehash: {exc}", file=sys.stderr)
             return 2
     store = Store(path)
+    pipeline = Pipeline(runtime.pm, config, store)
     try:
         report = rehash(store, config, sample=args.sample, algo=args.algo, rng=random.Random(args.seed),
                         router=PipelineRouter(runtime.pm, config), max_bytes=args.max_bytes,
-                        max_seconds=args.max_time)
+                        max_seconds=args.max_time,
+                        rejudge=lambda assets: pipeline.finish_batch(assets, store.next_batch()))
     finally:
         store.close()
     if args.format == "json":
@@ -96,6 +100,8 @@ def cmd_rehash(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from . import rehash as engine
+    from .config import ConfigError
     """``python -m reelwatch.rehash_cli --config X`` (the same as ``reelwatch rehash``)."""
     from .log import configure_logging
     parser = argparse.ArgumentParser(prog="reelwatch rehash", description=(engine.__doc__ or "").splitlines()[0])

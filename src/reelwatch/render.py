@@ -99,15 +99,23 @@ class _Item:
         return (KIND_ORDER.get(self.kind, 9), -self.severity, -len(self.findings), self.group, self.rule)
 
 
+def _said(f: Mapping[str, Any]) -> str:
+    """What a finding says, its own file name left out: findings that say the same are one item."""
+    name = _name(f)
+    return str(f.get("message") or "").replace(name, "\0") if name != "(no name)" else str(f.get("message") or "")
+
+
 def _items(message: Message) -> tuple[list[_Item], list[_Item]]:
-    """Problems and resolved notices, bucketed by group, kind and rule, best first."""
+    """Problems and resolved notices, bucketed by group, kind, rule and (problems) what they say, best first:
+    500 empty clips are one item, a plate with a different problem under the same rule is an item of its own."""
     buckets: dict[tuple[Any, ...], _Item] = {}
     for notice in message.notices:
         f = mapping(notice.finding)
         kind = str(notice.kind) if notice.kind in (*KIND_ORDER, "resolved") else "new"
         group = group_of(f)
         rule = str(f.get("rule") or "unknown rule")
-        item = buckets.setdefault((group, kind, rule), _Item(group, kind, rule, []))
+        said = "" if kind == "resolved" else _said(f)
+        item = buckets.setdefault((group, kind, rule, said), _Item(group, kind, rule, []))
         item.findings.append(f)
     for item in buckets.values():
         item.findings.sort(key=lambda f: str(f.get("relpath") or f.get("path") or ""))
@@ -165,16 +173,17 @@ def _detail(item: _Item, role: str) -> Block:
     """The full item: found, where, expected, who is affected and why, the fix, ids to ack."""
     fs = item.findings
     first = fs[0]
-    messages = {str(f.get("message") or "") for f in fs}
     head: list[Span | str] = [bold(("ESCALATED " if item.kind == "escalated" else "") + item.severity.name), ": "]
     if item.kind == "changed":
         head.append("changed: ")
     head.append(_str(first.get("message")) or "a check failed")
     where, where_line = _where(item)
     head += where
-    if len(messages) > 1:
-        head.append(" (the others are similar)")
     subs: list[Line] = [where_line] if where_line else []
+    subs += _copies(first)
+    also = _also(first)
+    if also:
+        subs.append(line("Also found in it (the same problem): ", _str("; ".join(also), PROSE_MAX)))
     expected, impact, fix = _first(fs, "expected"), _first(fs, "impact"), _first(fs, "fix")
     owner = _owner(fs)
     raw = next((f.get("impacts") for f in fs if f.get("impacts")), ())
@@ -196,6 +205,32 @@ def _detail(item: _Item, role: str) -> Block:
         subs.append(line("Your fix: " if owner else "Fix: ", fix))
     subs.append(_ack_line(item.rule, _ids(fs)))
     return Block("li", line(*head), tuple(subs))
+
+
+def _copies(f: Mapping[str, Any]) -> list[Line]:
+    """The other places of a finding that is the same problem on several copies."""
+    places = f.get("locations")
+    if not isinstance(places, list | tuple) or len(places) < 2:
+        return []
+    here = (f.get("volume"), f.get("relpath"))
+    others = [p for p in places if isinstance(p, Mapping) and (p.get("volume"), p.get("relpath")) != here]
+    shown = [code(clip(visible(f"{p.get('volume')}: {p.get('path') or p.get('relpath')}"), PATH_MAX))
+             for p in others[:4]]
+    spans: list[Span | str] = ["Also on: "]
+    for i, s in enumerate(shown):
+        spans += [", " if i else "", s]
+    if len(others) > 4:
+        spans.append(f" and {len(others) - 4} more")
+    return [line(*spans)]
+
+
+def _also(f: Mapping[str, Any]) -> list[str]:
+    """What other rules found in the same file, listed under the root cause (see reelwatch.fold)."""
+    details = f.get("details")
+    found = details.get("also") if isinstance(details, Mapping) else None
+    if not isinstance(found, list | tuple):
+        return []
+    return [f"{a.get('rule')}: {a.get('message')}" for a in found if isinstance(a, Mapping)]
 
 
 def _ack_line(rule: str, ids: Sequence[str]) -> Line:
@@ -362,9 +397,10 @@ def _redact(text: str) -> str:
 
 
 def _plain(message: Message) -> Rendered:
-    """A test, admin or positive message: its subject and text, made safe."""
+    """A test, admin, positive or retraction message: its subject and text, made safe."""
     subject = _redact(str(message.subject or ""))
-    defaults = {"test": "Test message", "admin": "reelwatch needs attention", "positive": "Good news"}
+    defaults = {"test": "Test message", "admin": "reelwatch needs attention", "positive": "Good news",
+                "retraction": "What reelwatch said is NO LONGER true"}
     subject = subject or defaults.get(message.kind, "reelwatch")
     label = "reelwatch admin: " if message.kind == "admin" else ""
     title = clip(defuse_mentions(one_line(f"[{_production(message)}] {label}{subject}")), TITLE_MAX)

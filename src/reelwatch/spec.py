@@ -39,7 +39,7 @@ class Scope:
 
     def finding(self, family: str, message: str, expected: str, *, severity: Severity | None = None,
                 rate: Fraction | None = None, details: Mapping[str, Any] | None = None, owner: str | None = None,
-                fix: str | None = None) -> Finding:
+                fix: str | None = None, impact: str | None = None) -> Finding:
         fam = FAMILIES[family]
         rate_text = format_rate(rate or self.base_rate) if (rate or self.base_rate) else "the production's"
         fill = {"expected": expected, "rate": rate_text}
@@ -47,7 +47,8 @@ class Scope:
             rule=fam.rule, severity=severity if severity is not None else fam.severity, asset=self.asset,
             message=message, owner=owner or ("supervisor" if family == "policy_unsupported" else self.owner),
             impacts=fam.delivery_impacts if self.delivery else fam.impacts,
-            expected=expected, impact=(fam.delivery_impact if self.delivery else fam.impact).format(**fill),
+            expected=expected,
+            impact=impact or (fam.delivery_impact if self.delivery else fam.impact).format(**fill),
             fix=fix or (fam.delivery_fix if self.delivery else fam.fix).format(**fill),
             details={"profile": self.name, **(details or {})},
         )
@@ -162,8 +163,14 @@ def _audio(scope: Scope, facts: Facts, out: list[Finding]) -> None:
         return
     if not tracks:
         if 0 not in p.audio_channels:
-            out.append(scope.finding("audio", f"the file has no audio; profile {scope.name!r} requires audio",
-                                     "audio tracks"))
+            # the family's impact ("convert or resample this audio") fits audio that is there, not none at all
+            out.append(scope.finding(
+                "audio", f"the file has no audio; profile {scope.name!r} requires audio", "audio tracks",
+                impact=("The delivery has no sound: editorial and sound cannot use it as delivered" if scope.delivery
+                        else "There is no sound in this clip: editorial has no camera audio to sync the production "
+                             "sound by, and any sound meant to be recorded on camera is lost"),
+                fix=None if scope.delivery else "Check the camera's audio inputs and recording settings before "
+                                                "the next roll, and tell sound and editorial which clips have none"))
         return
     samples = [("" if len(tracks) == 1 else f"audio track {i + 1}", t) for i, t in enumerate(tracks)]
     if p.audio_codec:

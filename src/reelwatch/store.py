@@ -18,10 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import locations
 from .model import Asset, Facts, Finding, Severity
 from .statedb import corrupt_from, is_corrupt, is_disk_full, open_db, target_id
 
 SCHEMA_VERSION = 2
+HASH_MEMO = 200_000
+"""Hashes an in-memory state keeps in a dict (about 30 MB at most)."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS assets (
@@ -61,6 +64,8 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL DEFAULT '{}');
 CREATE INDEX IF NOT EXISTS audit_asset ON audit (volume, relpath);
 CREATE INDEX IF NOT EXISTS audit_relpath ON audit (relpath);
+CREATE TABLE IF NOT EXISTS tool_status (
+    name TEXT PRIMARY KEY, health TEXT NOT NULL, detail TEXT, held INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS volume_status (
     volume TEXT PRIMARY KEY, observer TEXT, health TEXT, last_event REAL, queue_depth INTEGER,
     detail TEXT, updated REAL NOT NULL);
@@ -133,12 +138,20 @@ class Store:
         self.clock = clock
         self.hasher: Callable[[str, str], str] | None = None
         """How files are hashed for ``History.file_hash`` (None: plain streaming hash)."""
+        self.on_gone: Callable[[str, str], None] | None = None
+        """Told (volume, relpath) when a live asset is marked gone: what it fed (a card verdict, a
+        folder's seal) must be judged again."""
         self._lock = threading.RLock()
+        self._hashes: dict[tuple[str, str, int, int], str] = {}
+        """Hashes by file version, for an in-memory state: read back without a query (rules share them)."""
         self.on_fault: Callable[[str, BaseException], None] | None = None
         """Called with ("full" | "corrupt", error) when a write finds the disk full or the file damaged."""
         self._target_ids: dict[str, str] = {}
-        self.db, self._salt = open_db(self.path, SCHEMA, SCHEMA_VERSION, readonly=readonly)
+        self.db, self._salt = open_db(self.path, SCHEMA + locations.SCHEMA, SCHEMA_VERSION, readonly=readonly)
         self._odd_recorded = self.db.odd
+        if not readonly:
+            with self.tx() as db:
+                locations.backfill(db)
 
     def target_id(self, target: str) -> str:
         """The id the outbox records for a notification target (never the URL itself)."""
@@ -278,12 +291,32 @@ class Store:
     def mark_gone(self, volume: str, relpath: str) -> None:
         now = self.clock()
         with self.tx() as db:
-            db.execute("UPDATE assets SET gone_at=? WHERE volume=? AND relpath=? AND gone_at IS NULL",
-                       (now, volume, relpath))
+            cur = db.execute("UPDATE assets SET gone_at=? WHERE volume=? AND relpath=? AND gone_at IS NULL",
+                             (now, volume, relpath))
             db.execute("INSERT INTO audit (ts, event, volume, relpath) VALUES (?, 'gone', ?, ?)",
                        (now, volume, relpath))
+        if cur.rowcount and self.on_gone is not None:
+            self.on_gone(volume, relpath)  # outside the transaction: the listener may write
 
     # -- the check transaction ---------------------------------------------------------
+    def cached_facts_many(self, assets: Sequence[Asset]) -> dict[Asset, Facts]:
+        """Cached facts of many asset versions, one query per volume and 500 paths."""
+        out: dict[Asset, Facts] = {}
+        by_volume: dict[str, dict[str, Asset]] = {}
+        for a in assets:
+            by_volume.setdefault(a.volume, {})[a.relpath] = a
+        for volume, wanted in by_volume.items():
+            rels = list(wanted)
+            for n in range(0, len(rels), 500):
+                part = rels[n:n + 500]
+                rows = self.query(f"SELECT relpath, size, mtime_ns, facts FROM assets WHERE volume=? AND relpath IN "
+                                  f"({','.join('?' * len(part))}) AND facts IS NOT NULL", (volume, *part))
+                for r in rows:
+                    a = wanted[r["relpath"]]
+                    if (a.size, a.mtime_ns) == (r["size"], r["mtime_ns"]):
+                        out[a] = Facts.from_json(r["facts"])
+        return out
+
     def commit_check(self, asset: Asset, facts: Facts, findings: Sequence[Finding], router: Router,
                      batch: int) -> list[int]:
         """Record a checked asset version, its findings and their notices in one transaction.
@@ -292,25 +325,40 @@ class Store:
         noticed to their roles; open ones that are gone are resolved and noticed as resolved.
         Returns the ids of the new findings.
         """
+        return self.commit_checks([(asset, facts, findings)], router, batch)
+
+    def commit_checks(self, checks: Sequence[tuple[Asset, Facts, Sequence[Finding]]], router: Router,
+                      batch: int) -> list[int]:
+        """:meth:`commit_check` for many assets in one transaction: all of them are recorded with
+        their findings and notices, or (killed half-way) none, and each is checked again."""
+        if not checks:
+            return []
         now = self.clock()
-        fields = facts.derived.get("fields") or {}
+        rows, field_rows, audit_rows = [], [], []
+        for asset, facts, findings in checks:
+            fields = facts.derived.get("fields") or {}
+            rows.append((asset.volume, asset.relpath, asset.folder, asset.size, asset.mtime_ns, facts.kind,
+                         facts.to_json(), json.dumps(dict(fields), sort_keys=True, default=str), now, now, batch))
+            field_rows += [(asset.volume, asset.relpath, str(k), str(v)) for k, v in fields.items() if v is not None]
+            audit_rows.append((now, asset.volume, asset.relpath, json.dumps(
+                {"size": asset.size, "mtime_ns": asset.mtime_ns, "findings": len(findings)})))
+        new_ids: list[int] = []
         with self.tx() as db:
-            db.execute(
+            db.executemany(
                 "INSERT INTO assets (volume, relpath, folder, size, mtime_ns, kind, facts, fields, first_seen, "
                 "checked_at, batch) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (volume, relpath) DO UPDATE SET size=excluded.size, "
                 "mtime_ns=excluded.mtime_ns, kind=excluded.kind, facts=excluded.facts, fields=excluded.fields, "
-                "checked_at=excluded.checked_at, batch=excluded.batch, gone_at=NULL",
-                (asset.volume, asset.relpath, asset.folder, asset.size, asset.mtime_ns, facts.kind, facts.to_json(),
-                 json.dumps(dict(fields), sort_keys=True, default=str), now, now, batch))
-            db.execute("DELETE FROM asset_fields WHERE volume=? AND relpath=?", (asset.volume, asset.relpath))
-            db.executemany("INSERT INTO asset_fields VALUES (?,?,?,?)",
-                           [(asset.volume, asset.relpath, str(k), str(v)) for k, v in fields.items() if v is not None])
-            db.execute("INSERT INTO audit (ts, event, volume, relpath, detail) VALUES (?, 'checked', ?, ?, ?)",
-                       (now, asset.volume, asset.relpath,
-                        json.dumps({"size": asset.size, "mtime_ns": asset.mtime_ns, "findings": len(findings)})))
-            open_rows = db.execute("SELECT * FROM findings WHERE volume=? AND relpath=? AND origin='check' "
-                                   "AND status IN ('open','acked')", (asset.volume, asset.relpath)).fetchall()
-            return self._apply(db, findings, open_rows, router, "check", now)
+                "checked_at=excluded.checked_at, batch=excluded.batch, gone_at=NULL", rows)
+            db.executemany("DELETE FROM asset_fields WHERE volume=? AND relpath=?", [r[:2] for r in rows])
+            db.executemany("INSERT INTO asset_fields VALUES (?,?,?,?)", field_rows)
+            db.executemany("INSERT INTO audit (ts, event, volume, relpath, detail) VALUES (?, 'checked', ?, ?, ?)",
+                           audit_rows)
+            for asset, _, findings in checks:
+                here = locations.open_at(db, "f.origin='check' AND l.volume=? AND l.relpath=?",
+                                         (asset.volume, asset.relpath))
+                new_ids += self._apply(db, findings, here, router, "check", now)
+        return new_ids
+
 
     def commit_batch(self, findings: Sequence[Finding], scopes: Iterable[str], plugins: Iterable[str],
                      router: Router) -> list[int]:
@@ -319,14 +367,13 @@ class Store:
         now = self.clock()
         scopes, plugins = list(set(scopes)), list(set(plugins))
         with self.tx() as db:
-            open_rows: list[sqlite3.Row] = []
+            here: dict[str, tuple[sqlite3.Row, str, str]] = {}
             if scopes and plugins:
                 marks = ",".join("?" * len(scopes))
                 pmarks = ",".join("?" * len(plugins))
-                open_rows = db.execute(
-                    f"SELECT * FROM findings WHERE origin='batch' AND status IN ('open','acked') "
-                    f"AND scope IN ({marks}) AND plugin IN ({pmarks})", (*scopes, *plugins)).fetchall()
-            return self._apply(db, findings, open_rows, router, "batch", now)
+                here = locations.open_at(db, f"f.origin='batch' AND l.scope IN ({marks}) AND f.plugin IN ({pmarks})",
+                                         (*scopes, *plugins))
+            return self._apply(db, findings, here, router, "batch", now)
 
     def commit_watch(self, volume: str, rule: str, findings: Sequence[Finding], scope: Sequence[str] | None,
                      router: Router) -> list[int]:
@@ -335,17 +382,16 @@ class Store:
         prefixes ending in "/"; None: the whole volume). Open ones there not raised again are resolved."""
         now = self.clock()
         with self.tx() as db:
-            rows = db.execute("SELECT * FROM findings WHERE origin='watch' AND status IN ('open','acked') "
-                              "AND volume=? AND rule=?", (volume, rule)).fetchall()
+            here = locations.open_at(db, "f.origin='watch' AND l.volume=? AND f.rule=?", (volume, rule))
             if scope is not None:
                 exact = {s for s in scope if not s.endswith("/")}
-                prefixes = tuple(s for s in scope if s.endswith("/"))
-                rows = [r for r in rows if r["relpath"] in exact or r["relpath"].startswith(prefixes or ("\0",))]
-            return self._apply(db, findings, rows, router, "watch", now)
+                prefixes = tuple(s for s in scope if s.endswith("/")) or ("\0",)
+                here = {k: v for k, v in here.items() if v[2] in exact or v[2].startswith(prefixes)}
+            return self._apply(db, findings, here, router, "watch", now)
 
-    def _apply(self, db: sqlite3.Connection, findings: Sequence[Finding], open_rows: Sequence[sqlite3.Row],
-               router: Router, origin: str, now: float) -> list[int]:
-        by_fp = {row["fingerprint"]: row for row in open_rows}
+    def _apply(self, db: sqlite3.Connection, findings: Sequence[Finding],
+               here: Mapping[str, tuple[sqlite3.Row, str, str]], router: Router, origin: str, now: float) -> list[int]:
+        """``here``: the open findings at the places judged now, by location (see :mod:`reelwatch.locations`)."""
         new_ids: list[int] = []
         seen: set[str] = set()
         for f in findings:
@@ -353,15 +399,17 @@ class Store:
             if fp in seen:
                 continue
             seen.add(fp)
-            if fp in by_fp:
-                db.execute("UPDATE findings SET last_seen=? WHERE id=?", (now, by_fp[fp]["id"]))
+            if fp in here:
+                db.execute("UPDATE findings SET last_seen=? WHERE id=?", (now, here[fp][0]["id"]))
                 continue
-            if origin == "batch":
-                dup = db.execute("SELECT id FROM findings WHERE fingerprint=? AND status IN ('open','acked')",
-                                 (fp,)).fetchone()
-                if dup:
-                    db.execute("UPDATE findings SET last_seen=? WHERE id=?", (now, dup["id"]))
-                    continue
+            held = locations.already(db, f) if origin == "batch" else None
+            if held is not None:  # raised by a batch judging another scope, still open
+                db.execute("UPDATE findings SET last_seen=? WHERE id=?", (now, held))
+                continue
+            twin = locations.same_content(db, f, origin)
+            if twin is not None:  # the same problem on another copy of the same content
+                locations.merge(db, twin, f, scope_of(f.asset.volume, f.asset.relpath), now)
+                continue
             routes = list(router(f))
             roles = sorted({role for role, _ in routes})
             data = f.to_dict()
@@ -371,6 +419,7 @@ class Store:
                 (fp, origin, f.plugin, f.asset.volume, f.asset.relpath, scope_of(f.asset.volume, f.asset.relpath),
                  f.rule, int(f.severity), f.owner, json.dumps(roles), json.dumps(data, default=str), now, now))
             fid = int(cur.lastrowid or 0)
+            locations.add(db, fid, f, scope_of(f.asset.volume, f.asset.relpath))
             new_ids.append(fid)
             data["id"] = fid
             payload = json.dumps(data, default=str)
@@ -379,9 +428,10 @@ class Store:
             db.execute("INSERT INTO audit (ts, event, volume, relpath, detail) VALUES (?, 'finding', ?, ?, ?)",
                        (now, f.asset.volume, f.asset.relpath, json.dumps({"id": fid, "rule": f.rule,
                                                                           "severity": f.severity.label})))
-        for fp, row in by_fp.items():
-            if fp in seen:
-                continue
+        for fp, (row, volume, relpath) in here.items():
+            if fp in seen or not locations.drop(db, row["id"], volume, relpath, now):
+                continue  # still raised here, or still open on another copy
+            row = db.execute("SELECT * FROM findings WHERE id=?", (row["id"],)).fetchone()
             db.execute("UPDATE findings SET status='resolved', resolved_at=? WHERE id=?", (now, row["id"]))
             data = json.loads(row["data"])
             data["id"] = row["id"]
@@ -399,14 +449,15 @@ class Store:
         sql = f"SELECT * FROM findings WHERE status IN ({','.join('?' * len(status))})"
         args: list[Any] = list(status)
         if volume:
-            sql += " AND volume=?"
-            args.append(volume)
+            sql += " AND (volume=? OR id IN (SELECT finding_id FROM finding_locations WHERE volume=?))"
+            args += [volume, volume]
         if min_severity is not None:
             sql += " AND severity>=?"
             args.append(int(min_severity))
         if path:
-            sql += " AND (relpath=? OR json_extract(data, '$.path')=?)"
-            args += [path, path]
+            sql += (" AND (relpath=? OR json_extract(data, '$.path')=? OR id IN (SELECT finding_id FROM "
+                    "finding_locations WHERE relpath=? OR path=?))")
+            args += [path, path, path, path]
         rows = [_finding_row(r) for r in self.query(sql + " ORDER BY id", args)]
         if role:
             rows = [r for r in rows if role in r.roles or r.owner == role]
@@ -432,6 +483,12 @@ class Store:
             db.execute("INSERT OR REPLACE INTO volume_status VALUES (?,?,?,?,?,?,?)",
                        (volume, observer, health, last_event, queue_depth, detail, self.clock()))
 
+    def set_tool_status(self, name: str, health: str, detail: str = "", held: int = 0) -> None:
+        """The health of a tool the daemon depends on (``probe``: the MediaInfo workers)."""
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO tool_status VALUES (?,?,?,?,?)",
+                       (name, health, detail, held, self.clock()))
+
     def set_daemon_status(self, health: str, detail: str, since: float | None, held: int) -> None:
         """The daemon's own health (``ok`` or ``degraded: ...``) for ``reelwatch status``."""
         value = json.dumps({"health": health, "detail": detail, "since": since, "held": held,
@@ -449,11 +506,23 @@ class Store:
 
     # -- hashes --------------------------------------------------------------------------
     def cached_hash(self, path: str, algo: str, size: int, mtime_ns: int) -> str | None:
+        if self.path == ":memory:":
+            return self._hashes.get((path, algo, size, mtime_ns))
         rows = self.query("SELECT digest FROM hashes WHERE path=? AND algo=? AND size=? AND mtime_ns=?",
                           (path, algo, size, mtime_ns))
         return rows[0]["digest"] if rows else None
 
     def save_hash(self, path: str, algo: str, size: int, mtime_ns: int, digest: str) -> None:
+        """Remember a hash for this file version. A throw-away (in-memory) state, as ``reelwatch
+        check`` uses, keeps hashes in a dict only: a statement and a transaction per file cost
+        more than hashing a 1 MB frame (bench/bench_offload.py). A state on disk is always read
+        afresh: ``reelwatch rehash``, another process, may record a silent change there."""
+        if self.path == ":memory:":
+            with self._lock:
+                if len(self._hashes) >= HASH_MEMO:
+                    self._hashes.clear()
+                self._hashes[(path, algo, size, mtime_ns)] = digest
+            return
         with self.tx() as db:
             db.execute("INSERT OR REPLACE INTO hashes VALUES (?,?,?,?,?,?)",
                        (path, algo, size, mtime_ns, digest, self.clock()))
@@ -496,8 +565,9 @@ class StoreHistory:
         return [_record(r) for r in self.store.query(sql, args)]
 
     def open_findings(self, volume: str, relpath: str) -> list[tuple[str, str]]:
-        rows = self.store.query("SELECT rule, severity FROM findings WHERE volume=? AND relpath=? "
-                                "AND status IN ('open','acked') ORDER BY id", (volume, relpath))
+        rows = self.store.query("SELECT f.rule, f.severity FROM findings f JOIN finding_locations l ON "
+                                "l.finding_id = f.id WHERE l.volume=? AND l.relpath=? AND f.status IN "
+                                "('open','acked') ORDER BY f.id", (volume, relpath))
         return [(r["rule"], Severity(r["severity"]).label) for r in rows]
 
     def file_hash(self, path: str, algo: str = "xxh128") -> str:

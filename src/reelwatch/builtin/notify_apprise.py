@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import apprise
 import structlog
 
 from ..hookspecs import hookimpl
@@ -22,9 +21,9 @@ from ..redact import redact_url
 from ..render import Rendered, channel_format, render
 
 log = structlog.get_logger("reelwatch.notify")
-FORMATS = {"html": apprise.NotifyFormat.HTML, "markdown": apprise.NotifyFormat.MARKDOWN,
-           "slack": apprise.NotifyFormat.MARKDOWN, "text": apprise.NotifyFormat.TEXT,
-           "push": apprise.NotifyFormat.TEXT}
+FORMATS = {"html": "html", "markdown": "markdown", "slack": "markdown", "text": "text", "push": "text"}
+"""apprise's NotifyFormat values (plain strings), so that apprise is imported only when something is
+sent: loading it is the largest part of ``reelwatch check``'s start-up."""
 # apprise's Slack plugin converts Markdown to Slack markup itself (and escapes it); handing it
 # our own mrkdwn would be converted twice. Never send Slack a body with no format: apprise
 # then passes <!channel> through as a live mention.
@@ -64,6 +63,7 @@ def with_key_header(target: str, key: str) -> str:
 
 def deliver(message: Message, targets: Sequence[str], role: str, base_dir: str = ".") -> list[TargetResult]:
     """Send one message to every target of a role; one result per target."""
+    import apprise
     rendered = render(message)
     results: list[TargetResult] = []
     for target in targets:
@@ -88,7 +88,7 @@ def deliver(message: Message, targets: Sequence[str], role: str, base_dir: str =
                 if Path(item).is_file():
                     attach.add(item)
         title = rendered.title if fmt != "push" else rendered.title[:120]
-        kwargs: dict[str, Any] = {"title": title, "body": _body(rendered, fmt), "body_format": FORMATS[fmt]}
+        kwargs: dict[str, Any] = {"title": title, "body": _body(rendered, fmt), "body_format": apprise.NotifyFormat(FORMATS[fmt])}
         if attach is not None and len(attach):
             kwargs["attach"] = attach
         if tag is not None:

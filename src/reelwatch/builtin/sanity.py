@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from types import MappingProxyType
 from typing import Any
 
 from ..hookspecs import hookimpl
@@ -27,6 +28,9 @@ MEDIA_EXTENSIONS = frozenset("""
 mov mxf mp4 m4v avi mkv mts m2ts braw r3d ari arx crm mpg mpeg dv wav bwf aif aiff mp3 m4a flac
 dpx exr tif tiff cin dng png jpg jpeg tga j2c jp2 webm
 """.split())
+ROOT_CAUSE = MappingProxyType({"root_cause": True})
+"""A broken file is one problem: the pipeline lists what other rules found in it under this finding
+(see :mod:`reelwatch.fold`) instead of judging facts read from a broken file."""
 TRUNCATION_TEXT = re.compile(r"less than expected size|is more than maximal permitted size|"
                              r"truncated|incomplete", re.IGNORECASE)
 
@@ -183,7 +187,7 @@ class Sanity:
                 rule="sanity.empty", severity=Severity.ERROR, asset=asset, owner=owner, impacts=("editorial",),
                 message="the file is empty (0 bytes)", expected="a complete copy of the source file",
                 impact="anyone opening it gets nothing; if it is a camera original, the clip is not backed up",
-                fix="copy it again from the source and verify the checksum")
+                fix="copy it again from the source and verify the checksum", details=ROOT_CAUSE)
             return
         if facts.kind == "unreadable" and (facts.error or "").startswith(DENIED):
             yield Finding(
@@ -200,14 +204,16 @@ class Sanity:
                 impacts=("editorial", "admin"), message=facts.error,
                 expected="the file can be read to the end by MediaInfo",
                 impact="its technical spec could not be checked, so problems may go unnoticed",
-                fix="open it in the camera maker's software; if it plays, report the file to the reelwatch admin")
+                fix="open it in the camera maker's software; if it plays, report the file to the reelwatch admin",
+                details=ROOT_CAUSE)
             return
         if facts.kind == "unreadable" and media:
             yield Finding(
                 rule="sanity.unreadable", severity=Severity.ERROR, asset=asset, owner=owner, impacts=("editorial",),
                 message=f"this is not readable media: {facts.error or 'MediaInfo does not recognise it'}",
                 expected=f"a valid .{_ext(asset)} file", impact="it will not import into the edit or grade",
-                fix="copy it again from the source; if the source is bad too, tell the DIT or vendor who made it")
+                fix="copy it again from the source; if the source is bad too, tell the DIT or vendor who made it",
+                details=ROOT_CAUSE)
             return
         if not facts.is_media or not media:
             return
@@ -219,7 +225,8 @@ class Sanity:
                 message=f"the file is incomplete: {reason}",
                 expected="a complete copy, the same size as the source",
                 impact="the clip will stop early or fail to open in the edit; anything cut from it is lost",
-                fix="copy it again from the source and verify the checksum; do not format the source card yet")
+                fix="copy it again from the source and verify the checksum; do not format the source card yet",
+                details=ROOT_CAUSE)
 
     def _gap(self, asset: Asset, owner: str | None) -> Finding:
         seq = asset.sequence
