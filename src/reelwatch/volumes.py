@@ -117,6 +117,11 @@ class VolumeRuntime:
 
     def folder_in(self, relpath: str) -> None:
         """A folder was created or moved in: its files produce no events of their own."""
+        parts = relpath.split("/")
+        if "ascmhl" in parts and self.on_history is not None:
+            # a history copied in whole (offload tools write ascmhl/ last): its files may all be
+            # written before the new folder is watched, and the folder itself is ignored below
+            self.on_history(self.name, "/".join(parts[:parts.index("ascmhl")]))
         if self.ignore(self.cfg.name, relpath + "/"):
             return
         self.last_event = time.time()
