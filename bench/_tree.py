@@ -85,8 +85,8 @@ def folder_tree(root: Path, folders: int, fanout: int = 20) -> int:
 
 def record_previous_run(db: Path, root: Path, volume: str = "bench") -> int:
     """Store every file and sequence under ``root`` as checked, as a previous run would."""
-    from reelwatch.settle import unit_of
-    from reelwatch.store import Store
+    from reelwatch.watch.settle import unit_of
+    from reelwatch.state.store import Store
     Store(db).close()
     con = sqlite3.connect(db)
     rows: list[tuple] = []

@@ -41,7 +41,7 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "media"
 
 
 def build_generated(root: Path, copies: int) -> None:
-    from reelwatch import mediagen
+    from reelwatch.demo import mediagen
     ntsc = Fraction(24000, 1001)
     for c in range(copies):
         card = root / f"A{c:03d}R2EC"
@@ -74,9 +74,9 @@ def build_corpus(base: Path) -> Path | None:
 
 def parsed_paths(folder: Path, config: Path | None) -> list[str]:
     """The files reelwatch hands to MediaInfo when checking ``folder``, in its order."""
-    from reelwatch.app import load_runtime
-    from reelwatch.oneshot import _volume_for, expand
-    from reelwatch.probe import ProbePool, sample_frames
+    from reelwatch.checking.runtime import load_runtime
+    from reelwatch.checking.oneshot import _volume_for, expand
+    from reelwatch.probe.pool import ProbePool, sample_frames
     runtime = load_runtime(str(config) if config else None, None)
     volume, root = _volume_for(folder, runtime.config)
     known = ProbePool(1)._known  # noqa: SLF001 - the same decision: empty files and sidecars are not parsed
@@ -103,8 +103,8 @@ def warm(paths: list[str]) -> None:
 
 
 def measure(name: str, folder: Path, config: Path | None, rounds: int, workers: int) -> dict[str, object]:
-    from reelwatch.oneshot import run_check
-    from reelwatch.probe import ProbePool
+    from reelwatch.checking.oneshot import run_check
+    from reelwatch.probe.pool import ProbePool
     files = [str(p) for p in folder.rglob("*") if p.is_file()]
     warm(files)
     parsed = parsed_paths(folder, config)
@@ -149,7 +149,7 @@ def main() -> int:
     ap.add_argument("copies", nargs="?", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
-    from reelwatch.log import configure_logging
+    from reelwatch.service.log import configure_logging
     configure_logging(level="error")
     workers = os.cpu_count() or 2
     base = Path(tempfile.mkdtemp(prefix="rw-bench-check-"))

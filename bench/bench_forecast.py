@@ -24,12 +24,12 @@ from pathlib import Path
 
 from reelwatch.forecast import DriveRef, Forecaster, InMemoryDeliveries, SpaceSettings, read_space
 from reelwatch.forecast.pace import Space
-from reelwatch.store import Store
+from reelwatch.state.store import Store
 
 FORECAST_EVERY = 10.0
 """Seconds between forecast rounds in the daemon (docs/forecast.md)."""
 STATUS_EVERY = 2.0
-"""Seconds between status rounds (reelwatch.daemon.STATUS_EVERY)."""
+"""Seconds between status rounds (reelwatch.service.daemon.STATUS_EVERY)."""
 
 
 def main(drives: int, rounds: int) -> None:

@@ -1,4 +1,4 @@
-"""Benchmark reelwatch.hashing against xxhsum -H2 and md5sum on the same page-cached file.
+"""Benchmark reelwatch.integrity.hashing against xxhsum -H2 and md5sum on the same page-cached file.
 
 Usage: ``PYTHONPATH=src python bench/bench_hashing.py [--size-mb 1024] [--runs 5] [--file PATH]``
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from reelwatch.hashing import DEFAULT_BUFFER, hash_file  # noqa: E402
+from reelwatch.integrity.hashing import DEFAULT_BUFFER, hash_file  # noqa: E402
 
 MiB = 1024 * 1024
 
@@ -102,7 +102,7 @@ def main() -> int:
             results[name] = (min(results[name][0], secs), digest)
 
     # Threads: the same page-cached file hashed twice, on one thread and then on two.
-    from reelwatch.hashing import hash_files
+    from reelwatch.integrity.hashing import hash_files
     for algo in ("md5", "xxh128"):
         one, _ = best_of(max(1, args.runs // 2), lambda algo=algo: str(hash_files([path, path], algo, workers=1)))
         two, _ = best_of(max(1, args.runs // 2), lambda algo=algo: str(hash_files([path, path], algo, workers=2)))

@@ -43,8 +43,8 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 WALK = r"""
 import json, sys, time
-from reelwatch.scan import scan_volume
-from reelwatch.store import Store
+from reelwatch.watch.scan import scan_volume
+from reelwatch.state.store import Store
 store = Store(sys.argv[2])
 t, c = time.perf_counter(), time.process_time()
 r = scan_volume("ingest", sys.argv[1], store, lambda rel: None, lambda v, p: False)

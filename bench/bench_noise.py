@@ -42,9 +42,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import Daemon  # noqa: E402
 
-from reelwatch import mediagen  # noqa: E402
-from reelwatch.inbox import LocalInbox  # noqa: E402
-from reelwatch.mhl_create import create_generation  # noqa: E402
+from reelwatch.demo import mediagen  # noqa: E402
+from reelwatch.demo.inbox import LocalInbox  # noqa: E402
+from reelwatch.integrity.mhl.create import create_generation  # noqa: E402
 
 NTSC = Fraction(24000, 1001)
 ROLES = ("dit", "editorial", "vfx", "sound", "colour", "supervisor", "admin")

@@ -41,7 +41,7 @@ MiB = 1 << 20
 
 
 def build_card(card: Path, files: int) -> int:
-    from reelwatch import mediagen
+    from reelwatch.demo import mediagen
     clips, wavs = 20, 20
     frames_each = (files - clips - wavs) // 4
     total = 0

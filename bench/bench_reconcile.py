@@ -43,8 +43,8 @@ TARGET_RSS_MIB = 64
 
 CHILD = r"""
 import sys, time, json
-from reelwatch.scan import scan_volume
-from reelwatch.store import Store
+from reelwatch.watch.scan import scan_volume
+from reelwatch.state.store import Store
 root, db = sys.argv[1], sys.argv[2]
 store = Store(db)
 count = [0]

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import Daemon, write_config  # noqa: E402
 
-from reelwatch.inbox import LocalInbox  # noqa: E402
+from reelwatch.demo.inbox import LocalInbox  # noqa: E402
 
 WINDOW = 5.0
 

@@ -29,11 +29,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _tree import folder_tree  # noqa: E402
 
-from reelwatch.config import Volume  # noqa: E402
-from reelwatch.inotify import MASK, Callbacks, TreeWatcher  # noqa: E402
-from reelwatch.scan import scan_volume  # noqa: E402
-from reelwatch.store import Store  # noqa: E402
-from reelwatch.volumes import VolumeRuntime  # noqa: E402
+from reelwatch.core.config import Volume  # noqa: E402
+from reelwatch.watch.inotify import MASK, Callbacks, TreeWatcher  # noqa: E402
+from reelwatch.watch.scan import scan_volume  # noqa: E402
+from reelwatch.state.store import Store  # noqa: E402
+from reelwatch.watch.volumes import VolumeRuntime  # noqa: E402
 
 TARGET = 1.5
 

@@ -8,11 +8,11 @@
 * Legacy manifests next to the media: MHL v1 (ShotPut Pro, YoYotta, Hedge), md5sum, md5deep,
   BSD ``MD5 (x) = ...``, xxhsum and Netflix-style ``checksum.txt``.
 
-Finding and caching the records and checking files against them is :mod:`reelwatch.checksums`;
+Finding and caching the records and checking files against them is :mod:`reelwatch.integrity.checksums`;
 this plugin decides what to check and words the findings. Hashes come from
 ``history.file_hash`` (cached in the state database against size and mtime), so each file is
 read once per algorithm. The history folders themselves are ignored. Findings are read-only:
-writing a new generation is :mod:`reelwatch.mhl_create`'s job.
+writing a new generation is :mod:`reelwatch.integrity.mhl.create`'s job.
 """
 
 from __future__ import annotations
@@ -25,18 +25,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from reelwatch import Asset, Finding, RuleInfo, Severity, hookimpl
-from reelwatch.checksums import (Mismatch, asset_at, cached_manifest, cached_tree, group_assets, history_roots,
+from reelwatch.integrity.checksums import (Mismatch, asset_at, cached_manifest, cached_tree, group_assets, history_roots,
                                  manifest_mismatches, manifests_below, member_files, mhl_mismatches, volume_relpath)
-from reelwatch.config import Config
-from reelwatch.globs import applies
-from reelwatch.hashing import ALGORITHMS, normalize_algo
-from reelwatch.hookspecs import History as StateHistory
-from reelwatch.manifests import Manifest, ManifestError, NotLegacyMHL, verify_manifest
-from reelwatch.manifests import Problem as ManifestProblem
-from reelwatch.mhl import FOLDER, MHLError
-from reelwatch.mhl import Problem as MHLProblem
-from reelwatch.mhl_verify import verify
-from reelwatch.wording import listed
+from reelwatch.core.config import Config
+from reelwatch.core.globs import applies
+from reelwatch.integrity.hashing import ALGORITHMS, normalize_algo
+from reelwatch.core.hookspecs import History as StateHistory
+from reelwatch.integrity.manifests import Manifest, ManifestError, NotLegacyMHL, verify_manifest
+from reelwatch.integrity.manifests import Problem as ManifestProblem
+from reelwatch.integrity.mhl.read import FOLDER, MHLError
+from reelwatch.integrity.mhl.read import Problem as MHLProblem
+from reelwatch.integrity.mhl.verify import verify
+from reelwatch.core.wording import listed
 
 NAME = "integrity"
 OWNER = "dit"

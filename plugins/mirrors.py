@@ -9,7 +9,7 @@ or an ASC MHL history or checksum manifest arrives (its folder is checked again)
 compared file lists first, then sizes, and only when names and sizes agree, checksums through
 ``history.file_hash`` (cached in the state database against size and mtime, so each file version
 is read once); then, when every copy agrees, each copy is compared with the card's seal
-(:mod:`reelwatch.cardseal`: its ASC MHL history, checksum manifests, and the checksums reelwatch
+(:mod:`reelwatch.integrity.cardseal`: its ASC MHL history, checksum manifests, and the checksums reelwatch
 recorded). The verdict is a finding on the card folder of the first copy:
 ``mirror.safe_to_format`` only when every copy is complete, identical and matches the seal
 where there is one; otherwise ``mirror.mismatch``, ``mirror.seal_mismatch``,
@@ -30,8 +30,8 @@ Every verdict depends only on what is on disk, so the same state gives the same 
 the store keeps one open finding. Every finding carries ``details["batch_scope"]``: the scope
 (volume + top folder) whose mirror findings this plugin has fully re-judged.
 
-The listing and comparing of copies is :mod:`reelwatch.mirrorset`, the wording of the reasons
-:mod:`reelwatch.mirror_wording`; this module holds the configuration, the hooks and the verdict.
+The listing and comparing of copies is :mod:`reelwatch.integrity.mirrorset`, the wording of the reasons
+:mod:`reelwatch.integrity.mirror_wording`; this module holds the configuration, the hooks and the verdict.
 """
 
 from __future__ import annotations
@@ -47,14 +47,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reelwatch import Asset, Finding, RuleInfo, Severity, hookimpl
-from reelwatch.cardseal import SILENT_CHANGE, SealCheck, check_copy
-from reelwatch.config import Config, drive_volume_name
-from reelwatch.globs import match
-from reelwatch.hashing import normalize_algo
-from reelwatch.hookspecs import History
-from reelwatch.mirror_wording import both, files, mismatch_parts, names, seal_parts, size
-from reelwatch.mirrorset import Listing, Place, Slot, compare, gather, join, odd_copies, unit_of, units
-from reelwatch.store import scope_of
+from reelwatch.integrity.cardseal import SILENT_CHANGE, SealCheck, check_copy
+from reelwatch.core.config import Config, drive_volume_name
+from reelwatch.core.globs import match
+from reelwatch.integrity.hashing import normalize_algo
+from reelwatch.core.hookspecs import History
+from reelwatch.integrity.mirror_wording import both, files, mismatch_parts, names, seal_parts, size
+from reelwatch.integrity.mirrorset import Listing, Place, Slot, compare, gather, join, odd_copies, unit_of, units
+from reelwatch.state.store import scope_of
 
 NAME = "mirrors"
 OWNER = "dit"

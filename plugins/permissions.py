@@ -20,10 +20,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from reelwatch import Asset, Finding, RuleInfo, Severity, hookimpl
-from reelwatch.config import Config
-from reelwatch.globs import applies
-from reelwatch.ownership import is_delivery
-from reelwatch.wording import listed
+from reelwatch.core.config import Config
+from reelwatch.core.globs import applies
+from reelwatch.core.ownership import is_delivery
+from reelwatch.core.wording import listed
 
 NAME = "permissions"
 OWNER = "admin"

@@ -1,11 +1,11 @@
-"""Documents ``integrity.hash_changed``, raised by ``reelwatch rehash`` (:mod:`reelwatch.rehash`),
+"""Documents ``integrity.hash_changed``, raised by ``reelwatch rehash`` (:mod:`reelwatch.service.rehash`),
 so that ``reelwatch plugins`` lists it with the rules the daemon runs. It checks nothing itself:
 sampled re-hashing runs as its own process, from a systemd timer."""
 
 from __future__ import annotations
 
 from reelwatch import RuleInfo, hookimpl
-from reelwatch.rehash import RULE
+from reelwatch.service.rehash import RULE
 
 
 @hookimpl

@@ -27,11 +27,11 @@ from fileseq.exceptions import FileSeqException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reelwatch import Asset, Facts, Finding, RuleInfo, Severity, hookimpl
-from reelwatch.globs import applies, match
-from reelwatch.ownership import is_delivery
-from reelwatch.sequences import (count_in, describe_ranges, frame_ranges, group_names, missing_ranges,
+from reelwatch.core.globs import applies, match
+from reelwatch.core.ownership import is_delivery
+from reelwatch.core.sequences import (count_in, describe_ranges, frame_ranges, group_names, missing_ranges,
                                  related_runs, sequence_key)
-from reelwatch.wording import human_size
+from reelwatch.core.wording import human_size
 
 NAME = "sequences"
 MAX_MEMBERSHIP_TESTS = 200_000

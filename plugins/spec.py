@@ -1,6 +1,6 @@
 """Technical spec profiles and imported MediaConch policies (rule ids ``spec.*``).
 
-Config lives under ``[rules.spec]`` (see ``reelwatch.spec.SpecConfig`` and docs/rules.md).
+Config lives under ``[rules.spec]`` (see ``reelwatch.spec.profiles.SpecConfig`` and docs/rules.md).
 Each asset gets the profile of the first ``[[rules.spec.apply]]`` entry that covers it; its
 properties are checked over the probed facts, and its ``policy`` (a MediaConch XML file) is
 evaluated per file, or per sampled frame of an image sequence.
@@ -15,9 +15,9 @@ from typing import Any
 import structlog
 
 from reelwatch import Asset, Facts, Finding, RuleInfo, Severity, hookimpl
-from reelwatch.mediaconch import Outcome, Policy, PolicyError, PolicyResult, describe, evaluate, file_fields
-from reelwatch.spec import Scope, SpecConfig, check_profile, scope_for
-from reelwatch.spec_fields import FAMILIES
+from reelwatch.spec.mediaconch import Outcome, Policy, PolicyError, PolicyResult, describe, evaluate, file_fields
+from reelwatch.spec.profiles import Scope, SpecConfig, check_profile, scope_for
+from reelwatch.spec.fields import FAMILIES
 
 _SEVERITY = {Outcome.FAIL: Severity.ERROR, Outcome.WARN: Severity.WARNING, Outcome.INFO: Severity.INFO}
 _WORST = [Outcome.FAIL, Outcome.WARN, Outcome.INFO, Outcome.UNKNOWN, Outcome.PASS]

@@ -27,11 +27,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reelwatch import Asset, Facts, Finding, RuleInfo, Severity, hookimpl
-from reelwatch.globs import applies
-from reelwatch.hashing import normalize_algo
-from reelwatch.ownership import is_delivery, volume_of
-from reelwatch.store import scope_of
-from reelwatch.wording import human_size
+from reelwatch.core.globs import applies
+from reelwatch.integrity.hashing import normalize_algo
+from reelwatch.core.ownership import is_delivery, volume_of
+from reelwatch.state.store import scope_of
+from reelwatch.core.wording import human_size
 
 NAME = "versions"
 Line = tuple[tuple[str, str], ...]

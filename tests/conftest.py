@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from reelwatch.inbox import LocalInbox
+from reelwatch.demo.inbox import LocalInbox
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -48,7 +48,7 @@ def no_leaked_threads() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A small library of real clips, generated once per session."""
-    from reelwatch import mediagen
+    from reelwatch.demo import mediagen
     out = tmp_path_factory.mktemp("media")
     lib: dict[str, Path] = {}
 

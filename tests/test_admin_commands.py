@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reelwatch.config import Notify
-from reelwatch.metrics import check_address
+from reelwatch.core.config import Notify
+from reelwatch.service.metrics import check_address
 
 from conftest import reelwatch, write_config
 from test_service import wait_until

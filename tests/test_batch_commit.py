@@ -13,13 +13,13 @@ import textwrap
 import time
 from pathlib import Path
 
-from reelwatch.model import Asset, Facts, Finding, Severity
-from reelwatch.store import Store
+from reelwatch.core.model import Asset, Facts, Finding, Severity
+from reelwatch.state.store import Store
 
 CHILD = textwrap.dedent("""
     import sys, time
-    from reelwatch.model import Asset, Facts, Finding, Severity
-    from reelwatch.store import Store
+    from reelwatch.core.model import Asset, Facts, Finding, Severity
+    from reelwatch.state.store import Store
     db, flag = sys.argv[1], sys.argv[2]
     store = Store(db)
     checks = []

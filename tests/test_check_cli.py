@@ -53,7 +53,7 @@ def test_each_sanity_problem_is_reported_with_exit_1(tmp_path, media):
 
 
 def test_image_sequence_with_missing_frames_is_one_asset(tmp_path):
-    from reelwatch.mediagen import make_image_sequence
+    from reelwatch.demo.mediagen import make_image_sequence
     make_image_sequence(tmp_path / "plates", name="plate", ext="dpx", first=1001, last=1010,
                         width=64, height=36, skip=(1004, 1005, 1006, 1009))
     code, report = check_json(tmp_path)
@@ -94,8 +94,8 @@ def test_table_output_names_the_problem(tmp_path, media):
 def test_unreadable_folder_is_a_clear_finding_and_the_rest_is_checked(tmp_path, media, monkeypatch):
     """Root reads every folder, so the refusal is injected at os.scandir for that folder only."""
     import os
-    import reelwatch.oneshot as oneshot
-    from reelwatch.oneshot import run_check
+    import reelwatch.checking.oneshot as oneshot
+    from reelwatch.checking.oneshot import run_check
     locked = tmp_path / "locked"
     locked.mkdir()
     (locked / "inside.mov").write_bytes(b"")
@@ -158,7 +158,7 @@ def test_corpus_pro_tools_name_with_space_is_not_portable():
 
 
 def test_progress_shows_long_hashes_on_a_terminal_only(tmp_path, monkeypatch):
-    import reelwatch.cli_progress as cp
+    import reelwatch.cli.progress as cp
     monkeypatch.setattr(cp, "LONG_HASH", 1 << 20)
     big = tmp_path / "big.bin"
     big.write_bytes(b"\1" * (3 << 20))

@@ -98,7 +98,7 @@ def refuse_reads(monkeypatch: pytest.MonkeyPatch, path: Path, chmod: bool = True
         path.chmod(0)
     if os.geteuid() != 0:
         return
-    import reelwatch.probe as probe
+    import reelwatch.probe.pool as probe
     real = os.open
 
     def fake_open(p, flags, *a, **kw):
@@ -109,7 +109,7 @@ def refuse_reads(monkeypatch: pytest.MonkeyPatch, path: Path, chmod: bool = True
 
 
 def test_a_file_that_may_not_be_read_is_said_so(tmp_path, media, monkeypatch):
-    from reelwatch.oneshot import run_check
+    from reelwatch.checking.oneshot import run_check
     locked = tmp_path / "A002C006_141024_R2EC.mov"
     shutil.copy(media["prores_2398"], locked)
     refuse_reads(monkeypatch, locked)
@@ -123,7 +123,7 @@ def test_a_file_that_may_not_be_read_is_said_so(tmp_path, media, monkeypatch):
 
 
 def test_the_daemon_uses_the_same_words_for_a_file_it_may_not_read(tmp_path, media, inbox, monkeypatch):
-    from reelwatch.daemon import Daemon
+    from reelwatch.service.daemon import Daemon
     config = write_config(tmp_path, inbox, settle=0.2)
     locked = tmp_path / "ingest" / "A002C006_141024_R2EC.mov"
     staged = tmp_path / "staged.mov"  # made outside the volume, then moved in, already locked

@@ -10,9 +10,9 @@ from fractions import Fraction
 
 import pytest
 
-from reelwatch.config import ConfigError, build_config
-from reelwatch.config_lines import key_lines
-from reelwatch.model import config_rate
+from reelwatch.core.config import ConfigError, build_config
+from reelwatch.core.config_lines import key_lines
+from reelwatch.core.model import config_rate
 
 from conftest import reelwatch, write_config
 

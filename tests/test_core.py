@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from reelwatch import hookspecs
-from reelwatch.app import load_runtime
-from reelwatch.config import ConfigError, build_config
-from reelwatch.manager import PluginManager, shipped_plugins_dir
-from reelwatch.model import Asset, Facts, Finding, Severity, format_rate, parse_rate
-from reelwatch.probe import ProbePool
-from reelwatch.store import Store
+from reelwatch.core import hookspecs
+from reelwatch.checking.runtime import load_runtime
+from reelwatch.core.config import ConfigError, build_config
+from reelwatch.core.manager import PluginManager, shipped_plugins_dir
+from reelwatch.core.model import Asset, Facts, Finding, Severity, format_rate, parse_rate
+from reelwatch.probe.pool import ProbePool
+from reelwatch.state.store import Store
 
 from conftest import reelwatch, write_config
 

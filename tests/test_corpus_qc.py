@@ -8,9 +8,9 @@ import json
 import shutil
 from fractions import Fraction
 
-from reelwatch import mediagen
+from reelwatch.demo import mediagen
 from reelwatch.builtin.sanity import truncation_evidence
-from reelwatch.model import Facts
+from reelwatch.core.model import Facts
 
 from conftest import corpus_path, reelwatch, write_config
 

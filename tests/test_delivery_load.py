@@ -11,13 +11,13 @@ import time
 import pytest
 
 from reelwatch.builtin.notify_apprise import AppriseNotifier
-from reelwatch.config import build_config
-from reelwatch.manager import PluginManager
-from reelwatch.model import Asset, Facts, Finding, Severity
-from reelwatch.outbox import Outbox
-from reelwatch.pipeline import Router
-from reelwatch.store import Store
-from reelwatch.thumbs import Thumbnails
+from reelwatch.core.config import build_config
+from reelwatch.core.manager import PluginManager
+from reelwatch.core.model import Asset, Facts, Finding, Severity
+from reelwatch.notify.outbox import Outbox
+from reelwatch.checking.pipeline import Router
+from reelwatch.state.store import Store
+from reelwatch.notify.thumbs import Thumbnails
 
 from conftest import write_config
 
@@ -63,7 +63,7 @@ def test_a_hundred_truncated_clips_do_not_hold_the_first_message(tmp_path, inbox
         assert 1 <= len(failed) <= 6
         assert not list((tmp_path / "thumbnails").glob("*.jpg"))
         import json
-        from reelwatch.model import Notice
+        from reelwatch.core.model import Notice
         again = tuple(Notice("new", json.loads(r["data"]))
                       for r in store.query("SELECT data FROM notices ORDER BY id LIMIT 6"))
         thumbs.prepare(again)  # the same clips in a later message: a failed grab is not tried again
@@ -77,7 +77,7 @@ def test_every_message_carries_an_idempotency_key_in_header_and_footer(tmp_path,
     config = build_config({"roles": {"dit": {"notify": [inbox.url("dit")]}}, "notify": {"digest_window": 0}})
     store = Store(tmp_path / "state.db")
     outbox = Outbox(store, config, lambda m, t: AppriseNotifier().notify(m, t, config))
-    from reelwatch.model import Message
+    from reelwatch.core.model import Message
     outbox.enqueue(Message(role="dit", production="P", kind="admin", subject="one", text="first"))
     outbox.enqueue(Message(role="dit", production="P", kind="admin", subject="two", text="second"))
     for _ in range(3):
@@ -145,7 +145,7 @@ def test_our_part_of_the_window_is_one_commit(tmp_path, inbox):
         recorded.append(time.time())
     store.tx = timed_tx  # type: ignore[method-assign]
     inbox.delay = 0.3
-    from reelwatch.model import Message
+    from reelwatch.core.model import Message
     for i in range(5):
         outbox.enqueue(Message(role="dit", production="P", kind="admin", subject=f"m{i}", text="x"))
     for _ in range(6):
@@ -161,8 +161,8 @@ def test_our_part_of_the_window_is_one_commit(tmp_path, inbox):
 
 
 def test_the_key_is_in_every_format_and_push_keeps_it_within_its_size():
-    from reelwatch.model import Message, Notice
-    from reelwatch.render import PUSH_MAX, render
+    from reelwatch.core.model import Message, Notice
+    from reelwatch.notify.render import PUSH_MAX, render
     finding = {"rule": "sanity.truncated", "severity": "blocker", "path": "/v/A002R2EC/" + "x" * 300 + ".mov",
                "relpath": "A002R2EC/" + "x" * 300 + ".mov", "volume": "ingest", "message": "incomplete " * 40,
                "owner": "dit", "id": 7}

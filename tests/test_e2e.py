@@ -11,7 +11,7 @@ from conftest import write_config
 
 def copy_in_chunks(src: Path, dest: Path, chunks: int = 6, pause: float = 0.5) -> float:
     """Write ``src`` to ``dest`` in chunks over a few seconds; returns when the copy ended."""
-    from reelwatch.demo import copy_in_chunks as copy
+    from reelwatch.demo.run import copy_in_chunks as copy
     copy(src, dest, chunks, pause)
     return time.time()
 

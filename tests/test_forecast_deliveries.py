@@ -11,7 +11,7 @@ import pytest
 from reelwatch.forecast import DeliverySettings, Forecaster, InMemoryDeliveries, ScheduleError, read_schedule
 from reelwatch.forecast.deliveries import Delivered, standing
 from reelwatch.forecast.schedule import DueItem
-from reelwatch.model import Asset, Severity
+from reelwatch.core.model import Asset, Severity
 
 LONDON = ZoneInfo("Europe/London")
 DUE = datetime(2024, 5, 3, 18, 0, tzinfo=LONDON).timestamp()

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from reelwatch.config import ConfigError, build_config
+from reelwatch.core.config import ConfigError, build_config
 from reelwatch.forecast import RULES, DriveRef, Forecaster, InMemoryDeliveries, SpaceSettings, parse_deliveries, \
     parse_forecast, parse_offload
 from reelwatch.forecast.pace import Space
-from reelwatch.model import Severity
+from reelwatch.core.model import Severity
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_714_730_000.0
@@ -180,7 +180,7 @@ def test_every_forecast_rule_is_documented_in_docs_rules_md():
 
 
 def test_the_package_imports_only_the_model_the_standard_library_and_yaml():
-    allowed_internal = {"model"}
+    allowed_internal = {"core.model"}
     for path in sorted((ROOT / "src" / "reelwatch" / "forecast").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.level == 2:

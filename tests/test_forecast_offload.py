@@ -1,5 +1,5 @@
 """One copy is not a backup: cards on real folders, listed the way the mirror rule lists them
-(reelwatch.mirrorset.walk), judged by the forecast engine with the clock injected."""
+(reelwatch.integrity.mirrorset.walk), judged by the forecast engine with the clock injected."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from reelwatch.forecast import CardState, CopyState, Forecaster, InMemoryDeliveries, OffloadSettings
-from reelwatch.mirrorset import Place, walk
-from reelwatch.model import Asset, Severity
+from reelwatch.integrity.mirrorset import Place, walk
+from reelwatch.core.model import Asset, Severity
 
 MIN = 60.0
 SETTINGS = OffloadSettings(second_copy_within=30 * MIN, forget_after=48 * 3600)

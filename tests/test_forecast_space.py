@@ -17,7 +17,7 @@ import pytest
 
 from reelwatch.forecast import DriveRef, Forecaster, InMemoryDeliveries, SpaceSettings, read_space
 from reelwatch.forecast.pace import FillRate, Space
-from reelwatch.model import Severity
+from reelwatch.core.model import Severity
 
 KIB, MIB = 1024, 1024 * 1024
 T0 = 1_714_730_000.0  # simulated wall clock

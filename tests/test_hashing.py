@@ -1,4 +1,4 @@
-"""reelwatch.hashing: digests equal the reference tools', streaming, threads, access times."""
+"""reelwatch.integrity.hashing: digests equal the reference tools', streaming, threads, access times."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import xxhash
 
-from reelwatch import hashing
-from reelwatch.hashing import hash_bytes, hash_file, hash_file_multi, hash_files, normalize_algo
+from reelwatch.integrity import hashing
+from reelwatch.integrity.hashing import hash_bytes, hash_file, hash_file_multi, hash_files, normalize_algo
 
 REFERENCE = {
     "xxh128": lambda b: xxhash.xxh3_128(b).hexdigest(),

@@ -35,8 +35,8 @@ def listed(folder: Path, *names: str) -> None:
 
 
 def test_a_long_hash_stops_within_a_read_of_cancel_and_is_shared(tmp_path):
-    from reelwatch.hashing import HashCancelled
-    from reelwatch.hashjobs import Hashes
+    from reelwatch.integrity.hashing import HashCancelled
+    from reelwatch.integrity.hashjobs import Hashes
     big = sparse(tmp_path / "big.bin")
     hashes = Hashes(long_bytes=1 << 20)
     errors: list[BaseException] = []

@@ -1,4 +1,4 @@
-"""Legacy checksum manifests (reelwatch.manifests) and the integrity plugin's use of them.
+"""Legacy checksum manifests (reelwatch.integrity.manifests) and the integrity plugin's use of them.
 
 Lines are written by the real tools where they are installed (md5sum, sha1sum, xxhsum) and by
 hand in the formats of the others (md5deep, ``md5 -r``, Netflix checksum.txt); the corpus adds
@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 import xxhash
 
-from reelwatch.config import build_config
-from reelwatch.hashing import hash_file
-from reelwatch.manager import load_plugin_file
-from reelwatch.manifests import ManifestError, is_manifest_name, parse_lines, read_manifest, verify_manifest
-from reelwatch.pipeline import file_asset
-from reelwatch.store import Store, StoreHistory
+from reelwatch.core.config import build_config
+from reelwatch.integrity.hashing import hash_file
+from reelwatch.core.manager import load_plugin_file
+from reelwatch.integrity.manifests import ManifestError, is_manifest_name, parse_lines, read_manifest, verify_manifest
+from reelwatch.checking.pipeline import file_asset
+from reelwatch.state.store import Store, StoreHistory
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"

@@ -1,4 +1,4 @@
-"""MediaConch policies (reelwatch.mediaconch) against MediaConch's own tests, real archive
+"""MediaConch policies (reelwatch.spec.mediaconch) against MediaConch's own tests, real archive
 policies (BFI, NYPL, MediaArea) and real media: corpus files and clips generated with PyAV.
 """
 
@@ -15,19 +15,19 @@ import pytest
 from lxml import etree
 from pymediainfo import MediaInfo
 
-from reelwatch import mediagen
-from reelwatch.app import read_toml
-from reelwatch.config import build_config
-from reelwatch.manager import load_plugin_file
-from reelwatch.mediaconch import Outcome, PolicyError, describe, evaluate, file_fields, load_policy, parse_policy
-from reelwatch.model import Asset, Facts, Severity
-from reelwatch.probe import facts_for_file, facts_for_sequence
+from reelwatch.demo import mediagen
+from reelwatch.checking.runtime import read_toml
+from reelwatch.core.config import build_config
+from reelwatch.core.manager import load_plugin_file
+from reelwatch.spec.mediaconch import Outcome, PolicyError, describe, evaluate, file_fields, load_policy, parse_policy
+from reelwatch.core.model import Asset, Facts, Severity
+from reelwatch.probe.pool import facts_for_file, facts_for_sequence
 
 # Parse by path, as MediaInfo's own CLI (and MediaConch) do: the probe's stream mode loses fields
 # (see test_spec.py::test_daemon_probe_keeps_the_fields_spec_checks_need).
 BY_PATH = {"noatime": False} if "noatime" in inspect.signature(facts_for_file).parameters else {}
-from reelwatch.sequences import folder_assets
-from reelwatch.spec_fields import UnsupportedField, mediainfo_value
+from reelwatch.core.sequences import folder_assets
+from reelwatch.spec.fields import UnsupportedField, mediainfo_value
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"

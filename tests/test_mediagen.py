@@ -1,4 +1,4 @@
-"""Real-media tests for reelwatch.mediagen: every fact is read back with MediaInfo."""
+"""Real-media tests for reelwatch.demo.mediagen: every fact is read back with MediaInfo."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reelwatch import mediagen
-from reelwatch.mediagen import (
+from reelwatch.demo import mediagen
+from reelwatch.demo.mediagen import (
     frame_grab,
     have_pyav,
     make_clip,

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from reelwatch.metrics import CHECK_BUCKETS, THREAD_NAME, Metrics, check_address, parse_address
+from reelwatch.service.metrics import CHECK_BUCKETS, THREAD_NAME, Metrics, check_address, parse_address
 
 
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

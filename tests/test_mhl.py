@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 
-from reelwatch.config import build_config
-from reelwatch.hashing import hash_file
-from reelwatch.manager import load_plugin_file
-from reelwatch.mhl import CHAIN, IgnoreSpec, MHLError, load_history, parse_chain, parse_manifest
-from reelwatch.mhl_create import Author, create_generation
-from reelwatch.mhl_verify import verify
-from reelwatch.pipeline import file_asset
-from reelwatch.store import Store, StoreHistory
+from reelwatch.core.config import build_config
+from reelwatch.integrity.hashing import hash_file
+from reelwatch.core.manager import load_plugin_file
+from reelwatch.integrity.mhl.read import CHAIN, IgnoreSpec, MHLError, load_history, parse_chain, parse_manifest
+from reelwatch.integrity.mhl.create import Author, create_generation
+from reelwatch.integrity.mhl.verify import verify
+from reelwatch.checking.pipeline import file_asset
+from reelwatch.state.store import Store, StoreHistory
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pathspec, used by ascmhl
 
@@ -79,7 +79,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    from reelwatch import mediagen
+    from reelwatch.demo import mediagen
     out = tmp_path_factory.mktemp("clips")
     return [mediagen.make_clip(out / name, width=320, height=180, frames=3, rate=Fraction(24000, 1001))
             for name in ("A002C006_141024_R2EC.mov", "A002C007_141024_R2EC.mov")]
@@ -380,10 +380,10 @@ def test_plugin_scope_ignore_and_docs(tmp_path: Path, plugin: ModuleType) -> Non
 
 
 def test_plugin_reports_sequences_once_and_nested_histories(tmp_path: Path, plugin: ModuleType) -> None:
-    from reelwatch import mediagen
-    from reelwatch.manager import PluginManager
-    from reelwatch.model import Facts
-    from reelwatch.sequences import folder_assets
+    from reelwatch.demo import mediagen
+    from reelwatch.core.manager import PluginManager
+    from reelwatch.core.model import Facts
+    from reelwatch.core.sequences import folder_assets
 
     vol = tmp_path / "cards"
     reels = copy(corpus("ascmhl_scenarios", "scenario_05", "travel_01", "Reels"), vol / "Reels")

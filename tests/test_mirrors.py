@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, corpus_path, reelwatch, write_config
-from reelwatch.app import load_runtime
-from reelwatch.config import ConfigError
-from reelwatch.hashing import hash_file
-from reelwatch.manager import load_plugin_file
-from reelwatch.mhl_create import create_generation
-from reelwatch.pipeline import Pipeline, file_asset
-from reelwatch.store import Store, StoreHistory
+from reelwatch.checking.runtime import load_runtime
+from reelwatch.core.config import ConfigError
+from reelwatch.integrity.hashing import hash_file
+from reelwatch.core.manager import load_plugin_file
+from reelwatch.integrity.mhl.create import create_generation
+from reelwatch.checking.pipeline import Pipeline, file_asset
+from reelwatch.state.store import Store, StoreHistory
 
 PLUGIN = load_plugin_file(ROOT / "plugins" / "mirrors.py", "test_mirrors")
 CARD = "A002R2EC"
@@ -311,7 +311,7 @@ def test_shuttle_drives_under_a_mount_root_with_cards_at_the_root(tmp_path):
 
 def test_config_is_validated_with_plain_messages(tmp_path):
     sections = {"mirrors": PLUGIN.MirrorsConfig}
-    from reelwatch.config import build_config
+    from reelwatch.core.config import build_config
 
     def problems(section: dict) -> str:
         with pytest.raises(ConfigError) as err:
@@ -335,7 +335,7 @@ def test_config_is_validated_with_plain_messages(tmp_path):
 
 
 def test_reelwatch_check_over_both_copies_answers_the_dit(tmp_path):
-    from reelwatch import mediagen
+    from reelwatch.demo import mediagen
     config = write_config(tmp_path, volumes={"raid_a": "dit", "shuttle": "dit"}, settle=0, extra=mirror_toml())
     clip = mediagen.make_clip(tmp_path / "raid_a" / "Camera Media" / CARD / "A002C006_141024_R2EC.mov",
                               width=320, height=180, rate=Fraction(24000, 1001))

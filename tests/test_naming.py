@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from reelwatch.config import ConfigError, build_config
-from reelwatch.manager import PluginManager, load_plugin_file
-from reelwatch.model import Asset, Facts, SequenceInfo
+from reelwatch.core.config import ConfigError, build_config
+from reelwatch.core.manager import PluginManager, load_plugin_file
+from reelwatch.core.model import Asset, Facts, SequenceInfo
 from reelwatch.naming import (FIELDS, PRESETS, TemplateError, compile_convention, preset_convention, quote,
                               sanitize)
 
@@ -331,11 +331,11 @@ def test_characters_and_path_length(pm: PluginManager) -> None:
 
 # -- end to end with generated media ----------------------------------------------------------------
 def test_end_to_end_camera_sound_and_sequence(pm: PluginManager, tmp_path: Path) -> None:
-    mediagen = pytest.importorskip("reelwatch.mediagen")
+    mediagen = pytest.importorskip("reelwatch.demo.mediagen")
     if not mediagen.have_pyav():
         pytest.skip("PyAV is not installed")
-    from reelwatch.probe import facts_for_file, facts_for_sequence
-    from reelwatch.sequences import folder_assets
+    from reelwatch.probe.pool import facts_for_file, facts_for_sequence
+    from reelwatch.core.sequences import folder_assets
 
     ingest, delivery = tmp_path / "ingest", tmp_path / "delivery"
     clips = ingest / "Camera Media" / "A002R2EC" / "Clips"
@@ -419,7 +419,7 @@ def test_documented_examples_are_what_the_plugin_says(pm: PluginManager) -> None
 
 
 def test_real_sequence_trees_from_pyseq(pm: PluginManager) -> None:
-    from reelwatch.sequences import folder_assets
+    from reelwatch.core.sequences import folder_assets
 
     folder = corpus("naming", "pyseq_tests_files")
     config = make_config(pm, [

@@ -12,9 +12,9 @@ import time
 import pytest
 
 from reelwatch import Finding, Severity
-from reelwatch.daemon import Daemon
-from reelwatch.manager import PluginManager
-from reelwatch.model import Asset, Facts
+from reelwatch.service.daemon import Daemon
+from reelwatch.core.manager import PluginManager
+from reelwatch.core.model import Asset, Facts
 
 from conftest import reelwatch, write_config
 from test_service import NotifySocket, wait_until

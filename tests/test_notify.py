@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from reelwatch.config import build_config
-from reelwatch.model import Asset, Facts, Finding, Severity
-from reelwatch.outbox import Outbox
-from reelwatch.pipeline import Router
-from reelwatch.manager import PluginManager
+from reelwatch.core.config import build_config
+from reelwatch.core.model import Asset, Facts, Finding, Severity
+from reelwatch.notify.outbox import Outbox
+from reelwatch.checking.pipeline import Router
+from reelwatch.core.manager import PluginManager
 from reelwatch.builtin.notify_apprise import AppriseNotifier, deliver
-from reelwatch.store import Store
+from reelwatch.state.store import Store
 
 from conftest import reelwatch, write_config
 
@@ -227,7 +227,7 @@ def test_email_to_local_smtp_with_a_frame_grab_and_no_header_injection(tmp_path,
            f"&to=dit@example.com&mode=insecure")
     # the grab is made in the background while the digest window runs: it never holds a message up
     store, outbox, router = make_outbox(tmp_path, {"dit": [url]}, digest_window=2)
-    from reelwatch.thumbs import Thumbnails
+    from reelwatch.notify.thumbs import Thumbnails
     outbox.attach = thumbs = Thumbnails(tmp_path / "state-thumbs")
     asset = Asset("ingest", str(tmp_path), f"A002R2EC/{clip.name}", clip.stat().st_size, 1)
     f = Finding("sanity.truncated", Severity.BLOCKER, asset, "the file is incomplete", owner="dit")
@@ -342,7 +342,7 @@ def test_route_hook_adds_recipients(tmp_path, inbox):
 
 
 def test_urls_whose_host_or_port_is_a_token_are_redacted_and_do_not_crash():
-    from reelwatch.redact import Redactor, redact_url
+    from reelwatch.core.redact import Redactor, redact_url
     tgram = "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/12345678"
     pbul = "pbul://o.gn5kj6nfhv736I7jC3cj3QLRiyhgl98b"
     assert redact_url(tgram) == "tgram://***"

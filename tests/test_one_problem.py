@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from conftest import reelwatch, write_config
-from reelwatch import mediagen
-from reelwatch.app import load_runtime
-from reelwatch.mhl_create import create_generation
-from reelwatch.outbox import Outbox
-from reelwatch.pipeline import Pipeline, file_asset
-from reelwatch.probe import ProbePool
-from reelwatch.store import Store
+from reelwatch.demo import mediagen
+from reelwatch.checking.runtime import load_runtime
+from reelwatch.integrity.mhl.create import create_generation
+from reelwatch.notify.outbox import Outbox
+from reelwatch.checking.pipeline import Pipeline, file_asset
+from reelwatch.probe.pool import ProbePool
+from reelwatch.state.store import Store
 from test_mirrors import mirror_toml
 
 NTSC = Fraction(24000, 1001)
@@ -214,5 +214,5 @@ def test_one_message_per_role_for_a_problem_on_both_copies(tmp_path, pool, sent)
     items = [(m.role, n.finding["rule"]) for m in sent if m.kind == "findings" for n in m.notices]
     assert sorted(items) == sorted((r, "spec.frame_rate") for r in ("dit", "editorial", "sound", "vfx"))
     dit = next(m for m in sent if m.role == "dit" and m.kind == "findings")
-    from reelwatch.render import render
+    from reelwatch.notify.render import render
     assert f"Also on: shuttle: {cart.card('shuttle') / 'Clips' / name}" in render(dit).text

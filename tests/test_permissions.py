@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from reelwatch.config import build_config
-from reelwatch.manager import load_plugin_file
-from reelwatch.pipeline import file_asset
-from reelwatch.sequences import folder_assets
+from reelwatch.core.config import build_config
+from reelwatch.core.manager import load_plugin_file
+from reelwatch.checking.pipeline import file_asset
+from reelwatch.core.sequences import folder_assets
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = ROOT / "plugins" / "permissions.py"

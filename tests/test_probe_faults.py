@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from reelwatch.model import Asset
-from reelwatch.probe import ProbePool, ProbeUnavailable
+from reelwatch.core.model import Asset
+from reelwatch.probe.pool import ProbePool, ProbeUnavailable
 
 from conftest import reelwatch, write_config
 

@@ -30,7 +30,7 @@ def snapshot(root: Path) -> dict[str, tuple]:
 
 
 def build_tree(root: Path, media: dict) -> None:
-    from reelwatch.mediagen import make_image_sequence
+    from reelwatch.demo.mediagen import make_image_sequence
     card = root / "Camera Media" / "A002R2EC"
     card.mkdir(parents=True)
     for key in ("prores_2398", "prores_25", "truncated", "empty", "junk", "dnxhr", "wav"):
@@ -39,7 +39,7 @@ def build_tree(root: Path, media: dict) -> None:
                         width=64, height=36, skip=(1004,))
     (root / "notes.txt").write_text("call sheet\n")
     # sidecars reelwatch reads: an ASC MHL history (.mhl and ascmhl_chain.xml) and an md5 list
-    from reelwatch.mhl_create import create_generation
+    from reelwatch.integrity.mhl.create import create_generation
     create_generation(card)
     sound = root / "Sound Media" / "S001"
     sound.mkdir(parents=True)

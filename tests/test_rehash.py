@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, reelwatch, write_config
-from reelwatch.app import load_runtime
-from reelwatch.hashing import hash_file
-from reelwatch.model import Severity
-from reelwatch.outbox import Outbox
-from reelwatch.pipeline import Router
-from reelwatch.rehash import DAY, RULE, parse_duration, parse_sample, parse_size, rehash
-from reelwatch.store import Store
+from reelwatch.checking.runtime import load_runtime
+from reelwatch.integrity.hashing import hash_file
+from reelwatch.core.model import Severity
+from reelwatch.notify.outbox import Outbox
+from reelwatch.checking.pipeline import Router
+from reelwatch.cli.rehash import parse_duration, parse_sample, parse_size
+from reelwatch.service.rehash import DAY, RULE, rehash
+from reelwatch.state.store import Store
 
 CARD = "Camera Media/A002R2EC"
 START = 1_700_000_000.0

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from reelwatch.model import Message, Notice
-from reelwatch.render import group_of, render, render_test
-from reelwatch.render_channels import channel_format, visible
+from reelwatch.core.model import Message, Notice
+from reelwatch.notify.render import group_of, render, render_test
+from reelwatch.notify.channels import channel_format, visible
 
 PROD = "Harbour Lights"
 

@@ -10,11 +10,11 @@ import sqlite3
 import time
 from pathlib import Path
 
-from reelwatch.config import build_config
-from reelwatch.model import Asset, Facts, Finding, Severity
-from reelwatch.outbox import Outbox
+from reelwatch.core.config import build_config
+from reelwatch.core.model import Asset, Facts, Finding, Severity
+from reelwatch.notify.outbox import Outbox
 from reelwatch.builtin.notify_apprise import AppriseNotifier
-from reelwatch.store import SCHEMA, Store
+from reelwatch.state.store import SCHEMA, Store
 
 from conftest import reelwatch, write_config
 
@@ -46,8 +46,8 @@ def test_the_outbox_records_target_ids_never_urls(tmp_path, inbox):
     store = Store(tmp_path / "state.db")
     notifier = AppriseNotifier()
     outbox = Outbox(store, config, lambda m, t: notifier.notify(m, t, config))
-    from reelwatch.pipeline import Router
-    from reelwatch.manager import PluginManager
+    from reelwatch.checking.pipeline import Router
+    from reelwatch.core.manager import PluginManager
     pm = PluginManager()
     pm.load(shipped=False, entry_points=False)
     asset = Asset("ingest", str(tmp_path), "A002C006.mov", 0, 1)

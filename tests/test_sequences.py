@@ -1,4 +1,4 @@
-"""Image sequences: grouping (reelwatch.sequences) and the rules of plugins/sequences.py.
+"""Image sequences: grouping (reelwatch.core.sequences) and the rules of plugins/sequences.py.
 
 Real DPX/EXR frames are generated with PyAV and probed with MediaInfo; the grouping is compared
 with fileseq and with pyseq's expected ``lss`` listing on their own fixture trees.
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from reelwatch.config import ConfigError, build_config
-from reelwatch.manager import PluginManager, load_plugin_file
-from reelwatch.model import Facts
-from reelwatch.probe import facts_for_sequence
-from reelwatch.sequences import (
+from reelwatch.core.config import ConfigError, build_config
+from reelwatch.core.manager import PluginManager, load_plugin_file
+from reelwatch.core.model import Facts
+from reelwatch.probe.pool import facts_for_sequence
+from reelwatch.core.sequences import (
     describe_ranges,
     folder_assets,
     frame_key,
@@ -262,7 +262,7 @@ def _rules(findings, prefix="sequence."):
 
 @pytest.fixture
 def gapped(tmp_path):
-    gen = pytest.importorskip("reelwatch.mediagen")
+    gen = pytest.importorskip("reelwatch.demo.mediagen")
     pytest.importorskip("av")
     gen.make_image_sequence(tmp_path / "plates", "plate", "dpx", 1001, 1010, skip=(1004, 1005, 1006, 1009))
     return tmp_path
@@ -308,7 +308,7 @@ def test_bad_config_names_the_key(plugin):
 
 
 def test_stepped_render_is_not_gapped_unless_steps_are_refused(plugin, tmp_path):
-    gen = pytest.importorskip("reelwatch.mediagen")
+    gen = pytest.importorskip("reelwatch.demo.mediagen")
     pytest.importorskip("av")
     gen.make_image_sequence(tmp_path / "s", "twos", "exr", 1001, 1011, skip=range(1002, 1011, 2))
     pm = _manager(plugin)
@@ -318,7 +318,7 @@ def test_stepped_render_is_not_gapped_unless_steps_are_refused(plugin, tmp_path)
 
 
 def test_short_frame_mixed_format_on_real_dpx(plugin, tmp_path):
-    gen = pytest.importorskip("reelwatch.mediagen")
+    gen = pytest.importorskip("reelwatch.demo.mediagen")
     pytest.importorskip("av")
     paths = gen.make_image_sequence(tmp_path / "p", "plate", "dpx", 1001, 1012, bits=10)
     cut = paths[3]  # frame 1004, cut off at 97 %: still readable, MediaInfo does not notice

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reelwatch.daemon import Daemon
+from reelwatch.service.daemon import Daemon
 
 from conftest import reelwatch, write_config
 
@@ -164,8 +164,8 @@ def test_dit_cart_drives_are_picked_up_and_let_go(tmp_path, inbox, daemon):
 def test_journald_lines_carry_a_priority_and_no_locals_or_secrets(tmp_path):
     import io
     import structlog
-    from reelwatch.log import configure_logging
-    from reelwatch.redact import Redactor
+    from reelwatch.service.log import configure_logging
+    from reelwatch.core.redact import Redactor
     secret = "json://admin:Pa55w0rdXYZ@127.0.0.1:8080/T0kenABC123xyz"
     out = io.StringIO()
     configure_logging(redactor=Redactor([secret]), level="info", stream=out, journal=True)

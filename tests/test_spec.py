@@ -1,4 +1,4 @@
-"""Spec profiles (reelwatch.spec + plugins/spec.py) on real generated media.
+"""Spec profiles (reelwatch.spec.profiles + plugins/spec.py) on real generated media.
 
 Every clip is encoded with PyAV and probed with MediaInfo; configs are real TOML files loaded
 with the plugin's own section model.
@@ -14,17 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from reelwatch import mediagen
-from reelwatch.app import read_toml
-from reelwatch.config import ConfigError, build_config
-from reelwatch.manager import PluginManager, load_plugin_file
-from reelwatch.model import Asset, Facts, Severity
-from reelwatch.probe import facts_for_file, facts_for_sequence
+from reelwatch.demo import mediagen
+from reelwatch.checking.runtime import read_toml
+from reelwatch.core.config import ConfigError, build_config
+from reelwatch.core.manager import PluginManager, load_plugin_file
+from reelwatch.core.model import Asset, Facts, Severity
+from reelwatch.probe.pool import facts_for_file, facts_for_sequence
 
 # Parse by path, as MediaInfo's own CLI (and MediaConch) do: the probe's stream mode loses fields
 # (see test_spec.py::test_daemon_probe_keeps_the_fields_spec_checks_need).
 BY_PATH = {"noatime": False} if "noatime" in inspect.signature(facts_for_file).parameters else {}
-from reelwatch.sequences import folder_assets
+from reelwatch.core.sequences import folder_assets
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from reelwatch.store import Store
+from reelwatch.state.store import Store
 
 from conftest import reelwatch, write_config
 

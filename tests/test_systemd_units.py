@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from reelwatch.cli import EXIT_USAGE, build_parser
-from reelwatch.sdnotify import Notifier
+from reelwatch.cli.main import EXIT_USAGE, build_parser
+from reelwatch.service.systemd import Notifier
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = ROOT / "systemd"

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from conftest import corpus_path
-from reelwatch import mediagen, probe
-from reelwatch.model import Asset, Facts, Severity
-from reelwatch.sequences import folder_assets
+from reelwatch.demo import mediagen
+from reelwatch.probe.worker import facts_for_file
+from reelwatch.core.model import Asset, Facts, Severity
+from reelwatch.core.sequences import folder_assets
 from reelwatch.timeline import (Clip, Event, MemoryCatalog, clip_from_asset, conform, diff, impact_roles, impact_text,
                                 keys_for, match_timeline, read_cut_list, relevant, uses_of, wanted_keys)
 from reelwatch.timeline.match import match_event
@@ -28,7 +29,7 @@ def real_clip(volume: str, root: Path, rel: str, **kw: object) -> tuple[Asset, F
     if not path.exists():
         mediagen.make_clip(path, width=320, height=180, audio_channels=0, **kw)  # type: ignore[arg-type]
     st = path.stat()
-    facts = Facts.from_mapping(probe.facts_for_file(str(path)))
+    facts = Facts.from_mapping(facts_for_file(str(path)))
     return Asset(volume, str(root), rel, st.st_size, st.st_mtime_ns), facts
 
 
@@ -212,7 +213,7 @@ def test_sound_by_scene_and_take_from_real_bwf():
                 "metacorder/Sr001-2C-01_01.WAV"):
         st = (root / rel).stat()
         asset = Asset("sound", str(root), rel, st.st_size, st.st_mtime_ns)
-        clips.append(clip_from_asset(asset, Facts.from_mapping(probe.facts_for_file(str(root / rel))),
+        clips.append(clip_from_asset(asset, Facts.from_mapping(facts_for_file(str(root / rel))),
                                      base_rate=NTSC))
     a101_4 = clips[1]
     assert (a101_4.scene, a101_4.take, a101_4.roll, a101_4.tc_range()) == ("A101", "4", "18Y12M31",

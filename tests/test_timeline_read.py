@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import corpus_path
-from reelwatch import sequences
-from reelwatch.model import Severity
+from reelwatch.core import sequences
+from reelwatch.core.model import Severity
 from reelwatch.timeline import (CutList, Timeline, cut_list_format, current, purpose_of, read_cut_list, read_isolated,
                                 supersedes, version_of)
 from reelwatch.timeline import names

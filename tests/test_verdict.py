@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 
 from conftest import reelwatch, write_config
-from reelwatch.app import load_runtime
-from reelwatch.config import ConfigError
-from reelwatch.mhl_create import create_generation
-from reelwatch.model import Asset
-from reelwatch.outbox import Outbox
-from reelwatch.pipeline import Pipeline, file_asset
-from reelwatch.rehash import rehash
-from reelwatch.render import render
-from reelwatch.store import Store
+from reelwatch.checking.runtime import load_runtime
+from reelwatch.core.config import ConfigError
+from reelwatch.integrity.mhl.create import create_generation
+from reelwatch.core.model import Asset
+from reelwatch.notify.outbox import Outbox
+from reelwatch.checking.pipeline import Pipeline, file_asset
+from reelwatch.service.rehash import rehash
+from reelwatch.notify.render import render
+from reelwatch.state.store import Store
 from test_mirrors import CARD, CLIPS, Production, card, corrupt_in_place, mirror_toml
 
 CLIP = "Clips/A002C006_141024_R2EC.mov"

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from reelwatch import hookimpl
-from reelwatch.config import ConfigError, build_config
-from reelwatch.manager import PluginManager, load_plugin_file
-from reelwatch.model import Asset, Facts
-from reelwatch.pipeline import Pipeline, file_asset
-from reelwatch.store import Store
+from reelwatch.core.config import ConfigError, build_config
+from reelwatch.core.manager import PluginManager, load_plugin_file
+from reelwatch.core.model import Asset, Facts
+from reelwatch.checking.pipeline import Pipeline, file_asset
+from reelwatch.state.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = ROOT / "plugins" / "versions.py"

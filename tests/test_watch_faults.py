@@ -362,8 +362,8 @@ def test_a_file_still_growing_long_after_it_started_is_reported_then_resolved(tm
 
 # -- issue 12 §2: the fast path groups frames exactly as the parser does --------------------------------
 def test_the_scanner_groups_frames_as_the_sequence_parser_does(tmp_path):
-    from reelwatch.scan import scan_volume, unit_name
-    from reelwatch.store import Store
+    from reelwatch.watch.scan import scan_volume, unit_name
+    from reelwatch.state.store import Store
     names = ["plate.1001.exr", "plate.1002.exr", "plate.1003.exr", "plate.999.exr", "plate.0998.exr",
              "bar.-001.exr", "bar.0002.exr", "bar.-003.exr", "matte_v002.tif", "matte_v003.tif", "shot_0001.tif",
              "shot_0002.TIF", "a1001.exr", "a10011.exr", "2024010112345.exr", "clip.0001.mov", ".hidden.0001.exr",
@@ -383,10 +383,10 @@ def test_a_refused_watch_turns_the_volume_to_polling_where_no_namespace_can_be_m
     import ctypes
     import errno
 
-    from reelwatch.config import Volume
-    from reelwatch.inotify import TreeWatcher
-    from reelwatch.store import Store
-    from reelwatch.volumes import VolumeRuntime
+    from reelwatch.core.config import Volume
+    from reelwatch.watch.inotify import TreeWatcher
+    from reelwatch.state.store import Store
+    from reelwatch.watch.volumes import VolumeRuntime
 
     real_init = TreeWatcher.__init__
 
@@ -426,7 +426,7 @@ def test_a_refused_watch_turns_the_volume_to_polling_where_no_namespace_can_be_m
 
 # -- the watcher itself: paths stay true when folders move ------------------------------------------
 def test_the_watcher_follows_folder_renames_and_lets_go_of_folders_moved_out(tmp_path):
-    from reelwatch.inotify import Callbacks, TreeWatcher
+    from reelwatch.watch.inotify import Callbacks, TreeWatcher
     root = tmp_path / "vol"
     (root / "A002R2EC" / "sub").mkdir(parents=True)
     got: list[tuple[str, str]] = []
@@ -458,15 +458,15 @@ def test_the_watcher_follows_folder_renames_and_lets_go_of_folders_moved_out(tmp
 
 
 def test_the_watchers_rules_are_documented():
-    from reelwatch.links import SYMLINK_OUTSIDE
-    from reelwatch.settle import STILL_GROWING
+    from reelwatch.watch.links import SYMLINK_OUTSIDE
+    from reelwatch.watch.settle import STILL_GROWING
     doc = (Path(__file__).resolve().parents[1] / "docs" / "rules.md").read_text()
     for info in (SYMLINK_OUTSIDE, STILL_GROWING):
         assert f"| `{info.id}` |" in doc and info.summary and info.example
 
 
 def test_one_event_that_fails_to_be_handled_never_ends_the_watching(tmp_path):
-    from reelwatch.inotify import Callbacks, TreeWatcher
+    from reelwatch.watch.inotify import Callbacks, TreeWatcher
     got: list[str] = []
 
     def touch(rel: str) -> None:

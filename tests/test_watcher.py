@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reelwatch.watch import mount_of
+from reelwatch.watch.observers import mount_of
 
 from conftest import reelwatch, write_config
 
@@ -250,7 +250,7 @@ def test_volumes_without_mhl_generation_get_no_writes(tmp_path, media, inbox, da
 
 def test_a_history_arriving_after_its_media_is_verified(tmp_path, media, inbox, daemon):
     """Offload tools write ascmhl/ last: its arrival alone must trigger verification."""
-    from reelwatch.mhl_create import create_generation
+    from reelwatch.integrity.mhl.create import create_generation
     config = write_config(tmp_path, inbox, settle=0.3)
     staging = tmp_path / "staging" / "A002R2EC"
     staging.mkdir(parents=True)
@@ -274,8 +274,8 @@ def test_a_history_arriving_after_its_media_is_verified(tmp_path, media, inbox, 
 def test_an_unreadable_folder_is_told_once_and_the_rest_is_still_checked(tmp_path, inbox, monkeypatch):
     """Root reads every folder, so the refusal is injected where the scanner opens one folder
     only: the one thing a test running as root cannot make real."""
-    import reelwatch.scan as scan_mod
-    from reelwatch.daemon import Daemon
+    import reelwatch.watch.scan as scan_mod
+    from reelwatch.service.daemon import Daemon
     real_open = os.open
     locked = str(tmp_path / "ingest" / "locked")
 

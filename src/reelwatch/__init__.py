@@ -1,11 +1,11 @@
 """reelwatch: a production-workflow guard for film and TV.
 
 The public API for plugin authors is re-exported here: the ``hookimpl`` marker and the
-core values. See :mod:`reelwatch.hookspecs` for every hook.
+core values. See :mod:`reelwatch.core.hookspecs` for every hook.
 """
 
-from .hookspecs import History, hookimpl
-from .model import Asset, Facts, Finding, Message, Notice, RuleInfo, SequenceInfo, Severity, format_rate, parse_rate
+from .core.hookspecs import History, hookimpl
+from .core.model import Asset, Facts, Finding, Message, Notice, RuleInfo, SequenceInfo, Severity, format_rate, parse_rate
 
 __all__ = ["Asset", "Facts", "Finding", "History", "Message", "Notice", "RuleInfo", "SequenceInfo", "Severity",
            "format_rate", "hookimpl", "parse_rate"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..hookspecs import hookimpl
+from ..core.hookspecs import hookimpl
 
 LITTER = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".localized", "Icon\r", ".apdisk"})
 LITTER_DIRS = frozenset({".Spotlight-V100", ".Trashes", ".fseventsd", ".TemporaryItems", ".DocumentRevisions-V100",

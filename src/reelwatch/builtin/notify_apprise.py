@@ -15,10 +15,10 @@ from typing import Any
 
 import structlog
 
-from ..hookspecs import hookimpl
-from ..model import Message
-from ..redact import redact_url
-from ..render import Rendered, channel_format, render
+from ..core.hookspecs import hookimpl
+from ..core.model import Message
+from ..core.redact import redact_url
+from ..notify.render import Rendered, channel_format, render
 
 log = structlog.get_logger("reelwatch.notify")
 FORMATS = {"html": "html", "markdown": "markdown", "slack": "markdown", "text": "text", "push": "text"}

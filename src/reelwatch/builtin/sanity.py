@@ -17,10 +17,10 @@ from collections.abc import Iterable, Iterator
 from types import MappingProxyType
 from typing import Any
 
-from ..hookspecs import hookimpl
-from ..model import Asset, Facts, Finding, RuleInfo, Severity
-from ..probe import DENIED
-from ..sequences import describe_ranges, missing_ranges
+from ..core.hookspecs import hookimpl
+from ..core.model import Asset, Facts, Finding, RuleInfo, Severity
+from ..probe.pool import DENIED
+from ..core.sequences import describe_ranges, missing_ranges
 
 PORTABLE = re.compile(r"[A-Za-z0-9._-]+")
 MAX_PATH = 256
@@ -30,7 +30,7 @@ dpx exr tif tiff cin dng png jpg jpeg tga j2c jp2 webm
 """.split())
 ROOT_CAUSE = MappingProxyType({"root_cause": True})
 """A broken file is one problem: the pipeline lists what other rules found in it under this finding
-(see :mod:`reelwatch.fold`) instead of judging facts read from a broken file."""
+(see :mod:`reelwatch.checking.fold`) instead of judging facts read from a broken file."""
 TRUNCATION_TEXT = re.compile(r"less than expected size|is more than maximal permitted size|"
                              r"truncated|incomplete", re.IGNORECASE)
 

@@ -21,7 +21,7 @@ What lives here:
   sections; :mod:`.rules`: their rule ids; :mod:`.units`: durations, sizes, wording.
 - :mod:`.engine`: :class:`Forecaster`, the one object the daemon feeds and ticks.
 
-What it may import: :mod:`reelwatch.model` (the frozen values), the standard library, and
+What it may import: :mod:`reelwatch.core.model` (the frozen values), the standard library, and
 PyYAML (a dependency of apprise) for YAML schedules only. Nothing from the daemon, the state
 store, the metrics, the config module or the command line: those call in, through the
 interface in docs/forecast.md. Time is always passed in (``now``, ``at``); nothing here reads

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..model import Finding
+from ..core.model import Finding
 
 Kind = Literal["new", "changed", "resolved"]
 

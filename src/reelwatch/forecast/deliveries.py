@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
-from ..model import Asset, Finding, Message, Severity
+from ..core.model import Asset, Finding, Message, Severity
 from . import units
 from .alerts import Ledger, Transition
 from .schedule import DueItem, Schedule, ScheduleError, dump_schedule, load_schedule, zone_of

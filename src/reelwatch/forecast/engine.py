@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import Asset, Message
+from ..core.model import Asset, Message
 from . import units
 from .alerts import Transition
 from .deliveries import DeliveredVersions, DeliverySettings, DeliveryWatch

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import Asset, Finding, Severity
+from ..core.model import Asset, Finding, Severity
 from . import units
 from .alerts import Ledger, Transition
 

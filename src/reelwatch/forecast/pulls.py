@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..model import Asset
+from ..core.model import Asset
 from .schedule import DueItem, Schedule, ScheduleError
 
 

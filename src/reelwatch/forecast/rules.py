@@ -6,7 +6,7 @@ nothing to acknowledge or resolve.
 
 from __future__ import annotations
 
-from ..model import RuleInfo, Severity
+from ..core.model import RuleInfo, Severity
 from .deliveries import INVALID, OVERDUE
 from .offload import OWNER as OFFLOAD_OWNER
 from .offload import RULE as ONE_COPY

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..model import Asset
+from ..core.model import Asset
 
 COLUMNS = ("shot", "task", "version", "due", "vendor", "role")
 REQUIRED = ("shot", "due")

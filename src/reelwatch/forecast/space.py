@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model import Asset, Finding, Severity
+from ..core.model import Asset, Finding, Severity
 from . import units
 from .alerts import Ledger, Transition
 from .pace import FillRate, Rates, Space

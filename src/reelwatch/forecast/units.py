@@ -5,7 +5,7 @@ Config values: a duration is a number of seconds or text with units (``"30min"``
 input raises :class:`ValueError` naming what was found and what is allowed.
 
 Wording: drives are terabytes, so sizes go up to TB (``410 GB``, ``1.2 TB``), unlike the file
-sizes in :mod:`reelwatch.wording`, which stop at GB; rates are per hour (``1.2 TB/h``), the
+sizes in :mod:`reelwatch.core.wording`, which stop at GB; rates are per hour (``1.2 TB/h``), the
 unit DITs quote offload speeds in; times left are rounded to what a forecast can promise
 (``about 35 min``, ``about 1 h 50 min``).
 """

@@ -23,7 +23,7 @@ What lives where:
 - :mod:`.impact`: "used in 3 events of AGM_104_R2_v12 (record ...)" and who must hear it
 
 Imports allowed here: the standard library, OpenTimelineIO and its adapter packages (pyaaf2
-comes with the AAF one), and the values of :mod:`reelwatch.model`. Nothing from the daemon,
+comes with the AAF one), and the values of :mod:`reelwatch.core.model`. Nothing from the daemon,
 store, config, pipeline or CLI: those wire this engine in through the interfaces written
 down in ``docs/timelines.md`` (state tables and indexes, daemon, messages, ``reelwatch
 timeline``).

@@ -1,8 +1,8 @@
 """What a timeline's events are matched against: the clips reelwatch knows, by indexed keys.
 
 A :class:`Clip` is what matching needs to know about one asset (name, size, timecode,
-duration, rate, reels, scene/take), made from an :class:`~reelwatch.model.Asset` and its
-:class:`~reelwatch.model.Facts` by :func:`clip_from_asset`. :func:`keys_for` lists the lookup
+duration, rate, reels, scene/take), made from an :class:`~reelwatch.core.model.Asset` and its
+:class:`~reelwatch.core.model.Facts` by :func:`clip_from_asset`. :func:`keys_for` lists the lookup
 keys of a clip; any :class:`Catalog` (this module's :class:`MemoryCatalog`, or the state
 store's indexed table) answers each lookup from those keys, so matching never scans.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Protocol
 
-from reelwatch.model import Asset, Facts, parse_rate
+from reelwatch.core.model import Asset, Facts, parse_rate
 
 from .names import (REEL_LIMIT, arri_tape, bext_fields, key, scene_take_key, split_frame, split_pattern,
                     stem)

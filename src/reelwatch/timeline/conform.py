@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from reelwatch.model import Severity, format_rate
+from reelwatch.core.model import Severity, format_rate
 
 from .catalog import Clip
 from .match import Match, fit
@@ -31,7 +31,7 @@ from .values import Event, Issue, Timeline
 
 OpenFindings = Callable[[str, str], Sequence[tuple[str, "Severity | str | int"]]]
 """(volume, relpath) -> (rule id, severity) of the findings still open on that asset, as
-:meth:`reelwatch.hookspecs.History.open_findings` answers."""
+:meth:`reelwatch.core.hookspecs.History.open_findings` answers."""
 
 STATES = ("offline", "ambiguous", "failing", "source_range", "frame_rate")
 

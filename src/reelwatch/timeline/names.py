@@ -17,7 +17,7 @@ IMAGE_EXTENSIONS = frozenset({
     "ari", "arx", "bmp", "bw", "cin", "dng", "dpx", "exr", "hdr", "j2c", "j2k", "jp2", "jpeg", "jpg",
     "jxl", "png", "rgb", "rgba", "sgi", "sxr", "tga", "tif", "tiff",
 })
-"""Same list as :data:`reelwatch.sequences.IMAGE_EXTENSIONS` (a test keeps them equal)."""
+"""Same list as :data:`reelwatch.core.sequences.IMAGE_EXTENSIONS` (a test keeps them equal)."""
 
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | {
     "mov", "mxf", "mp4", "m4v", "avi", "r3d", "rdc", "braw", "crm", "mts", "wav", "bwf", "aif", "aiff", "mp3",
@@ -100,7 +100,7 @@ def arri_tape(name: str) -> str | None:
 
 def split_frame(name: str) -> tuple[str, str, int, int] | None:
     """(base, extension, frame, padding) of an image-sequence frame name, as
-    :func:`reelwatch.sequences.frame_key` reads it: ``plate.1001.dpx`` -> (``plate.``, ``.dpx``,
+    :func:`reelwatch.core.sequences.frame_key` reads it: ``plate.1001.dpx`` -> (``plate.``, ``.dpx``,
     1001, 4). None for names that are not frames (``A001.mov``, ``matte_v002.tif``)."""
     if not name or name[0] == "." or "/" in name or "\\" in name:
         return None

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from reelwatch.model import Severity, format_rate
+from reelwatch.core.model import Severity, format_rate
 
 from .fcpxml import prepare
 from .names import path_name

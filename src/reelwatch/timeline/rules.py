@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from reelwatch.model import RuleInfo, Severity, freeze
+from reelwatch.core.model import RuleInfo, Severity, freeze
 
 from .values import Issue
 
 
 @dataclass(frozen=True, slots=True)
 class ConformRule:
-    """A rule's documentation (:class:`~reelwatch.model.RuleInfo`) plus its standing wording."""
+    """A rule's documentation (:class:`~reelwatch.core.model.RuleInfo`) plus its standing wording."""
 
     info: RuleInfo
     expected: str

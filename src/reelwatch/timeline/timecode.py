@@ -12,7 +12,7 @@ import math
 import re
 from fractions import Fraction
 
-from reelwatch.model import format_rate, parse_rate
+from reelwatch.core.model import format_rate, parse_rate
 
 __all__ = ["exact_rate", "format_rate", "frames_to_tc", "label_seconds", "nominal", "tc_to_frames", "TIMECODE"]
 

@@ -16,7 +16,7 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
 
-from reelwatch.model import Asset, Finding, Severity, freeze, thaw
+from reelwatch.core.model import Asset, Finding, Severity, freeze, thaw
 
 from .timecode import frames_to_tc, label_seconds
 
@@ -152,7 +152,7 @@ class Timeline:
 class Issue:
     """One conform problem in one timeline (or its cut list file), in plain words.
 
-    It becomes a :class:`~reelwatch.model.Finding` on the cut list's asset with :meth:`finding`.
+    It becomes a :class:`~reelwatch.core.model.Finding` on the cut list's asset with :meth:`finding`.
     """
 
     rule: str

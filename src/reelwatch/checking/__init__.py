@@ -1,0 +1,13 @@
+"""Checking files: the runtime, the pipeline, and one-shot checks.
+
+- :mod:`.runtime`: plugins loaded in order (builtins, shipped, entry points, config folders) and the
+  config validated against them
+- :mod:`.pipeline`: asset -> facts (probed once, cached) -> checks -> findings -> store, in one transaction, and
+  who hears about a finding; :mod:`.fold`: one problem, one finding;
+  :mod:`.twins`: byte-identical copies parsed once
+- :mod:`.oneshot`: ``reelwatch check``, no daemon and no notifications
+
+What it may import: everything below it (:mod:`reelwatch.core`, the engines, :mod:`reelwatch.probe`,
+:mod:`reelwatch.state`, :mod:`reelwatch.watch`, :mod:`reelwatch.notify`, :mod:`reelwatch.builtin`);
+never :mod:`reelwatch.service` or :mod:`reelwatch.cli`.
+"""

@@ -1,0 +1,5 @@
+"""``python -m reelwatch.cli``: the same as the ``reelwatch`` command."""
+
+from .main import main
+
+raise SystemExit(main())

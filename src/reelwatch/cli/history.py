@@ -1,0 +1,145 @@
+"""Readable text for ``reelwatch history`` (an asset's timeline) and the daemon line of
+``reelwatch status``, from the audit trail in the state database. Scripts get the same
+timeline with ``--format json``. File names are shown, never interpreted."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+
+from ..state.store import Store
+
+STALE_AFTER = 30.0
+"""Seconds without a status update after which a daemon that says it runs is "not responding"
+(it writes the volume status every 2 s)."""
+
+
+def _when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:,} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return str(n)
+
+
+def _finding_texts(store: Store, ids: Sequence[int]) -> dict[int, Mapping[str, Any]]:
+    if not ids:
+        return {}
+    rows = store.query(f"SELECT id, data FROM findings WHERE id IN ({','.join('?' * len(ids))})", list(ids))
+    return {r["id"]: json.loads(r["data"]) for r in rows}
+
+
+def describe(event: str, detail: Mapping[str, Any], findings: Mapping[int, Mapping[str, Any]]) -> str:
+    """One audit event in plain words."""
+    fid = detail.get("id")
+    ref = f"finding #{fid}" if fid is not None else "a finding"
+    if event == "checked":
+        n = int(detail.get("findings", 0))
+        modified = _when(int(detail["mtime_ns"]) / 1e9) if detail.get("mtime_ns") else "-"
+        return (f"checked: {_size(int(detail.get('size', 0)))}, last modified {modified}; "
+                + (f"{n} problem(s) found" if n else "no problems"))
+    if event == "finding":
+        message = (findings.get(fid) or {}).get("message", "")
+        return f"{ref} ({detail.get('severity')}, {detail.get('rule')}): {message}".rstrip(": ")
+    if event == "resolved":
+        return f"{ref} ({detail.get('rule')}) resolved: the file passes that rule now"
+    if event == "ack":
+        return f"{ref} acknowledged by {detail.get('by')}"
+    if event == "escalated":
+        return f"{ref} escalated to {detail.get('to')} (not acknowledged in time)"
+    if event == "told":
+        return f"{ref} told to {detail.get('role')}: {detail.get('state')}"
+    if event == "gone":
+        return "deleted or moved away"
+    if event == "rehash_verified":
+        return f"re-read in full: the {detail.get('algo', '')} checksum still matches".replace("the  ", "the ")
+    words = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in detail.items())
+    return f"{event.replace('_', ' ')}" + (f": {words}" if words else "")
+
+
+def timeline(store: Store, rows: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
+    """The audit rows of one asset plus when each of its findings was told to whom."""
+    events = []
+    for row in rows:
+        try:
+            detail = json.loads(row["detail"] or "{}")
+        except ValueError:
+            detail = {"detail": row["detail"]}
+        events.append({"ts": row["ts"], "event": row["event"], "volume": row["volume"], "path": row["relpath"],
+                       "detail": detail if isinstance(detail, dict) else {"detail": detail}})
+    ids = sorted({e["detail"]["id"] for e in events if e["event"] == "finding" and "id" in e["detail"]})
+    if ids:
+        told = store.query(
+            "SELECT n.finding_id, n.role, n.kind, n.created, o.state, o.sent_at FROM notices n "
+            f"LEFT JOIN outbox o ON o.id = n.message_id WHERE n.finding_id IN ({','.join('?' * len(ids))}) "
+            "AND n.kind != 'resolved' ORDER BY n.id", ids)
+        for r in told:
+            state = ("sent" if r["state"] == "sent" else "could not be sent (dead-lettered)" if r["state"] == "dead"
+                     else "waiting to be sent")
+            events.append({"ts": r["sent_at"] or r["created"], "event": "told", "volume": None, "path": None,
+                           "detail": {"id": r["finding_id"], "role": r["role"], "kind": r["kind"], "state": state}})
+    events.sort(key=lambda e: e["ts"])
+    texts = _finding_texts(store, ids)
+    for e in events:
+        e["time"] = datetime.fromtimestamp(e["ts"]).isoformat(timespec="seconds")
+        e["text"] = describe(e["event"], e["detail"], texts)
+    return events
+
+
+def _shown(text: str) -> str:
+    """A name for a terminal: control characters as ``\\xNN``, never interpreted."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
+def print_history(store: Store, volume: str | None, relpath: str, rows: Sequence[sqlite3.Row], fmt: str) -> None:
+    events = timeline(store, rows)
+    if fmt == "json":
+        print(json.dumps({"volume": volume, "path": relpath, "events": events}, indent=2, default=str))
+        return
+    out = [f"history of {relpath}" + (f" on volume {volume}" if volume else "")]
+    for e in events:
+        where = f"  [{e['volume']}]" if volume is None and e["volume"] else ""
+        out.append(f"{_when(e['ts'])}  {e['text']}{where}")
+    Console(highlight=False, soft_wrap=True).print("\n".join(_shown(line) for line in out), markup=False)
+
+
+def status_lines(store: Store | None, volumes: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], dict[str, Any]]:
+    """The daemon's state from the audit trail: running, stopped, not responding, or
+    unhealthy with the threads that died. Returns (lines for people, data for JSON)."""
+    if store is None:
+        return ["daemon: never run with this state database"], {"state": "never run"}
+    rows = store.query("SELECT ts, event, detail FROM audit WHERE event IN ('started', 'stopped', 'thread_died') "
+                       "ORDER BY id DESC LIMIT 200")
+    dead: list[tuple[float, str]] = []
+    boundary = None
+    for r in rows:
+        if r["event"] == "thread_died":
+            dead.append((r["ts"], json.loads(r["detail"] or "{}").get("thread", "?")))
+            continue
+        boundary = r
+        break
+    if boundary is None:
+        return ["daemon: never run with this state database"], {"state": "never run"}
+    if boundary["event"] == "stopped":
+        return [f"daemon: stopped at {_when(boundary['ts'])}"], {"state": "stopped", "since": boundary["ts"]}
+    if dead:
+        names = ", ".join(sorted({name for _, name in dead}))
+        return ([f"daemon: UNHEALTHY since {_when(min(ts for ts, _ in dead))}: the {names} thread(s) died; "
+                 "the watchdog restarts it under systemd, otherwise restart it yourself"],
+                {"state": "unhealthy", "since": boundary["ts"], "dead_threads": sorted({n for _, n in dead})})
+    updated = max((float(v.get("updated") or 0) for v in volumes.values()), default=0.0)
+    if volumes and time.time() - updated > STALE_AFTER:
+        return ([f"daemon: not responding: started {_when(boundary['ts'])}, last status update "
+                 f"{_when(updated)} (killed, or hung?)"], {"state": "not responding", "since": boundary["ts"],
+                                                           "last_update": updated})
+    return [f"daemon: running since {_when(boundary['ts'])}"], {"state": "running", "since": boundary["ts"]}

@@ -1,0 +1,67 @@
+"""Terminal and JSON output for ``reelwatch check``. File names are shown, never interpreted: on a
+terminal every control character and every byte that is not UTF-8 is made visible (``⟨0xFF⟩``);
+JSON keeps such a byte as the escape Python's own file functions read back (``\udcff``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from ..notify.channels import visible
+
+if TYPE_CHECKING:
+    from ..checking.oneshot import CheckReport
+
+STYLE = {"blocker": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def print_check(report: CheckReport, fmt: str) -> None:
+    if fmt == "json":
+        data = {
+            "checked": report.assets,
+            "worst": report.worst.label if report.worst is not None else None,
+            "exit_code": report.exit_code,
+            "problems": report.problems,
+            "unchecked": report.unchecked,
+            "skipped": [{"path": path, "why": why} for path, why in report.skipped],
+            "findings": [f.to_dict() for f in report.findings],
+        }
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        for problem in report.problems:  # the JSON goes to a program; a person watching still reads why
+            print(f"reelwatch: {visible(problem)}", file=sys.stderr)
+        return
+    from rich.console import Console  # the table only: JSON output starts faster without rich
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    for problem in report.problems:
+        console.print(f"[red]{escape(visible(problem))}[/red]")
+    for path, why in report.skipped:
+        console.print(f"[yellow]skipped {escape(visible(path))}: {escape(why)}[/yellow]")
+    if not report.findings:
+        if report.assets:
+            console.print(f"[green]{report.assets} asset(s) checked: no problems found.[/green]")
+        elif not report.problems:
+            console.print("nothing to check: no files found")
+        return
+    table = Table(show_lines=True, title=f"{report.assets} asset(s) checked, {len(report.findings)} finding(s)")
+    table.add_column("severity")
+    table.add_column("path", overflow="fold")
+    table.add_column("what is wrong / expected / fix", overflow="fold")
+    table.add_column("owner → affects")
+    table.add_column("rule")
+    for f in report.findings:
+        label = f.severity.label
+        body = escape(visible(f.message))
+        if f.expected:
+            body += f"\n[dim]expected:[/dim] {escape(visible(f.expected))}"
+        if f.impact:
+            body += f"\n[dim]impact:[/dim] {escape(visible(f.impact))}"
+        if f.fix:
+            body += f"\n[dim]fix:[/dim] {escape(visible(f.fix))}"
+        who = escape(visible(f.owner or "-")) + (" → " + escape(visible(", ".join(f.impacts))) if f.impacts else "")
+        table.add_row(f"[{STYLE[label]}]{label}[/]", escape(visible(f.asset.relpath)), body, who,
+                      escape(visible(f.rule)))
+    console.print(table)

@@ -1,0 +1,99 @@
+"""``reelwatch state check | recover``: is the state database sound, and repair it when not.
+
+``recover`` never deletes anything: the damaged file (with its -wal and -shm) is kept next to
+the new one as ``state.db.broken-YYYYmmddTHHMMSS``. The fresh database gets every row that can
+still be read from the known tables, with the same ids: open findings keep their fingerprints,
+so the daemon's rescan does not notify them again; sent messages and the targets that got them
+are kept; pending messages and notices are still sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+from pathlib import Path
+
+from ..checking.runtime import load_runtime
+from ..state.dbfile import check_file, salvage, set_aside
+from ..state.disk import daemon_running
+from ..state.store import Store
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def add_arguments(parser: argparse.ArgumentParser, config_default: str | None) -> None:
+    sub = parser.add_subparsers(dest="state_command", required=True, parser_class=type(parser))
+    c = sub.add_parser("check", help="check the state database for damage")
+    c.add_argument("--config", default=config_default, required=config_default is None)
+    r = sub.add_parser("recover", help="keep a damaged state database aside and start a fresh one from what "
+                                       "can still be read (stop the service first)")
+    r.add_argument("--config", default=config_default, required=config_default is None)
+    r.add_argument("--force", action="store_true", help="recover even when the check finds no damage")
+
+
+def _path(args: argparse.Namespace) -> Path:
+    config = load_runtime(args.config, None).config
+    return config.resolve(config.state.path)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    path = _path(args)
+    if not path.exists():
+        print(f"{path}: no state database yet (the daemon creates it on its first start)")
+        return EXIT_OK
+    problems = check_file(path)
+    if not problems:
+        print(f"{path}: ok")
+        return EXIT_OK
+    print(f"{path}: damaged")
+    for problem in problems:
+        print(f"  - {problem}")
+    print(f"To repair it: stop the service, then run  reelwatch state recover --config {args.config}\n"
+          "(the damaged file is kept; see docs/deploy.md, 'A damaged state database').")
+    return EXIT_PROBLEMS
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    path = _path(args)
+    if not path.exists():
+        print(f"{path}: no state database: nothing to recover", file=sys.stderr)
+        return EXIT_USAGE
+    if daemon_running(path):
+        print(f"{path} is in use by a running reelwatch daemon: stop it first "
+              "(systemctl stop reelwatch@NAME), then run this again.", file=sys.stderr)
+        return EXIT_USAGE
+    problems = check_file(path)
+    if not problems and not args.force:
+        print(f"{path}: ok, nothing to recover (use --force to rebuild it anyway)")
+        return EXIT_OK
+    kept = set_aside(path)
+    fresh = Store(path)
+    try:
+        with fresh.tx() as db:
+            copied = salvage(kept, db)
+            # version 1 rows may still name targets by URL: the next open migrates them again
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', '1')")
+            db.execute("DELETE FROM meta WHERE key='daemon'")
+    finally:
+        fresh.close()
+    Store(path).close()  # migrate now, not at the daemon's start
+    print(f"kept the damaged database as {kept}")
+    print(f"started a fresh one at {path}; rows recovered: "
+          + ", ".join(f"{table} {n}" for table, n in copied.items()))
+    if copied["findings"] or copied["outbox"]:
+        print("Start the service: it rescans every volume; findings and messages recovered here are not "
+              "sent again.")
+    else:
+        print("No findings or messages could be recovered from the damaged file. Start the service: it "
+              "rescans every volume, checks every file and notifies every problem it finds, including ones "
+              "sent before.")
+    return EXIT_OK
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    try:
+        return cmd_check(args) if args.state_command == "check" else cmd_recover(args)
+    except sqlite3.Error as exc:
+        print(f"the state database could not be read or written: {exc}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,14 @@
+"""The core: the frozen values, the hooks, the plugin manager and the config. Everything else builds on it.
+
+- :mod:`.model`: :class:`~.model.Asset`, :class:`~.model.Facts`, :class:`~.model.Finding`, messages and exact frame
+  rates (no I/O)
+- :mod:`.hookspecs`: every hook, one typed function each (the plugin author's manual);
+  :mod:`.manager` and :mod:`.plugin_checks`: loading plugins and calling them in isolation
+- :mod:`.config`, :mod:`.config_lines`, :mod:`.config_paths`: the production config, validated, with
+  ``file:line`` problems
+- small shared helpers: :mod:`.globs`, :mod:`.ownership`, :mod:`.sequences`, :mod:`.wording`, :mod:`.redact`,
+  :mod:`.xmlread`
+
+What it may import: the standard library, pydantic, pluggy, fileseq. Nothing else of reelwatch:
+every other package imports the core, never the other way round.
+"""
