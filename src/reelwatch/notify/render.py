@@ -198,6 +198,7 @@ def _detail(item: _Item, role: str) -> Block:
     elif impacts or impact:
         who = ", ".join(role_name(r) for r in impacts[:5])
         subs.append(line(f"Affects {who}: " if who else "Why it matters: ", impact or "downstream work."))
+    subs += _in_the_cut(first)
     if item.kind == "affects" or (owner and str(owner) != role):
         subs.append(line(f"{_cap(role_name(owner))} is fixing it" if owner else "Nobody is assigned to fix it",
                          *((": ", fix) if fix else (".",))))
@@ -205,6 +206,19 @@ def _detail(item: _Item, role: str) -> Block:
         subs.append(line("Your fix: " if owner else "Fix: ", fix))
     subs.append(_ack_line(item.rule, _ids(fs)))
     return Block("li", line(*head), tuple(subs))
+
+
+def _in_the_cut(f: Mapping[str, Any]) -> list[Line]:
+    """Where a clip is used in the cuts (docs/timelines.md), and a cut list's summary."""
+    details = f.get("details")
+    if not isinstance(details, Mapping):
+        return []
+    out = []
+    if details.get("used_in"):
+        out.append(line("In the cut: ", _str(details["used_in"], PROSE_MAX)))
+    if details.get("summary"):
+        out.append(line("Cut list: ", _str(details["summary"], PROSE_MAX)))
+    return out
 
 
 def _copies(f: Mapping[str, Any]) -> list[Line]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from . import histories
+from . import histories, timelines
 from ..checking.runtime import Runtime, load_runtime
 from ..core.config import ConfigError, Volume, drive_volume_name
 from ..integrity.hashing import HashCancelled
@@ -106,6 +106,7 @@ class Daemon(StateFaults):
         self.disk: StateDisk | None = None
         self.thumbs: Thumbnails | None = None
         self._control_error = ("", 0.0)
+        self.timelines: Any = None
 
     # -- start-up -------------------------------------------------------------------------
     def start(self) -> None:
@@ -127,6 +128,7 @@ class Daemon(StateFaults):
         self.store.on_gone = self._gone
         self.store.hasher = self.hashes
         self.pipeline = Pipeline(self.runtime.pm, config, self.store)
+        self.timelines = timelines.wire(self)  # cut lists read and conformed, clips placed in the cut
         self.thumbs = Thumbnails(state_path.parent / "thumbnails")
         self.outbox = Outbox(self.store, config, self._send, attach=self.thumbs)
         self.outbox_worker = OutboxWorker(self.outbox)
@@ -616,6 +618,7 @@ class Daemon(StateFaults):
         if self.redactor is not None:  # targets added by the edit are secrets from now on
             self.redactor.add(u for role in runtime.config.roles.values() for u in role.notify)
         self.pipeline.reconfigure(runtime.pm, runtime.config)
+        self.timelines = timelines.wire(self, self.timelines)
         if self.outbox is not None:
             self.outbox.config = runtime.config
         self._open_volumes()

@@ -1,0 +1,41 @@
+"""The daemon's side of cut lists (docs/timelines.md): a :class:`~reelwatch.checking.timelines.Conformer`
+on the state database, attached to the ``timeline`` plugin at start and after every reload.
+
+A cut list is checked again (forced, off the control thread, by a checker) when a clip it waits
+for arrives, a clip it uses changes or goes, or a newer version replaces it; what it says then
+is committed with that check, like any finding.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import structlog
+
+from ..checking.pipeline import file_asset
+from ..checking.timelines import Conformer, CutLists
+
+if TYPE_CHECKING:
+    from .daemon import Daemon
+
+log = structlog.get_logger("reelwatch.timelines")
+
+
+def wire(daemon: Daemon, conformer: Conformer | None = None) -> Conformer | None:
+    """Attach (or re-attach, after a reload) the daemon's conformer to its ``timeline`` plugin."""
+    assert daemon.runtime is not None and daemon.store is not None
+    plugin = daemon.runtime.pm.pluggy.get_plugin("timeline")
+    if not isinstance(plugin, CutLists):
+        return conformer  # disabled in [plugins] disable: cut lists are then plain files
+
+    def recheck(volume: str, relpath: str) -> None:
+        vol = daemon.volumes.get(volume)
+        asset = file_asset(volume, vol.root, relpath) if vol is not None else None
+        if asset is not None:
+            log.info("cut_list_reconform", volume=volume, path=relpath)
+            daemon._enqueue(asset, force=True)
+
+    if conformer is None:
+        conformer = Conformer(daemon.store, recheck=recheck, tell=daemon._tell)
+    plugin.attach(conformer)
+    return conformer

@@ -1,0 +1,168 @@
+"""Cut lists in the real daemon: read when they land, matched to clips, conformed, new versions
+replacing old ones, and every message on a clip used in a cut saying where (docs/timelines.md)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from conftest import write_config
+from reelwatch.demo import mediagen
+
+pytest.importorskip("opentimelineio")
+
+NTSC = Fraction(24000, 1001)
+DATA = Path(__file__).resolve().parent / "data" / "timelines"
+def cut_config(tmp_path: Path, inbox, volumes: dict[str, str], extra: str = "") -> Path:
+    """A production at 23.976 (EDLs carry no rate: they are read at the base rate)."""
+    config = write_config(tmp_path, inbox, volumes=volumes, settle=0.3, extra=extra)
+    text = config.read_text().replace('name = "Test Production"\n', 'name = "Test Production"\n'
+                                      'base_frame_rate = "24000/1001"\n', 1)
+    config.write_text(text)
+    return config
+
+
+def edl(path: Path, title: str, events: list[tuple[str, str, str, str, str, list[str]]]) -> Path:
+    """Avid-style EDL: (reel, src in, src out, rec in, rec out, comment lines) per event."""
+    lines = [f"TITLE:   {title}", "FCM: NON-DROP FRAME", ""]
+    for n, (reel, si, so, ri, ro, comments) in enumerate(events, 1):
+        lines.append(f"{n:03d}  {reel:<8} V     C        {si} {so} {ri} {ro}")
+        lines += [f"* {c}" for c in comments]
+    tmp = path.parent / f".{path.name}.part"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.rename(path)  # lands whole
+    return path
+
+
+EV1 = ("A004R1JL", "01:00:00:04", "01:00:01:04", "01:00:00:00", "01:00:01:00",
+       ["FROM CLIP NAME:  A004C010_20100610_R1JL", "LOC: 01:00:00:12 RED AGM_104_065_010"])
+EV2 = ("A004R1JL", "03:00:00:00", "03:00:00:12", "01:00:02:00", "01:00:02:12",
+       ["FROM CLIP NAME:  A004C012_20100610_R1JL", "LOC: 01:00:02:06 RED AGM_104_065_020"])
+EV3 = ("A004R1JL", "01:00:01:10", "01:00:01:20", "01:00:03:00", "01:00:03:10",
+       ["FROM CLIP NAME:  A004C010_20100610_R1JL"])
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("cutclips")
+    good = mediagen.make_clip(out / "A004C010_20100610_R1JL.mov", width=320, height=180, audio_channels=0,
+                              frames=48, rate=NTSC, timecode="01:00:00:00")
+    whole = mediagen.make_clip(out / "whole.mov", width=320, height=180, audio_channels=0, frames=48, rate=NTSC,
+                               timecode="03:00:00:00", faststart=True)
+    cut = mediagen.truncate(whole, out / "A004C012_20100610_R1JL.mov", keep=0.5)
+    return {"good": good, "truncated": cut}
+
+
+def texts(inbox, role: str) -> list[str]:
+    return [json.dumps(m.body) for m in inbox.received if m.role == role]
+
+
+def wait_text(inbox, role: str, *needles: str, timeout: float = 30) -> str:
+    """The first message to ``role`` that says all of ``needles``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for t in texts(inbox, role):
+            if all(n in t for n in needles):
+                return json.loads(t)["message"]
+        time.sleep(0.1)
+    raise AssertionError(f"no {role} message with {needles!r}; got: {texts(inbox, role)}")
+
+
+def db_rows(config: Path, sql: str, args: tuple = ()) -> list[tuple]:
+    db = sqlite3.connect(config.parent / "state.db", timeout=10)
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+def wait_rows(config: Path, sql: str, args: tuple = (), timeout: float = 30) -> list[tuple]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            rows = db_rows(config, sql, args)
+        except sqlite3.OperationalError:
+            rows = []
+        if rows or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.1)
+
+
+def test_cut_list_lands_clips_arrive_and_messages_say_where_they_are_used(tmp_path, clips, inbox, daemon):
+    config = cut_config(tmp_path, inbox, {"ingest": "dit", "nas": "editorial"})
+    shutil.copy2(clips["good"], (tmp_path / "ingest" / "A004R1JL").mkdir(parents=True) or
+                 tmp_path / "ingest" / "A004R1JL" / "A004C010_20100610_R1JL.mov")
+    d = daemon(config)
+    d.wait_ready()
+    edl(tmp_path / "nas" / "Editorial" / "AGM_104_R2_v12.edl", "AGM_104_R2_v12", [EV1, EV2])
+    pull = edl(tmp_path / "nas" / "VFX" / "AGM_104_VFX_pull_v01.edl", "AGM_104_VFX_pull_v01", [EV2])
+    # the clip of event 2 is not on any volume yet: offline, told to editorial (owner of conform)
+    offline = wait_text(inbox, "editorial", "A004C012_20100610_R1JL is offline", "AGM_104_R2_v12.edl")
+    assert "conform.offline" in offline
+    assert "Cut list: AGM_104_R2_v12.edl: 2 events, 1 offline" in offline, offline
+    # the matched event is stored by clip: a finding on it finds its events at once
+    uses = wait_rows(config, "SELECT u.event, u.relpath, u.method FROM timeline_uses u JOIN timelines t "
+                             "ON t.id = u.timeline WHERE t.name = 'AGM_104_R2_v12'")
+    assert [(e, r) for e, r, _ in uses] == [(1, "A004R1JL/A004C010_20100610_R1JL.mov")], uses
+    # the truncated clip arrives: it matches the events waiting for it, and its message says where
+    (tmp_path / "ingest" / "A004R1JL" / "A004C012_20100610_R1JL.mov").write_bytes(clips["truncated"].read_bytes())
+    dit = wait_text(inbox, "dit", "sanity.truncated")
+    assert "In the cut: used in 1 event of AGM_104_R2_v12 (record 01:00:02:00)" in dit, dit
+    assert "VFX shot AGM_104_065_020 pulls it" in dit, dit
+    # VFX hears it because its pull list uses the clip, whatever the rule's own impacts say
+    assert "sanity.truncated" in wait_text(inbox, "vfx", "sanity.truncated")
+    # the cut is conformed again: offline resolved, the event now fails on the clip's problem
+    failing = wait_text(inbox, "editorial", "conform.media_error")
+    assert "A004C012_20100610_R1JL.mov, which has open problems: sanity.truncated" in failing, failing
+    rows = wait_rows(config, "SELECT status FROM findings WHERE rule = 'conform.offline' AND status = 'resolved' "
+                             "AND relpath = 'Editorial/AGM_104_R2_v12.edl'")
+    assert rows, d.output()
+    assert db_rows(config, "SELECT count(*) FROM timeline_wants")[0][0] == 0
+    assert pull.exists() and d.proc.poll() is None
+    assert d.stop() == 0
+
+
+def test_a_new_version_replaces_the_old_and_editorial_hears_what_changed(tmp_path, clips, inbox, daemon):
+    config = cut_config(tmp_path, inbox, {"nas": "editorial"})
+    shutil.copy2(clips["good"], (tmp_path / "nas" / "A004R1JL").mkdir(parents=True) or
+                 tmp_path / "nas" / "A004R1JL" / "A004C010_20100610_R1JL.mov")
+    d = daemon(config)
+    d.wait_ready()
+    edl(tmp_path / "nas" / "Turnover" / "AGM_104_R2_v12.edl", "AGM_104_R2_v12", [EV1, EV2])
+    wait_text(inbox, "editorial", "A004C012_20100610_R1JL is offline")
+    edl(tmp_path / "nas" / "Turnover" / "AGM_104_R2_v13.edl", "AGM_104_R2_v13", [EV1, EV3])
+    news = wait_text(inbox, "editorial", "AGM_104_R2_v13 replaces AGM_104_R2_v12")
+    assert "1 added, 1 removed" in news, news
+    assert "AGM_104_R2_v13.edl: 2 events, 0 offline, 0 failing" in news, news
+    # the old version is not current: its conform findings resolve
+    rows = wait_rows(config, "SELECT status FROM findings WHERE relpath = 'Turnover/AGM_104_R2_v12.edl' "
+                             "AND rule = 'conform.offline' AND status = 'resolved'")
+    assert rows, d.output()
+    current = db_rows(config, "SELECT name FROM timelines WHERE current = 1")
+    assert current == [("AGM_104_R2_v13",)]
+    assert d.stop() == 0
+
+
+def test_broken_and_unsupported_cut_lists_are_findings_for_editorial_never_a_crash(tmp_path, inbox, daemon):
+    extra = '[[timelines]]\npaths = ["Turnover/*.txt"]\nvolume = "nas"\n'
+    config = cut_config(tmp_path, inbox, {"nas": "editorial"}, extra)
+    d = daemon(config)
+    d.wait_ready()
+    turnover = tmp_path / "nas" / "Turnover"
+    turnover.mkdir()
+    shutil.copy2(DATA / "otio-cmx3600-adapter" / "dissolve_test_fail.edl", turnover / "dissolve_test_fail.edl")
+    (turnover / "cut_notes.txt").write_text("not a cut list at all\n")
+    (turnover / "AGM_104_R2_v01.aaf").write_bytes(b"\x00" * 512)
+    got = wait_text(inbox, "editorial", "dissolve_test_fail.edl could not be read")
+    assert "conform.unreadable" in got
+    wait_text(inbox, "editorial", "cut_notes.txt could not be read")
+    wait_text(inbox, "editorial", "AGM_104_R2_v01.aaf could not be read")
+    assert d.proc.poll() is None
+    assert d.stop() == 0
