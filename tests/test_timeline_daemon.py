@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_config
+from conftest import reelwatch, write_config
 from reelwatch.demo import mediagen
 
 pytest.importorskip("opentimelineio")
@@ -126,6 +126,18 @@ def test_cut_list_lands_clips_arrive_and_messages_say_where_they_are_used(tmp_pa
     assert rows, d.output()
     assert db_rows(config, "SELECT count(*) FROM timeline_wants")[0][0] == 0
     assert pull.exists() and d.proc.poll() is None
+    # the conform report on the command line, while the daemon runs (the state is opened read-only)
+    cut = tmp_path / "nas" / "Editorial" / "AGM_104_R2_v12.edl"
+    done = reelwatch("timeline", str(cut), "--config", str(config), "--format", "json")
+    assert done.returncode == 1, done.stderr  # an event fails on a blocker
+    data = json.loads(done.stdout)
+    (tl,) = data["timelines"]
+    assert tl["rate"] == "24000/1001" and tl["counts"] == {"events": 2, "offline": 0, "failing": 1, "ambiguous": 0}
+    assert [(e["number"], e["match"], e["copy"], e["states"]) for e in tl["events"]] == [
+        (1, "matched", "ingest:A004R1JL/A004C010_20100610_R1JL.mov", ["ok"]),
+        (2, "matched", "ingest:A004R1JL/A004C012_20100610_R1JL.mov", ["failing"])]
+    table = reelwatch("timeline", str(cut), "--config", str(config))
+    assert table.returncode == 1 and "AGM_104_R2_v12.edl: 2 events, 0 offline, 1 failing" in table.stdout
     assert d.stop() == 0
 
 

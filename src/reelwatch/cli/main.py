@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .rehash import add_arguments as rehash_arguments
     rehash_arguments(rh)
 
+    tl = sub.add_parser("timeline", help="the conform report of one cut list against the media on the volumes")
+    from .timeline import add_arguments as timeline_arguments
+    timeline_arguments(tl, _config_default())
     st = sub.add_parser("state", help="check or repair the state database")
     from .state import add_arguments as state_arguments
     state_arguments(st, _config_default())
@@ -195,6 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "state":
             from .state import dispatch as state_dispatch
             return state_dispatch(args)
+        if args.command == "timeline":
+            from .timeline import cmd_timeline
+            return cmd_timeline(args)
         if args.command == "rehash":
             from .rehash import cmd_rehash
             return cmd_rehash(args)
