@@ -178,3 +178,29 @@ def test_broken_and_unsupported_cut_lists_are_findings_for_editorial_never_a_cra
     wait_text(inbox, "editorial", "AGM_104_R2_v01.aaf could not be read")
     assert d.proc.poll() is None
     assert d.stop() == 0
+
+
+def test_unused_clips_are_demoted_and_a_clip_that_goes_takes_its_events_offline(tmp_path, clips, inbox, daemon):
+    config = cut_config(tmp_path, inbox, {"ingest": "dit", "nas": "editorial"},
+                        "[rules.conform]\ndemote_unused = true\n")
+    card = tmp_path / "ingest" / "A004R1JL"
+    card.mkdir()
+    shutil.copy2(clips["good"], card / "A004C010_20100610_R1JL.mov")
+    d = daemon(config)
+    d.wait_ready()
+    edl(tmp_path / "nas" / "AGM_104_R2_v12.edl", "AGM_104_R2_v12", [EV1, EV2])
+    wait_text(inbox, "editorial", "A004C012_20100610_R1JL is offline")
+    # the same truncated clip twice: once as the cut's A004C012 (a blocker), once under a name no cut uses
+    (card / "A004C012_20100610_R1JL.mov").write_bytes(clips["truncated"].read_bytes())
+    (card / "A004C099_20100610_R1JL.mov").write_bytes(clips["truncated"].read_bytes() + b"\0")
+    rows = wait_rows(config, "SELECT relpath, severity FROM findings WHERE rule = 'sanity.truncated' "
+                             "GROUP BY relpath HAVING count(*) > 0 AND (SELECT count(*) FROM findings "
+                             "WHERE rule = 'sanity.truncated') = 2")
+    assert dict(rows) == {"A004R1JL/A004C012_20100610_R1JL.mov": 40, "A004R1JL/A004C099_20100610_R1JL.mov": 30}, (
+        rows, d.output())
+    # the clip of event 1 is deleted: the cut is conformed again and says it is offline
+    (card / "A004C010_20100610_R1JL.mov").unlink()
+    gone = wait_text(inbox, "editorial", "A004C010_20100610_R1JL.mov is offline")
+    assert "its copies are gone" in gone, gone
+    assert db_rows(config, "SELECT present FROM clips WHERE relpath = 'A004R1JL/A004C010_20100610_R1JL.mov'") == [(0,)]
+    assert d.stop() == 0
