@@ -204,3 +204,45 @@ def test_unused_clips_are_demoted_and_a_clip_that_goes_takes_its_events_offline(
     assert "its copies are gone" in gone, gone
     assert db_rows(config, "SELECT present FROM clips WHERE relpath = 'A004R1JL/A004C010_20100610_R1JL.mov'") == [(0,)]
     assert d.stop() == 0
+
+
+def test_real_cut_lists_from_the_corpus_are_read_by_the_daemon_or_reported(tmp_path, inbox, daemon):
+    """OpenTimelineIO's adapter test data (Avid, Premiere, Nucoda, Hiero exports) landing on a volume:
+    some of each format (every file is read in test_timeline_corpus.py; here each costs a child
+    process of 1-2 s on a loaded machine)."""
+    from conftest import corpus_path
+    from reelwatch.timeline import read_cut_list
+    root = corpus_path("timelines")
+    files = []
+    for ext, count in ((".edl", 6), (".xml", 7), (".otio", 2), (".aaf", 2)):
+        files += sorted(root.rglob(f"*{ext}"))[:count]
+    files += sorted(root.rglob("dissolve_test_fail.edl"))  # the EDL reader raises AttributeError on it
+    config = cut_config(tmp_path, inbox, {"nas": "editorial"})
+    d = daemon(config)
+    d.wait_ready()
+    for i, p in enumerate(files):
+        shutil.copy2(p, tmp_path / "nas" / f"{i:02d}_{p.name}")
+    expected = {f"{i:02d}_{p.name}": read_cut_list(p, NTSC) for i, p in enumerate(files)}
+    readable = {n for n, c in expected.items() if c.readable}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        stored = {r[0] for r in db_rows(config, "SELECT DISTINCT relpath FROM timelines")}
+        unreadable = {r[0] for r in db_rows(config, "SELECT relpath FROM findings WHERE rule = 'conform.unreadable' "
+                                                    "AND severity >= 30")}
+        if stored >= readable and len(stored | unreadable) >= len(expected) - 1:
+            break
+        time.sleep(0.5)
+    assert stored == readable, (sorted(readable - stored), d.output()[-3000:])
+    # the daemon (reading in a child process) sees the events an in-process read sees
+    for name in readable:
+        want = sum(len(t.events) for t in expected[name].timelines)
+        got = sum(len(json.loads(r[0])["events"]) for r in db_rows(config, "SELECT data FROM timelines WHERE "
+                                                                          "relpath = ?", (name,)))
+        assert got == want, name
+    assert any("dissolve_test_fail.edl" in n for n in unreadable)
+    not_cut_lists = {n for n in expected if n not in readable and n not in unreadable}
+    assert all("premiere_example_filter" in n for n in not_cut_lists), not_cut_lists  # no sequence: not a cut list
+    assert d.proc.poll() is None
+    print(f"\ndaemon read {len(stored)} of {len(files)} corpus cut lists, "
+          f"{sum(sum(len(t.events) for t in expected[n].timelines) for n in stored)} events")
+    assert d.stop() == 0
