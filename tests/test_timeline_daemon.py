@@ -4,9 +4,11 @@ replacing old ones, and every message on a clip used in a cut saying where (docs
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import time
+import urllib.request
 from fractions import Fraction
 from pathlib import Path
 
@@ -75,6 +77,13 @@ def wait_text(inbox, role: str, *needles: str, timeout: float = 30) -> str:
     raise AssertionError(f"no {role} message with {needles!r}; got: {texts(inbox, role)}")
 
 
+def timeline_metrics(url: str) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    return {s.labels["state"]: s.value for fam in text_string_to_metric_families(text) for s in fam.samples
+            if s.name == "reelwatch_timeline_events"}
+
+
 def db_rows(config: Path, sql: str, args: tuple = ()) -> list[tuple]:
     db = sqlite3.connect(config.parent / "state.db", timeout=10)
     try:
@@ -138,6 +147,12 @@ def test_cut_list_lands_clips_arrive_and_messages_say_where_they_are_used(tmp_pa
         (2, "matched", "ingest:A004R1JL/A004C012_20100610_R1JL.mov", ["failing"])]
     table = reelwatch("timeline", str(cut), "--config", str(config))
     assert table.returncode == 1 and "AGM_104_R2_v12.edl: 2 events, 0 offline, 1 failing" in table.stdout
+    # status and metrics count the current timelines' events (the cut's 2, the pull list's 1)
+    deadline = time.monotonic() + 20
+    while "timelines: 2 current timeline(s), 3 events, 0 offline, 2 failing" not in (
+            status := reelwatch("status", "--config", str(config)).stdout) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert "timelines: 2 current timeline(s), 3 events, 0 offline, 2 failing" in status, status
     assert d.stop() == 0
 
 
@@ -182,7 +197,7 @@ def test_broken_and_unsupported_cut_lists_are_findings_for_editorial_never_a_cra
 
 def test_unused_clips_are_demoted_and_a_clip_that_goes_takes_its_events_offline(tmp_path, clips, inbox, daemon):
     config = cut_config(tmp_path, inbox, {"ingest": "dit", "nas": "editorial"},
-                        "[rules.conform]\ndemote_unused = true\n")
+                        '[rules.conform]\ndemote_unused = true\n[service]\nmetrics = "127.0.0.1:0"\n')
     card = tmp_path / "ingest" / "A004R1JL"
     card.mkdir()
     shutil.copy2(clips["good"], card / "A004C010_20100610_R1JL.mov")
@@ -203,6 +218,13 @@ def test_unused_clips_are_demoted_and_a_clip_that_goes_takes_its_events_offline(
     gone = wait_text(inbox, "editorial", "A004C010_20100610_R1JL.mov is offline")
     assert "its copies are gone" in gone, gone
     assert db_rows(config, "SELECT present FROM clips WHERE relpath = 'A004R1JL/A004C010_20100610_R1JL.mov'") == [(0,)]
+    # metrics: both events of the cut are in trouble now, one offline and one failing
+    url = re.search(r'"url": "(http://127\.0\.0\.1:\d+/?[^"]*)"', d.output())[1]
+    want = {"events": 2.0, "offline": 1.0, "failing": 1.0}
+    deadline = time.monotonic() + 20
+    while (got := timeline_metrics(url)) != want and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert got == want
     assert d.stop() == 0
 
 

@@ -18,6 +18,7 @@ Clips a cut list waits for, or uses, are re-conformed once the batch that change
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -154,6 +155,9 @@ class Conformer:
         self.tell = tell
         """(role, subject, text): a message that is not a finding (a new version's changes)."""
         self.config: Config | None = None
+        self.on_totals: Callable[[dict[str, int]], None] | None = None
+        """Told the current timelines' counts after each batch (``status``, metrics)."""
+        self._events_of: dict[int, int] = {}
         self._read: OrderedDict[tuple[str, str, int, int], CutList] = OrderedDict()
         store.add_tables(SCHEMA + TIMELINE_SCHEMA)
 
@@ -167,6 +171,8 @@ class Conformer:
             due, self._pending = sorted(self._pending), set()
         for volume, relpath in due:
             self.recheck(volume, relpath)
+        if self.on_totals is not None:
+            self.on_totals(totals(self.store, self._events_of))
 
     # -- cut lists --------------------------------------------------------------------------
     def read(self, asset: Asset, source: TimelineSource | None) -> CutList:
@@ -257,6 +263,29 @@ class Conformer:
                 timelines.remove(a.volume, a.relpath)
         for volume, relpath in sorted(redo):
             self.schedule(volume, relpath)
+
+
+FAILING = ("conform.media_error", "conform.source_range", "conform.frame_rate")
+
+
+def totals(store: Store, events_of: dict[int, int] | None = None) -> dict[str, int]:
+    """Current timelines, their events, and the events offline or failing by the open conform
+    findings (for ``status`` and metrics; the same after a restart as before it)."""
+    events_of = {} if events_of is None else events_of
+    rows = store.query("SELECT id, data FROM timelines WHERE current = 1")
+    for r in rows:
+        if r["id"] not in events_of:
+            events_of[r["id"]] = len(Timeline.from_json(r["data"]).events)
+    offline: set[tuple[str, str, int]] = set()
+    failing: set[tuple[str, str, int]] = set()
+    for f in store.query("SELECT rule, volume, relpath, data FROM findings WHERE status IN ('open', 'acked') "
+                         "AND rule IN ('conform.offline', 'conform.media_error', 'conform.source_range', "
+                         "'conform.frame_rate')"):
+        events = json.loads(f["data"]).get("details", {}).get("events") or []
+        into = offline if f["rule"] == "conform.offline" else failing
+        into.update((f["volume"], f["relpath"], int(e)) for e in events)
+    return {"timelines": len(rows), "events": sum(events_of[r["id"]] for r in rows), "offline": len(offline),
+            "failing": len(failing)}
 
 
 def annotate(findings: Sequence[Finding], uses: Sequence[Any], *, demote: bool) -> list[Finding]:

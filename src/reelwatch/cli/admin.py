@@ -154,6 +154,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         data["probe"] = {k: probe[k] for k in ("health", "detail", "held", "updated")} if probe else {"health": None}
         hashing = tools.get("hash")
         data["hashing"] = hashing["detail"] if hashing and hashing["health"] == "running" else None
+        data["timelines"] = tools["timelines"]["detail"] if "timelines" in tools else None
         data["findings"] = {Severity(r[0]).label: r[1] for r in store.query(
             "SELECT severity, COUNT(*) FROM findings WHERE status='open' GROUP BY severity ORDER BY severity DESC")}
         waiting = store.query("SELECT COUNT(*), MIN(created) FROM outbox WHERE state='pending'")[0]
@@ -211,6 +212,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                    f"{ob['dead']} dead-lettered")  # type: ignore[index]
     if data.get("hashing"):
         out.append(f"hashing: {data['hashing']}")
+    if data.get("timelines"):
+        out.append(f"timelines: {data['timelines']}")
     probe = data.get("probe") or {}
     if probe.get("health") not in (None, "ok"):  # type: ignore[union-attr]
         out.append(f"MediaInfo: {probe.get('detail') or probe['health']}; "  # type: ignore[union-attr,index]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from ..checking.pipeline import file_asset
-from ..checking.timelines import Conformer, CutLists
+from ..checking.timelines import Conformer, CutLists, totals
 
 if TYPE_CHECKING:
     from .daemon import Daemon
@@ -35,7 +35,15 @@ def wire(daemon: Daemon, conformer: Conformer | None = None) -> Conformer | None
             log.info("cut_list_reconform", volume=volume, path=relpath)
             daemon._enqueue(asset, force=True)
 
+    def publish(counts: dict[str, int]) -> None:
+        daemon.metrics.timeline_events(counts)
+        detail = (f"{counts['timelines']} current timeline(s), {counts['events']} events, {counts['offline']} "
+                  f"offline, {counts['failing']} failing")
+        daemon._recorded(lambda: daemon.store.set_tool_status("timelines", "ok", detail))  # type: ignore[union-attr]
+
     if conformer is None:
         conformer = Conformer(daemon.store, recheck=recheck, tell=daemon._tell)
+        conformer.on_totals = publish
+        publish(totals(daemon.store))
     plugin.attach(conformer)
     return conformer
