@@ -268,3 +268,25 @@ def test_real_cut_lists_from_the_corpus_are_read_by_the_daemon_or_reported(tmp_p
     print(f"\ndaemon read {len(stored)} of {len(files)} corpus cut lists, "
           f"{sum(sum(len(t.events) for t in expected[n].timelines) for n in stored)} events")
     assert d.stop() == 0
+
+
+def test_an_unmounted_volume_takes_the_events_using_its_clips_offline_until_it_is_back(tmp_path, clips, inbox,
+                                                                                         daemon):
+    config = cut_config(tmp_path, inbox, {"ingest": "dit", "nas": "editorial"})
+    card = tmp_path / "ingest" / "A004R1JL"
+    card.mkdir()
+    shutil.copy2(clips["good"], card / "A004C010_20100610_R1JL.mov")
+    d = daemon(config)
+    d.wait_ready()
+    edl(tmp_path / "nas" / "AGM_104_R2_v12.edl", "AGM_104_R2_v12", [EV1])
+    assert wait_rows(config, "SELECT 1 FROM timeline_uses")
+    time.sleep(1)
+    assert not [t for t in texts(inbox, "editorial") if "conform." in t]  # all there: nothing to say
+    (tmp_path / "ingest").rename(tmp_path / "ingest.away")  # the drive is unplugged
+    got = wait_text(inbox, "editorial", "A004C010_20100610_R1JL.mov is offline")
+    assert "volumes are not mounted: ingest:A004R1JL/A004C010_20100610_R1JL.mov" in got, got
+    (tmp_path / "ingest.away").rename(tmp_path / "ingest")
+    assert wait_rows(config, "SELECT 1 FROM findings WHERE rule = 'conform.offline' AND status = 'resolved'"), \
+        d.output()[-3000:]
+    assert db_rows(config, "SELECT present FROM clips") == [(1,)]
+    assert d.stop() == 0

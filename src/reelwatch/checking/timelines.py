@@ -249,6 +249,18 @@ class Conformer:
         matches = [match_event(e, catalog) for e in timeline.events if e.number in wanted]
         timelines.rematched(tid, timeline, matches, shot_pattern=source.shot_pattern if source else None)
 
+    def volume(self, name: str, up: bool) -> None:
+        """A volume unmounted (its clips are offline) or mounted again: the cuts using its clips
+        are conformed again at once (no batch may follow an unmount)."""
+        with self.store.tx() as db:
+            db.execute("UPDATE clips SET present = ? WHERE volume = ?", (int(up), name))
+            redo = {tuple(r) for r in db.execute(
+                "SELECT DISTINCT t.volume, t.relpath FROM timeline_uses u JOIN timelines t ON t.id = u.timeline "
+                "WHERE u.volume = ? AND t.current = 1", (name,))}
+        for volume, relpath in sorted(redo):
+            self.schedule(volume, relpath)
+        self.flush()
+
     def gone(self, assets: Iterable[Asset]) -> None:
         """Files that disappeared: their clips are offline now, and a cut list that went takes its
         timelines with it; the cuts that used them are conformed again."""

@@ -300,6 +300,8 @@ class Daemon(StateFaults):
                 if up else f"Volume {cfg.name} is not available at {root} (unmounted, or the share is down). "
                            "reelwatch keeps running and will rescan it as soon as it is back.")
         self._tell(cfg.owner, f"volume {cfg.name} {'is back' if up else 'unavailable'}", text)
+        if self.timelines is not None:
+            self.timelines.volume(cfg.name, up)  # its clips are offline (or back) in every cut
         if self.store is not None:
             self._recorded(lambda: self.store.audit(  # type: ignore[union-attr]
                 "volume_back" if up else "volume_unavailable", volume=cfg.name))
