@@ -270,11 +270,17 @@ def test_real_cut_lists_from_the_corpus_are_read_by_the_daemon_or_reported(tmp_p
     assert d.stop() == 0
 
 
+@pytest.mark.parametrize("drive", ["volume", "drive under a mount root"])
 def test_an_unmounted_volume_takes_the_events_using_its_clips_offline_until_it_is_back(tmp_path, clips, inbox,
-                                                                                         daemon):
+                                                                                         daemon, drive):
     config = cut_config(tmp_path, inbox, {"ingest": "dit", "nas": "editorial"})
-    card = tmp_path / "ingest" / "A004R1JL"
-    card.mkdir()
+    volume, rel = "ingest", "ingest"
+    if drive != "volume":  # DIT cart: a shuttle drive mounted under /media/*
+        text = config.read_text().replace(f'path = "{tmp_path / "ingest"}"', f'path = "{tmp_path / "media"}/*"')
+        config.write_text(text)
+        volume, rel = "ingest-SHUTTLE_01", "media/SHUTTLE_01"
+    card = tmp_path / rel / "A004R1JL"
+    card.mkdir(parents=True)
     shutil.copy2(clips["good"], card / "A004C010_20100610_R1JL.mov")
     d = daemon(config)
     d.wait_ready()
@@ -282,10 +288,10 @@ def test_an_unmounted_volume_takes_the_events_using_its_clips_offline_until_it_i
     assert wait_rows(config, "SELECT 1 FROM timeline_uses")
     time.sleep(1)
     assert not [t for t in texts(inbox, "editorial") if "conform." in t]  # all there: nothing to say
-    (tmp_path / "ingest").rename(tmp_path / "ingest.away")  # the drive is unplugged
+    (tmp_path / rel).rename(tmp_path / "away")  # the drive is unplugged
     got = wait_text(inbox, "editorial", "A004C010_20100610_R1JL.mov is offline")
-    assert "volumes are not mounted: ingest:A004R1JL/A004C010_20100610_R1JL.mov" in got, got
-    (tmp_path / "ingest.away").rename(tmp_path / "ingest")
+    assert f"volumes are not mounted: {volume}:A004R1JL/A004C010_20100610_R1JL.mov" in got, got
+    (tmp_path / "away").rename(tmp_path / rel)
     assert wait_rows(config, "SELECT 1 FROM findings WHERE rule = 'conform.offline' AND status = 'resolved'"), \
         d.output()[-3000:]
     assert db_rows(config, "SELECT present FROM clips") == [(1,)]

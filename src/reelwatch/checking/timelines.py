@@ -253,7 +253,9 @@ class Conformer:
         """A volume unmounted (its clips are offline) or mounted again: the cuts using its clips
         are conformed again at once (no batch may follow an unmount)."""
         with self.store.tx() as db:
-            db.execute("UPDATE clips SET present = ? WHERE volume = ?", (int(up), name))
+            db.execute("UPDATE clips SET present = ? WHERE volume = ? AND (? = 0 OR EXISTS (SELECT 1 FROM assets a "
+                       "WHERE a.volume = clips.volume AND a.relpath = clips.relpath AND a.gone_at IS NULL))",
+                       (int(up), name, int(up)))
             redo = {tuple(r) for r in db.execute(
                 "SELECT DISTINCT t.volume, t.relpath FROM timeline_uses u JOIN timelines t ON t.id = u.timeline "
                 "WHERE u.volume = ? AND t.current = 1", (name,))}

@@ -184,12 +184,16 @@ class Daemon(StateFaults):
                     cfg = template.model_copy(update={"name": name, "path": path})
                     self._set_volumes([*self.runtime.config.volumes, cfg])
                     self._add_volume(cfg, path, dynamic=True)
+                    if self.timelines is not None:
+                        self.timelines.volume(name, True)  # its clips are back in every cut
             for name, vol in list(self.volumes.items()):
                 if vol.dynamic and name.startswith(template.name + "-") and (
                         vol.root not in found or not vol.available):
                     log.info("drive_let_go", volume=name, path=vol.root)
                     vol.stop()
                     del self.volumes[name]
+                    if self.timelines is not None:
+                        self.timelines.volume(name, False)  # its clips are offline in every cut
                     self.metrics.forget_volume(name)
                     self._set_volumes([v for v in self.runtime.config.volumes if v.name != name])
 
