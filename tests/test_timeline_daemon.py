@@ -296,3 +296,31 @@ def test_an_unmounted_volume_takes_the_events_using_its_clips_offline_until_it_i
         d.output()[-3000:]
     assert db_rows(config, "SELECT present FROM clips") == [(1,)]
     assert d.stop() == 0
+
+
+def test_clips_checked_before_cut_lists_were_read_are_put_in_the_catalog(tmp_path, clips, inbox, daemon):
+    """An upgrade: the media was checked by a daemon that did not read cut lists."""
+    config = cut_config(tmp_path, inbox, {"ingest": "dit", "nas": "editorial"})
+    plain = config.read_text() + '[plugins]\ndisable = ["timeline"]\n'
+    config.write_text(plain)
+    card = tmp_path / "ingest" / "A004R1JL"
+    card.mkdir()
+    shutil.copy2(clips["good"], card / "A004C010_20100610_R1JL.mov")
+    d = daemon(config)
+    d.wait_ready()
+    assert wait_rows(config, "SELECT 1 FROM assets WHERE checked_at IS NOT NULL")
+    assert d.stop() == 0
+    def checked(log: str) -> bool:
+        return any('"event": "checked"' in line and "A004C010" in line for line in log.splitlines())
+
+    assert checked(d.output())
+    assert not db_rows(config, "SELECT name FROM sqlite_master WHERE name = 'clips'")
+    config.write_text(plain.replace('disable = ["timeline"]', "disable = []"))
+    d = daemon(config)
+    d.wait_ready()
+    edl(tmp_path / "nas" / "AGM_104_R2_v12.edl", "AGM_104_R2_v12", [EV1])
+    assert wait_rows(config, "SELECT 1 FROM timeline_uses WHERE relpath = 'A004R1JL/A004C010_20100610_R1JL.mov'"), \
+        d.output()[-3000:]
+    assert not wait_rows(config, "SELECT 1 FROM findings WHERE rule LIKE 'conform.%' AND status = 'open'", timeout=3)
+    assert not checked(d.output())  # put from the state, not checked again
+    assert d.stop() == 0

@@ -142,6 +142,9 @@ def _lower(severity: Severity) -> Severity:
     return severity if severity <= Severity.WARNING else Severity(severity - 10)
 
 
+_NOT_CUT_LISTS = " AND ".join(f"lower(relpath) NOT LIKE '%{ext}'" for ext in (".edl", ".aaf", ".otio", ".fcpxml"))
+
+
 class Conformer:
     """The daemon's side of the plugin: the store, and where re-conforms and news go."""
 
@@ -249,6 +252,21 @@ class Conformer:
         matches = [match_event(e, catalog) for e in timeline.events if e.number in wanted]
         timelines.rematched(tid, timeline, matches, shot_pattern=source.shot_pattern if source else None)
 
+    def backfill(self, chunk: int = 500) -> int:
+        """Put up to ``chunk`` clips of assets checked before the catalog existed (an upgrade, or a
+        daemon without ``reelwatch[timelines]``); returns how many (0: none left). Image sequences
+        wait for their next check (their frame range is not kept with the asset)."""
+        rows = self.store.query(
+            "SELECT volume, relpath, size, mtime_ns, facts FROM assets a WHERE gone_at IS NULL AND facts IS NOT NULL "
+            "AND kind NOT IN ('sidecar', 'missing', 'image_sequence') AND NOT EXISTS (SELECT 1 FROM clips c "
+            "WHERE c.volume = a.volume AND c.relpath = a.relpath) AND " + _NOT_CUT_LISTS + " LIMIT ?", (chunk,))
+        rate = base_rate(self.config)
+        clips = [clip_from_asset(Asset(r["volume"], "", r["relpath"], r["size"], r["mtime_ns"]),
+                                 Facts.from_json(r["facts"]), base_rate=rate) for r in rows]
+        with self.store.tx() as db:
+            SqlCatalog(db).put_many(clips)
+        return len(rows)
+
     def volume(self, name: str, up: bool) -> None:
         """A volume unmounted (its clips are offline) or mounted again: the cuts using its clips
         are conformed again at once (no batch may follow an unmount)."""
@@ -286,7 +304,8 @@ def totals(store: Store, events_of: dict[int, int] | None = None) -> dict[str, i
     """Current timelines, their events, and the events offline or failing by the open conform
     findings (for ``status`` and metrics; the same after a restart as before it)."""
     events_of = {} if events_of is None else events_of
-    rows = store.query("SELECT id, data FROM timelines WHERE current = 1")
+    rows = store.query("SELECT id, volume, relpath, data FROM timelines WHERE current = 1")
+    files = {(r["volume"], r["relpath"]) for r in rows}
     for r in rows:
         if r["id"] not in events_of:
             events_of[r["id"]] = len(Timeline.from_json(r["data"]).events)
@@ -295,6 +314,8 @@ def totals(store: Store, events_of: dict[int, int] | None = None) -> dict[str, i
     for f in store.query("SELECT rule, volume, relpath, data FROM findings WHERE status IN ('open', 'acked') "
                          "AND rule IN ('conform.offline', 'conform.media_error', 'conform.source_range', "
                          "'conform.frame_rate')"):
+        if (f["volume"], f["relpath"]) not in files:
+            continue  # a cut list that went, or an older version
         events = json.loads(f["data"]).get("details", {}).get("events") or []
         into = offline if f["rule"] == "conform.offline" else failing
         into.update((f["volume"], f["relpath"], int(e)) for e in events)

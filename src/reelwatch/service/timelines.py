@@ -8,6 +8,7 @@ is committed with that check, like any finding.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 import structlog
@@ -41,9 +42,34 @@ def wire(daemon: Daemon, conformer: Conformer | None = None) -> Conformer | None
                   f"offline, {counts['failing']} failing")
         daemon._recorded(lambda: daemon.store.set_tool_status("timelines", "ok", detail))  # type: ignore[union-attr]
 
+    fresh = conformer is None
     if conformer is None:
         conformer = Conformer(daemon.store, recheck=recheck, tell=daemon._tell)
         conformer.on_totals = publish
         publish(totals(daemon.store))
     plugin.attach(conformer)
+    if fresh:
+        threading.Thread(target=_backfill, args=(daemon, conformer), name="reelwatch-timeline-backfill",
+                         daemon=True).start()
     return conformer
+
+
+def _backfill(daemon: Daemon, conformer: Conformer) -> None:
+    """Clips of the assets checked before the catalog existed, a chunk at a time, beside the
+    checkers; then every current cut list is conformed again against them."""
+    done = 0
+    try:
+        while not daemon.stopping.is_set():
+            put = conformer.backfill()
+            if not put:
+                break
+            done += put
+            daemon.stopping.wait(0.05)  # the checkers' transactions go first
+    except Exception as exc:  # a state database that cannot take it has said so itself
+        log.error("timeline_backfill_failed", error=f"{type(exc).__name__}: {exc}", clips=done)
+        return
+    if done and not daemon.stopping.is_set():
+        log.info("timeline_backfill", clips=done)
+        for row in daemon.store.query("SELECT DISTINCT volume, relpath FROM timelines WHERE current = 1"):
+            conformer.schedule(row["volume"], row["relpath"])
+        conformer.flush()
