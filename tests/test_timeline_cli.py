@@ -39,3 +39,16 @@ def test_report_exit_codes_and_json(tmp_path):
     empty.write_text("TITLE: nothing\nFCM: NON-DROP FRAME\n")
     done = reelwatch("timeline", str(empty), "--config", str(config))
     assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
+
+
+def test_timelines_config_mistakes_are_reported_with_their_lines(tmp_path):
+    config = write_config(tmp_path, volumes={"nas": "editorial"}, extra=(
+        '[[timelines]]\npaths = ["Turnover/*.edl"]\nvolume = "nass"\npurpose = "pull"\n'
+        'shot_pattern = "AGM_[0-9"\n[rules.conform]\nfail_at = "fatal"\ndemote = true\n'))
+    done = reelwatch("config", "validate", str(config))
+    assert done.returncode == 2
+    err = done.stderr
+    assert "timelines[0].volume: volume 'nass' is not defined under [[volumes]] (did you mean 'nas'?)" in err, err
+    assert "timelines[0].purpose" in err and "timelines[0].shot_pattern" in err and "not a regular expression" in err
+    assert "rules.conform.fail_at" in err and "rules.conform.demote" in err
+    assert f"{config}:" in err

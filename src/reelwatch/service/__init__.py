@@ -6,6 +6,7 @@
   generations), :mod:`.statefaults` (a state database that cannot record)
 - :mod:`.health`, :mod:`.systemd` (notify protocol and watchdog), :mod:`.metrics`, :mod:`.log`
 - :mod:`.rehash`: sampled re-hashing, run from a systemd timer
+- :mod:`.timelines`: cut lists in the daemon: re-conforms, unmounted volumes, status and metrics
 
 What it may import: everything but :mod:`reelwatch.cli` and :mod:`reelwatch.demo`.
 """
