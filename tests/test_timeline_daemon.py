@@ -207,6 +207,7 @@ def test_unused_clips_are_demoted_and_a_clip_that_goes_takes_its_events_offline(
     wait_text(inbox, "editorial", "A004C012_20100610_R1JL is offline")
     # the same truncated clip twice: once as the cut's A004C012 (a blocker), once under a name no cut uses
     (card / "A004C012_20100610_R1JL.mov").write_bytes(clips["truncated"].read_bytes())
+    assert wait_rows(config, "SELECT 1 FROM findings WHERE rule = 'sanity.truncated'")
     (card / "A004C099_20100610_R1JL.mov").write_bytes(clips["truncated"].read_bytes() + b"\0")
     rows = wait_rows(config, "SELECT relpath, severity FROM findings WHERE rule = 'sanity.truncated' "
                              "GROUP BY relpath HAVING count(*) > 0 AND (SELECT count(*) FROM findings "
@@ -323,4 +324,25 @@ def test_clips_checked_before_cut_lists_were_read_are_put_in_the_catalog(tmp_pat
         d.output()[-3000:]
     assert not wait_rows(config, "SELECT 1 FROM findings WHERE rule LIKE 'conform.%' AND status = 'open'", timeout=3)
     assert not checked(d.output())  # put from the state, not checked again
+    assert d.stop() == 0
+
+
+def test_a_turnover_copied_with_its_media_is_conformed_once_the_copy_is_done(tmp_path, clips, inbox, daemon):
+    """The cut list lands first and its media after it, in one copy: nothing is ever said offline."""
+    config = cut_config(tmp_path, inbox, {"ingest": "dit", "nas": "editorial"})
+    d = daemon(config)
+    d.wait_ready()
+    edl(tmp_path / "nas" / "Turnover_0412" / "AGM_104_R2_v12.edl", "AGM_104_R2_v12", [EV1, EV3])
+    card = tmp_path / "ingest" / "A004R1JL"
+    card.mkdir()
+    for i in range(14):  # the media follows over two seconds, a file at a time, as a copy goes
+        (card / f"A004C{100 + i}_notes.txt").write_text("x" * 1000)
+        if i == 10:
+            shutil.copy2(clips["good"], card / "A004C010_20100610_R1JL.mov")
+        time.sleep(0.15)
+    uses = wait_rows(config, "SELECT event FROM timeline_uses ORDER BY event")
+    assert uses == [(1,), (2,)], d.output()[-3000:]
+    time.sleep(2)
+    assert not db_rows(config, "SELECT rule, status FROM findings WHERE rule LIKE 'conform.%'"), d.output()[-3000:]
+    assert not [t for t in texts(inbox, "editorial") if "conform." in t]
     assert d.stop() == 0

@@ -158,6 +158,9 @@ class Conformer:
         self.tell = tell
         """(role, subject, text): a message that is not a finding (a new version's changes)."""
         self.config: Config | None = None
+        self.busy: Callable[[], bool] | None = None
+        """True while more files of the current batch are queued, settling or being checked."""
+        self._later: dict[tuple[str, str], list[Timeline]] = {}
         self.on_totals: Callable[[dict[str, int]], None] | None = None
         """Told the current timelines' counts after each batch (``status``, metrics)."""
         self._events_of: dict[int, int] = {}
@@ -192,6 +195,7 @@ class Conformer:
 
     def cut_list(self, asset: Asset, history: Any) -> list[Finding]:
         source = source_for(asset.volume, asset.relpath, self.config)
+        first = (asset.volume, asset.relpath, asset.size, asset.mtime_ns) not in self._read
         cut = self.read(asset, source)
         cfg = settings(self.config)
         with self.store.tx() as db:
@@ -205,19 +209,33 @@ class Conformer:
         log.info("cut_list_read", volume=asset.volume, path=asset.relpath, format=cut.format,
                  sequences=len(cut.timelines), events=sum(len(c.timeline.events) for c in done),
                  issues=len(cut.issues))
-        self._news(asset, done)
+        place = (asset.volume, asset.relpath)
+        if first and self.busy is not None and self.busy():
+            # A turnover: the media may be landing with it. Its events are stored (the clips find
+            # them), and it is conformed once the batch is done, not before: no "offline" for
+            # media that was still being copied.
+            with self._lock:
+                self._later.setdefault(place, []).extend(old for c in done for old in c.replaced)
+            self.schedule(*place)
+            log.info("cut_list_conform_after_batch", volume=asset.volume, path=asset.relpath)
+            current = not cut.timelines or any(c.report is not None for c in done)
+            return [i.finding(asset) for i in cut.issues] if current else []
+        with self._lock:
+            earlier = self._later.pop(place, [])
+        self._news(done, earlier)
         return findings_of(asset, cut, done)
 
-    def _news(self, asset: Asset, done: Sequence[Conformed]) -> None:
+    def _news(self, done: Sequence[Conformed], earlier: Sequence[Timeline] = ()) -> None:
         """Editorial hears of a new version once: what changed against the one it replaces, and
         where the new one stands."""
         for c in done:
-            if c.report is None or not c.replaced:
+            olds = [*earlier, *c.replaced] if c is done[0] else list(c.replaced)
+            if c.report is None or not olds:
                 continue
-            lines = [diff(old, c.timeline).text() for old in c.replaced]
+            lines = [diff(old, c.timeline).text() for old in olds]
             lines += ["", c.report.summary.text(), *c.report.summary.reel_lines()[:20]]
             owner = "vfx" if c.timeline.purpose == "vfx_pull" else "editorial"
-            self.tell(owner, f"{display_name(c.timeline)} replaces {display_name(c.replaced[0])}", "\n".join(lines))
+            self.tell(owner, f"{display_name(c.timeline)} replaces {display_name(olds[0])}", "\n".join(lines))
 
     # -- clips ------------------------------------------------------------------------------
     def clip(self, asset: Asset, facts: Facts, findings: list[Finding]) -> list[Finding]:

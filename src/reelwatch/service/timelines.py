@@ -42,10 +42,16 @@ def wire(daemon: Daemon, conformer: Conformer | None = None) -> Conformer | None
                   f"offline, {counts['failing']} failing")
         daemon._recorded(lambda: daemon.store.set_tool_status("timelines", "ok", detail))  # type: ignore[union-attr]
 
+    def busy() -> bool:
+        with daemon._batch_lock:
+            others = daemon._in_flight > 1  # besides the cut list being checked
+        return others or daemon.queue.qsize() > 0 or any(len(v.settler) for v in list(daemon.volumes.values()))
+
     fresh = conformer is None
     if conformer is None:
         conformer = Conformer(daemon.store, recheck=recheck, tell=daemon._tell)
         conformer.on_totals = publish
+        conformer.busy = busy
         publish(totals(daemon.store))
     plugin.attach(conformer)
     if fresh:
