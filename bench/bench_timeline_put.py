@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from reelwatch.checking.timelines import Conformer
+from reelwatch.checking.conformer import Conformer
 from reelwatch.core.model import Asset, Facts
 from reelwatch.state.store import Store
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import structlog
 
 from ..checking.pipeline import file_asset
-from ..checking.timelines import Conformer, CutLists, totals
+from ..checking.conformer import Conformer
+from ..checking.timelines import CutLists, totals
 
 if TYPE_CHECKING:
     from .daemon import Daemon
