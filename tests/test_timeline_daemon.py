@@ -346,3 +346,25 @@ def test_a_turnover_copied_with_its_media_is_conformed_once_the_copy_is_done(tmp
     assert not db_rows(config, "SELECT rule, status FROM findings WHERE rule LIKE 'conform.%'"), d.output()[-3000:]
     assert not [t for t in texts(inbox, "editorial") if "conform." in t]
     assert d.stop() == 0
+
+
+def test_findings_of_batch_rules_on_a_clip_in_a_cut_say_where_it_is_used(tmp_path, clips, inbox, daemon):
+    plugins = tmp_path / "facility_plugins"
+    plugins.mkdir()
+    (plugins / "batchy.py").write_text(
+        "from reelwatch import Finding, Severity, hookimpl\n"
+        "@hookimpl\n"
+        "def batch_done(assets):\n"
+        "    return [Finding('facility.batch', Severity.WARNING, a, 'judged with its batch', owner='dit')\n"
+        "            for a in assets if a.relpath.endswith('A004C010_20100610_R1JL.mov') and a.size]\n")
+    config = cut_config(tmp_path, inbox, {"ingest": "dit", "nas": "editorial"}, f'[plugins]\ndirs = ["{plugins}"]\n')
+    d = daemon(config)
+    d.wait_ready()
+    edl(tmp_path / "nas" / "AGM_104_R2_v12.edl", "AGM_104_R2_v12", [EV1])
+    wait_text(inbox, "editorial", "is offline")
+    (tmp_path / "ingest" / "A004R1JL").mkdir()
+    shutil.copy2(clips["good"], tmp_path / "ingest" / "A004R1JL" / "A004C010_20100610_R1JL.mov")
+    got = wait_text(inbox, "dit", "facility.batch")
+    assert "In the cut: used in 1 event of AGM_104_R2_v12 (record 01:00:00:00)" in got, got
+    assert "facility.batch" in wait_text(inbox, "editorial", "facility.batch")  # the cut's owner hears it too
+    assert d.stop() == 0

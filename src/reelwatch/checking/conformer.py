@@ -145,6 +145,16 @@ class Conformer:
             self.schedule(volume, relpath)
         return annotate(findings, uses, demote=settings(self.config).demote_unused and known)
 
+    def place(self, findings: list[Finding]) -> list[Finding]:
+        """Findings of ``batch_done`` rules (versions, mirrors) on a clip used in a cut say where,
+        and reach the roles that use it; never demoted (a card verdict is on no clip)."""
+        out = []
+        with self.store.tx() as db:
+            timelines = SqlTimelines(db)
+            for f in findings:
+                out += annotate([f], timelines.uses(f.asset.volume, f.asset.relpath), demote=False)
+        return out
+
     def _rematch(self, db: Any, timelines: SqlTimelines, catalog: SqlCatalog, tid: int, numbers: list[int]) -> None:
         row = db.execute("SELECT volume, relpath FROM timelines WHERE id = ?", (tid,)).fetchone()
         source = source_for(row[0], row[1], self.config) if row else None

@@ -215,6 +215,13 @@ class CutLists:
             return [findings + conformer.cut_list(asset, history)]
         return [conformer.clip(asset, facts, findings)]
 
+    @hookimpl(specname="batch_done", wrapper=True)
+    def place_batch_findings(self, assets: Sequence[Asset], history: Any, config: Config) -> Any:
+        results = yield
+        if self.conformer is None:
+            return results
+        return [self.conformer.place([f for r in results for f in (r or ())])]
+
     @hookimpl
     def batch_done(self, assets: Sequence[Asset], history: Any, config: Config) -> None:
         if self.conformer is not None:
