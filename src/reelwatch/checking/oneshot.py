@@ -180,7 +180,8 @@ def run_check(paths: list[str], config_path: str | None, *, workers: int = 0,
         pool = ProbePool(workers).start(1)
     try:
         from .runtime import load_runtime
-        from .pipeline import Pipeline, apply_defaults
+        from .pipeline import Pipeline
+        from .routing import apply_defaults
         from ..state.store import Store
         runtime = load_runtime(config_path, pool)
         pool.size = workers or runtime.config.probe.workers or pool.size

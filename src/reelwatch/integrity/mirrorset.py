@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..builtin.ignore import LITTER, LITTER_DIRS, is_temp_name
 from ..core.globs import match
+from ..core.litter import LITTER, LITTER_DIRS, is_temp_name
 from ..core.hookspecs import History
 from ..core.model import Asset
 
