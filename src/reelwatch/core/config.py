@@ -8,7 +8,6 @@ validate them with the model they return from the ``config_sections`` hook.
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .config_lines import key_lines, line_of
 from .model import Severity, config_rate
+from .wording import did_you_mean
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,9 +231,6 @@ def drive_volume_name(template: str, path: str) -> str:
     return f"{template}-{slug}"
 
 
-def _suggest(word: str, choices: Any) -> str:
-    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -300,7 +297,7 @@ def validation_problems(err: ValidationError, model: type[BaseModel], prefix: tu
         if e["type"] == "extra_forbidden":
             allowed = _model_fields_at(model, tuple(e["loc"]))
             allowed = [a for a in allowed if a not in ("source", "base_dir")]
-            hint = _suggest(str(e["loc"][-1]), allowed)
+            hint = did_you_mean(str(e["loc"][-1]), allowed)
             out.append(ConfigProblem(f"{where}: unknown key{hint}; allowed here: {', '.join(allowed) or 'none'}", loc))
             continue
         found = e.get("input")
@@ -340,16 +337,16 @@ def _cross_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
         owner = v.get("owner", "dit")
         if isinstance(owner, str) and owner not in known:
             out.append(ConfigProblem(f"volumes[{i}].owner: role {owner!r} is not defined under [roles]"
-                               + _suggest(owner, known), ("volumes", i, "owner")))
+                               + did_you_mean(owner, known), ("volumes", i, "owner")))
     for name, role in roles.items():
         target = role.get("escalate_to") if isinstance(role, Mapping) else None
         if isinstance(target, str) and target not in known:
-            out.append(ConfigProblem(f"roles.{name}.escalate_to: role {target!r} is not defined" + _suggest(target, known),
+            out.append(ConfigProblem(f"roles.{name}.escalate_to: role {target!r} is not defined" + did_you_mean(target, known),
                                ("roles", name, "escalate_to")))
     notify = raw.get("notify") if isinstance(raw.get("notify"), Mapping) else {}
     admin = notify.get("admin_role")
     if isinstance(admin, str) and admin not in known:
-        out.append(ConfigProblem(f"notify.admin_role: role {admin!r} is not defined under [roles]" + _suggest(admin, known),
+        out.append(ConfigProblem(f"notify.admin_role: role {admin!r} is not defined under [roles]" + did_you_mean(admin, known),
                            ("notify", "admin_role")))
     return out
 
@@ -381,7 +378,7 @@ def build_config(raw: Mapping[str, Any], *, source: str = "<config>", base_dir: 
     for name, section in rules.items():
         validator = sections.get(name)
         if validator is None:
-            problems.append(ConfigProblem(f"rules.{name}: no loaded plugin owns this section{_suggest(name, sections)}; "
+            problems.append(ConfigProblem(f"rules.{name}: no loaded plugin owns this section{did_you_mean(name, sections)}; "
                                     f"known sections: {', '.join(sorted(sections)) or 'none'}", ("rules", name)))
             continue
         try:

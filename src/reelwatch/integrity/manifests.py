@@ -30,6 +30,7 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 from ..core import xmlread
+from ..core.tree import join, walk_tree
 from .hashing import hash_file, normalize_algo, read_noatime
 from .mhl.model import Discrepancy
 
@@ -222,22 +223,16 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
 def covered_files(manifest: Manifest) -> Iterator[str]:
     """Files a manifest is expected to list: its folder (its whole tree when it names
     sub-folders), minus manifests, ``ascmhl/`` folders and OS litter."""
-    base = manifest.folder
-    stack = [""]
-    while stack:
-        rel_dir = stack.pop()
-        try:
-            entries = sorted(os.scandir(base / rel_dir), key=lambda e: e.name)
-        except OSError:
-            continue
+    for rel_dir, entries, subdirs in walk_tree(manifest.folder):
+        subdirs.clear()
         for e in entries:
-            rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
+            rel = join(rel_dir, e.name)
             if e.name in LITTER or e.name.startswith("._"):
                 continue
             try:
                 if e.is_dir(follow_symlinks=False):
                     if manifest.recursive and e.name != "ascmhl":
-                        stack.append(rel)
+                        subdirs.append(rel)
                     continue
                 regular = e.is_file()
             except OSError:

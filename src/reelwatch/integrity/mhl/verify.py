@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...core.tree import join, walk_tree
 from ..hashing import hash_file
 from .read import ancestor_roots, load_history
 from .model import EXIT_CODES, FOLDER, HashEntry, Hasher, MHLHistory, MHLError, Discrepancy, ignore_matcher
@@ -47,16 +48,10 @@ def walk_files(root: Path, history: MHLHistory) -> Iterator[str]:
     (each nested history's own ignore list applies in its folder). Only regular files (and links
     to them) are listed; links to folders are not followed."""
     ignored = ignore_matcher(history)
-    stack = [""]
-    while stack:
-        rel_dir = stack.pop()
-        try:
-            entries = sorted(os.scandir(root / rel_dir), key=lambda e: e.name)
-        except OSError:
-            continue
-        subdirs = []
+    for rel_dir, entries, subdirs in walk_tree(root):
+        subdirs.clear()
         for e in entries:
-            rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
+            rel = join(rel_dir, e.name)
             try:
                 is_dir = e.is_dir(follow_symlinks=False)
                 if not is_dir and not e.is_file():
@@ -69,7 +64,6 @@ def walk_files(root: Path, history: MHLHistory) -> Iterator[str]:
                 subdirs.append(rel)
             else:
                 yield rel
-        stack.extend(reversed(subdirs))
 
 
 def verify(root: str | os.PathLike[str], *, hasher: Hasher | None = None, check_hashes: bool = True,
