@@ -15,6 +15,9 @@ can be derived (zero padding, case). Names are data only: no regex is ever built
 This module is the public entry point; compiling templates lives in
 :mod:`reelwatch.naming.template`, diagnosing names in :mod:`reelwatch.naming.diagnose` and the
 presets in :mod:`reelwatch.naming.presets`.
+
+The engine of ``plugins/naming.py``. What it may import: :mod:`reelwatch.core` only (today it
+needs only the standard library).
 """
 
 from __future__ import annotations
