@@ -53,11 +53,12 @@ class StateFaults:
             free = free_bytes(d.disk.db_path.parent)
             log.error("state_disk_full", path=path, free_bytes=free, action="holding new files until there is room")
             self.messages.alert(f"{FULL}: checks are on hold",
-                        f"The disk that holds the state database {path} is full"
-                        f"{f' ({free:,} bytes free)' if free is not None else ''}, so reelwatch cannot record "
-                        "checks or findings. It keeps watching every volume and holds each new file; as soon as "
-                        "there is room again it checks them all, by itself, and tells you. Nothing is lost. "
-                        "Free space on that disk, or move the state database to a larger one.")
+                                f"The disk that holds the state database {path} is full"
+                                f"{f' ({free:,} bytes free)' if free is not None else ''}, so reelwatch cannot "
+                                "record checks or findings. It keeps watching every volume and holds each new file; "
+                                "as soon as there is room again it checks them all, by itself, and tells you. "
+                                "Nothing is lost. Free space on that disk, or move the state database to a larger "
+                                "one.")
         else:
             damaged = StateCorrupt(path, f"SQLite reports '{exc}'", d.config_path)
             log.error("state_corrupt", path=path, error=str(exc))
