@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -35,9 +35,6 @@ from ..core.model import Asset, Facts, Finding, Severity, freeze, parse_rate, th
 from ..state.store import Store
 from ..timeline import (CutList, Match, Report, SqlCatalog, SqlTimelines, Timeline, conform, cut_list_format,
                         impact_roles, impact_text, match_timeline, rule_infos)
-
-if TYPE_CHECKING:
-    from .conformer import Conformer
 NOT_CLIPS = ("sidecar", "missing")
 """Facts kinds that are no clip an event could use (checksum lists, MHL, XML sidecars)."""
 KEEP_READ = 64
@@ -182,7 +179,7 @@ class CutLists:
     :class:`Conformer` is attached) cut lists read and clips' findings placed in the cut."""
 
     def __init__(self) -> None:
-        self.conformer: Conformer | None = None
+        self.conformer: Any = None  # a reelwatch.checking.conformer.Conformer, once attached
         self.config: Config | None = None
 
     @hookimpl
@@ -199,7 +196,7 @@ class CutLists:
         if self.conformer is not None:
             self.conformer.config = config
 
-    def attach(self, conformer: Conformer | None) -> None:
+    def attach(self, conformer: Any) -> None:
         self.conformer = conformer
         if conformer is not None:
             conformer.config = self.config

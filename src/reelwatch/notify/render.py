@@ -209,16 +209,10 @@ def _detail(item: _Item, role: str) -> Block:
 
 
 def _in_the_cut(f: Mapping[str, Any]) -> list[Line]:
-    """Where a clip is used in the cuts (docs/timelines.md), and a cut list's summary."""
-    details = f.get("details")
-    if not isinstance(details, Mapping):
-        return []
-    out = []
-    if details.get("used_in"):
-        out.append(line("In the cut: ", _str(details["used_in"], PROSE_MAX)))
-    if details.get("summary"):
-        out.append(line("Cut list: ", _str(details["summary"], PROSE_MAX)))
-    return out
+    """Where a clip is used in the cuts, and a cut list's summary (docs/timelines.md)."""
+    details = f.get("details") if isinstance(f.get("details"), Mapping) else {}
+    return [line(label, _str(details[k], PROSE_MAX)) for k, label in (("used_in", "In the cut: "),
+                                                                       ("summary", "Cut list: ")) if details.get(k)]
 
 
 def _copies(f: Mapping[str, Any]) -> list[Line]:

@@ -1,4 +1,4 @@
-"""The daemon's side of cut lists (docs/timelines.md): a :class:`~reelwatch.checking.timelines.Conformer`
+"""The daemon's side of cut lists (docs/timelines.md): a :class:`~reelwatch.checking.conformer.Conformer`
 on the state database, attached to the ``timeline`` plugin at start and after every reload.
 
 A cut list is checked again (forced, off the control thread, by a checker) when a clip it waits
@@ -9,22 +9,20 @@ is committed with that check, like any finding.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import Any
 
 import structlog
 
-from ..checking.pipeline import file_asset
 from ..checking.conformer import Conformer
 from ..checking.timelines import CutLists, totals
-
-if TYPE_CHECKING:
-    from .daemon import Daemon
+from ..watch.settle import file_asset
 
 log = structlog.get_logger("reelwatch.timelines")
 
 
-def wire(daemon: Daemon, conformer: Conformer | None = None) -> Conformer | None:
-    """Attach (or re-attach, after a reload) the daemon's conformer to its ``timeline`` plugin."""
+def wire(daemon: Any, conformer: Conformer | None = None) -> Conformer | None:
+    """Attach (or re-attach, after a reload) the daemon's conformer to its ``timeline`` plugin.
+    ``daemon``: the :class:`~.daemon.Daemon` (its parts, ``messages``, ``stopping``)."""
     assert daemon.runtime is not None and daemon.store is not None
     plugin = daemon.runtime.pm.pluggy.get_plugin("timeline")
     if not isinstance(plugin, CutLists):
@@ -35,22 +33,22 @@ def wire(daemon: Daemon, conformer: Conformer | None = None) -> Conformer | None
         asset = file_asset(volume, vol.root, relpath) if vol is not None else None
         if asset is not None:
             log.info("cut_list_reconform", volume=volume, path=relpath)
-            daemon._enqueue(asset, force=True)
+            daemon.enqueue(asset, force=True)
 
     def publish(counts: dict[str, int]) -> None:
         daemon.metrics.timeline_events(counts)
         detail = (f"{counts['timelines']} current timeline(s), {counts['events']} events, {counts['offline']} "
                   f"offline, {counts['failing']} failing")
-        daemon._recorded(lambda: daemon.store.set_tool_status("timelines", "ok", detail))  # type: ignore[union-attr]
+        daemon.recorded(lambda: daemon.store.set_tool_status("timelines", "ok", detail))
 
     def busy() -> bool:
-        with daemon._batch_lock:
-            others = daemon._in_flight > 1  # besides the cut list being checked
-        return others or daemon.queue.qsize() > 0 or any(len(v.settler) for v in list(daemon.volumes.values()))
+        with daemon.work.lock:
+            others = daemon.work.in_flight > 1  # besides the cut list being checked
+        return others or daemon.work.qsize() > 0 or any(len(v.settler) for v in list(daemon.volumes.values()))
 
     fresh = conformer is None
     if conformer is None:
-        conformer = Conformer(daemon.store, recheck=recheck, tell=daemon._tell)
+        conformer = Conformer(daemon.store, recheck=recheck, tell=daemon.messages.tell)
         conformer.on_totals = publish
         conformer.busy = busy
         publish(totals(daemon.store))
@@ -61,7 +59,7 @@ def wire(daemon: Daemon, conformer: Conformer | None = None) -> Conformer | None
     return conformer
 
 
-def _backfill(daemon: Daemon, conformer: Conformer) -> None:
+def _backfill(daemon: Any, conformer: Conformer) -> None:
     """Clips of the assets checked before the catalog existed, a chunk at a time, beside the
     checkers; then every current cut list is conformed again against them."""
     done = 0
