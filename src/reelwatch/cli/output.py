@@ -6,17 +6,34 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from ..notify.channels import visible
 
 if TYPE_CHECKING:
     from ..checking.oneshot import CheckReport
+    from ..core.model import Finding
 
 STYLE = {"blocker": "bold white on red", "error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-def print_check(report: CheckReport, fmt: str) -> None:
+def _counts(findings: list[Finding]) -> str:
+    """``2 blockers, 1 error, 5 warnings``: the worst first."""
+    by = Counter(f.severity for f in findings)
+    return ", ".join(f"{by[s]} {s.label}{'s' if by[s] != 1 else ''}" for s in sorted(by, reverse=True))
+
+
+def summary(report: CheckReport) -> str:
+    """One line for the top and the bottom of the table."""
+    line = f"{report.assets} asset(s) checked, {len(report.findings)} finding(s)"
+    if report.findings:
+        line += f": {_counts(report.findings)}"
+    return line
+
+
+def print_check(report: CheckReport, fmt: str, limit: int | None = None) -> None:
+    """``limit``: rows of the table (the worst first); the rest are counted in a last line."""
     if fmt == "json":
         data = {
             "checked": report.assets,
@@ -46,13 +63,15 @@ def print_check(report: CheckReport, fmt: str) -> None:
         elif not report.problems:
             console.print("nothing to check: no files found")
         return
-    table = Table(show_lines=True, title=f"{report.assets} asset(s) checked, {len(report.findings)} finding(s)")
+    findings = sorted(report.findings, key=lambda f: f.severity, reverse=True)  # stable: found order within
+    shown, rest = (findings, []) if limit is None else (findings[:limit], findings[limit:])
+    table = Table(show_lines=True, title=escape(summary(report)))
     table.add_column("severity")
     table.add_column("path", overflow="fold")
     table.add_column("what is wrong / expected / fix", overflow="fold")
     table.add_column("owner → affects")
     table.add_column("rule")
-    for f in report.findings:
+    for f in shown:
         label = f.severity.label
         body = escape(visible(f.message))
         if f.expected:
@@ -64,4 +83,11 @@ def print_check(report: CheckReport, fmt: str) -> None:
         who = escape(visible(f.owner or "-")) + (" → " + escape(visible(", ".join(f.impacts))) if f.impacts else "")
         table.add_row(f"[{STYLE[label]}]{label}[/]", escape(visible(f.asset.relpath)), body, who,
                       escape(visible(f.rule)))
+    if rest:
+        table.add_row("…", f"{len(rest)} more", f"{len(rest)} more finding(s) not shown: {_counts(rest)}. "
+                      "--all shows every one; --format json lists them for scripts", "", "")
     console.print(table)
+    if len(findings) > 1:
+        rules = Counter(f.rule for f in findings).most_common()
+        console.print("by rule: " + escape(", ".join(f"{visible(rule)} {n}" for rule, n in rules)))
+    console.print(f"[bold]{escape(summary(report))}[/bold]")
