@@ -135,7 +135,10 @@ def test_format_text_still_works_and_says_it_is_deprecated(tmp_path, args):
     (["bogus"], "No such command 'bogus'"),
     (["status", "--bogus"], "No such option: --bogus"),
     (["check"], "Missing argument 'PATH...'"),
-], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+    ([], "Usage: reelwatch [OPTIONS] COMMAND"),
+    (["state"], "Usage: reelwatch state [OPTIONS] COMMAND"),
+    (["config"], "Usage: reelwatch config [OPTIONS] COMMAND"),
+], ids=lambda v: (" ".join(v) or "(no command)") if isinstance(v, list) else None)
 def test_usage_errors_are_one_clear_message_and_exit_2(tmp_path, args, says):
     config = write_config(tmp_path)
     out = reelwatch(*[a.format(config=config) for a in args])

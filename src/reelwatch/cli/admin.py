@@ -21,7 +21,7 @@ from ..core.config_paths import mount_root
 from ..core.model import Severity
 from ..core.redact import Redactor
 from ..state.store import Store
-from .base import SeverityType, config_option, format_option, user
+from .base import LazyGroup, SeverityType, config_option, format_option, user
 
 
 def _ts(value: float | None) -> str:
@@ -136,7 +136,7 @@ def ack(targets: tuple[str, ...], config: str, by: str) -> int:
     return 1 if missed or not count else 0
 
 
-@click.group(help="Notification tools.")
+@click.group(cls=LazyGroup, help="Notification tools.")
 def notify() -> None:
     pass
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from .base import CONFIG_ENV, EXIT_OK
+from .base import CONFIG_ENV, EXIT_OK, LazyGroup
 
 
-@click.group(help="Config tools.")
+@click.group(cls=LazyGroup, help="Config tools.")
 def config() -> None:
     pass
 
