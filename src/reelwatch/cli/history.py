@@ -149,7 +149,7 @@ def print_history(store: Store, volume: str | None, relpath: str, rows: Sequence
 
     out = console()
     out.print(Text(shown(f"history of {relpath}" + (f" on volume {volume}" if volume else "")), style="bold"))
-    table = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
+    table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column("time", no_wrap=True)
     table.add_column("event", no_wrap=True)
     table.add_column("what", overflow="fold")

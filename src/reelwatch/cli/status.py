@@ -94,7 +94,7 @@ def print_status(data: dict[str, Any], lines: list[str], has_store: bool) -> Non
     for line in lines:  # the daemon: running, stopped, never run, UNHEALTHY, not responding, degraded
         calm = line.startswith(("daemon: running", "daemon: stopped", "daemon: never run"))
         out.print(Text(line, style=HEALTHY if line.startswith("daemon: running") else "" if calm else UNWELL))
-    table = Table(title="volumes", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title="volumes", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for col in ("volume", "kind", "health", "watching", "last event", "queued", "path"):
         table.add_column(col, no_wrap=col != "path", overflow="fold")
     for v in data["volumes"]:
