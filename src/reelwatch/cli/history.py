@@ -143,7 +143,6 @@ def print_history(store: Store, volume: str | None, relpath: str, rows: Sequence
     if fmt == "json":
         print(json.dumps({"volume": volume, "path": relpath, "events": events}, indent=2, default=str))
         return
-    from rich import box
     from rich.table import Table
     from rich.text import Text
 
