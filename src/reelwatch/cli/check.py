@@ -32,32 +32,38 @@ def check(obj: dict[str, Any] | None, paths: tuple[str, ...], config: str | None
     """Ctrl-C and SIGTERM stop it at once (hashes within one read, MediaInfo workers killed),
     exit 130, nothing half-said."""
     import signal
-
-    from ..checking.oneshot import run_check
-    from ..probe.pool import ProbePool
-    from .output import print_check
-    from .progress import check_progress
     obj = obj if obj is not None else {}
-    pool = obj.pop("pool", None) or ProbePool().start(1)
-    with check_progress() as bar:
-        def stop(signum: int, _frame: object) -> None:
-            bar.hasher.cancel.set()
-            pool.cancel()
-            raise KeyboardInterrupt
+    live: dict[str, Any] = {}
 
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
+    def stop(signum: int, _frame: object) -> None:
+        if "bar" in live:
+            live["bar"].hasher.cancel.set()
+        if "pool" in live:
+            live["pool"].cancel()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)  # before the imports below: a signal during them stops it too
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        from ..checking.oneshot import run_check
+        from ..probe.pool import ProbePool
+        from .output import print_check
+        from .progress import check_progress
+        pool = live["pool"] = obj.pop("pool", None) or ProbePool().start(1)
         try:
-            report = run_check(list(paths), config, progress=bar.advance, hasher=bar.hasher, total=bar.total,
-                               pool=pool)
-        except BaseException as exc:
-            from ..integrity.hashing import HashCancelled
-            if isinstance(exc, HashCancelled | KeyboardInterrupt):
-                print("reelwatch: check stopped; nothing was reported", file=sys.stderr)
-                return 130
-            raise
+            with check_progress() as bar:
+                live["bar"] = bar
+                report = run_check(list(paths), config, progress=bar.advance, hasher=bar.hasher,
+                                   total=bar.total, pool=pool)
         finally:
             pool.close()
+    except BaseException as exc:
+        from ..integrity.hashing import HashCancelled
+        if isinstance(exc, HashCancelled | KeyboardInterrupt):
+            print("reelwatch: check stopped; nothing was reported", file=sys.stderr)
+            obj["stop_said"] = True
+            return 130
+        raise
     if fmt is None:
         fmt = "table" if sys.stdout.isatty() else "json"
         if fmt == "json":  # a person who piped it into less should not wonder where the table went

@@ -39,10 +39,27 @@ def _command(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     obj: dict[str, Any] = {}
-    if _command(argv) == "check" and "_REELWATCH_COMPLETE" not in os.environ:
+    checking = _command(argv) == "check" and "_REELWATCH_COMPLETE" not in os.environ
+    if checking:
+        import signal
+        # Ctrl-C or SIGTERM while it starts stops it as at any later point: exit 130, said once
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         # fork the first MediaInfo worker while this process is small and has one thread
         from ..probe.pool import ProbePool
         obj["pool"] = ProbePool().start(1)
+    try:
+        rv = _run(argv, obj)
+    except KeyboardInterrupt:
+        rv = 130
+    finally:
+        if obj.get("pool") is not None:  # not handed to ``check`` (``check --help``, a usage error, stopped)
+            obj["pool"].close()
+    if rv == 130 and checking and not obj.get("stop_said"):
+        print("reelwatch: check stopped; nothing was reported", file=sys.stderr)
+    return rv
+
+
+def _run(argv: list[str], obj: dict[str, Any]) -> int:
     import click
 
     from .root import cli
@@ -53,9 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.exit_code
     except click.Abort:  # Ctrl-C while click itself was reading
         return 130
-    finally:
-        if obj.get("pool") is not None:  # not handed to ``check`` (``check --help``, a usage error)
-            obj["pool"].close()
     return int(rv or 0)
 
 
