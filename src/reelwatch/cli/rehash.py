@@ -70,7 +70,7 @@ def rehash(config: str, sample: int | float, algo: str | None, max_bytes: int | 
            seed: int | None, fmt: str) -> int:
     """Run from the command line: exit 0 when nothing changed silently, 1 when something did."""
     from ..checking.pipeline import Pipeline
-    from ..checking.pipeline import Router as PipelineRouter
+    from ..checking.routing import RoleRouter
     from ..checking.runtime import load_runtime
     from ..integrity.hashing import normalize_algo
     from ..service.rehash import rehash as run_rehash
@@ -91,7 +91,7 @@ def rehash(config: str, sample: int | float, algo: str | None, max_bytes: int | 
     pipeline = Pipeline(runtime.pm, cfg, store)
     try:
         report = run_rehash(store, cfg, sample=sample, algo=algo, rng=random.Random(seed),
-                            router=PipelineRouter(runtime.pm, cfg), max_bytes=max_bytes, max_seconds=max_time,
+                            router=RoleRouter(runtime.pm, cfg), max_bytes=max_bytes, max_seconds=max_time,
                             rejudge=lambda assets: pipeline.finish_batch(assets, store.next_batch()))
     finally:
         store.close()
