@@ -8,7 +8,6 @@ list is an error), 2 for a usage or config error.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sqlite3
 import sys
@@ -16,13 +15,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+import click
 
-
-def add_arguments(p: argparse.ArgumentParser, config_default: str | None) -> None:
-    p.add_argument("path", metavar="PATH", help="a cut list: EDL, FCP 7 XML, FCPXML, AAF or .otio")
-    p.add_argument("--config", default=config_default, required=config_default is None)
-    p.add_argument("--format", choices=["table", "json"], default="table")
+from .base import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, config_option, format_option
 
 
 def _rate(rate: Fraction | None) -> str | None:
@@ -137,19 +132,23 @@ def print_table(data: dict[str, Any], out: Any = sys.stdout) -> None:
               f"{_clip(visible(who), 28):<28}  {_clip(visible(match), 42):<42}  {', '.join(ev['states'])}\n")
 
 
-def cmd_timeline(args: argparse.Namespace) -> int:
-    path = Path(args.path)
-    if not path.exists():
-        print(f"reelwatch: {args.path}: no such file", file=sys.stderr)
+@click.command(help="The conform report of one cut list (EDL, FCP 7 XML, FCPXML, AAF, .otio) against the media "
+                    "the state database knows. Exit 0 when no issue is error or worse, 1 when one is (an "
+                    "unreadable cut list is an error), 2 for a usage or config error.")
+@click.argument("path")
+@config_option()
+@format_option()
+def timeline(path: str, config: str, fmt: str) -> int:
+    where = Path(path)
+    if not where.exists():
+        click.echo(f"reelwatch: {path}: no such file", err=True)
         return EXIT_USAGE
-    if path.is_dir() and path.suffix.lower() != ".fcpxmld":
-        print(f"reelwatch: {args.path}: a folder; name one cut list file", file=sys.stderr)
+    if where.is_dir() and where.suffix.lower() != ".fcpxmld":
+        click.echo(f"reelwatch: {path}: a folder; name one cut list file", err=True)
         return EXIT_USAGE
-    data = report(args.path, args.config)
-    if args.format == "json":
-        print(json.dumps(data, indent=2, ensure_ascii=False))
+    data = report(path, config)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         print_table(data)
     return int(data["exit_code"])
-
-
