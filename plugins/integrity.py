@@ -24,19 +24,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from reelwatch import Asset, Finding, RuleInfo, Severity, hookimpl
-from reelwatch.integrity.checksums import (Mismatch, asset_at, cached_manifest, cached_tree, group_assets, history_roots,
-                                 manifest_mismatches, manifests_below, member_files, mhl_mismatches, volume_relpath)
-from reelwatch.core.config import Config
-from reelwatch.core.globs import applies
-from reelwatch.integrity.hashing import ALGORITHMS, normalize_algo
-from reelwatch.core.hookspecs import History as StateHistory
-from reelwatch.integrity.manifests import Manifest, ManifestError, NotLegacyMHL, verify_manifest
-from reelwatch.integrity.manifests import Problem as ManifestProblem
-from reelwatch.integrity.mhl.read import FOLDER, MHLError
-from reelwatch.integrity.mhl.read import Problem as MHLProblem
-from reelwatch.integrity.mhl.verify import verify
-from reelwatch.core.wording import listed
+from reelwatch.api import (ALGORITHMS, Asset, Config, Finding, RuleInfo, Severity, applies, hookimpl, listed,
+                           normalize_algo)
+from reelwatch.api import History as StateHistory
+from reelwatch.api.integrity import MHL_FOLDER as FOLDER
+from reelwatch.api.integrity import (Manifest, ManifestError, ManifestProblem, MHLError, MHLProblem, Mismatch,
+                                     NotLegacyMHL, asset_at, cached_manifest, cached_tree, group_assets, history_roots,
+                                     manifest_mismatches, manifests_below, member_files, mhl_mismatches, verify,
+                                     verify_manifest, volume_relpath)
 
 NAME = "integrity"
 OWNER = "dit"

@@ -118,6 +118,9 @@ class Role(_Strict):
 
 
 class Volume(_Strict):
+    """One watched volume of ``[[volumes]]``: its ``name``, ``path``, ``kind`` (``ingest`` or
+    ``delivery``), ``owner`` role, and how it is watched."""
+
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     path: str
     kind: Literal["ingest", "delivery"] = "ingest"
