@@ -7,7 +7,7 @@ kept. The guide is ``docs/plugins.md``; every hook is in :mod:`reelwatch.core.ho
 
 - values: :class:`Asset`, :class:`Facts`, :class:`Finding`, :class:`Severity`, :class:`RuleInfo`,
   :class:`SequenceInfo`, the read-only :class:`History` and :class:`AssetRecord`, the validated
-  :class:`Config` and its :class:`Volume`
+  :class:`Config` and its :class:`Volume`; :class:`Message` and :class:`Notice` for a ``notify`` plugin
 - the ``@hookimpl`` marker
 - facts with units: :func:`media` gives a :class:`Media` (frame rate as a Fraction, duration in
   seconds, sizes in bytes, sample rates in Hz, bit depth, start timecode); exact frame rates with
@@ -28,14 +28,14 @@ What it may import: any reelwatch package. Nothing in reelwatch imports it: it i
 
 from __future__ import annotations
 
-from ..core.config import Config, Volume
+from ..core.config import Config, Volume, drive_volume_name
 from ..core.globs import applies, match
 from ..core.hookspecs import AssetRecord, History
 from ..core.hookspecs import hookimpl as _hookimpl
 from ..core.model import ROLES as _ROLES
-from ..core.model import Asset, Facts, Finding, RuleInfo, SequenceInfo, Severity, config_rate, format_rate, parse_rate
+from ..core.model import (Asset, Facts, Finding, Message, Notice, RuleInfo, SequenceInfo, Severity, config_rate,
+                          format_rate, parse_rate)
 from ..core.ownership import default_owner, is_delivery, volume_of, volume_owner
-from ..core.config import drive_volume_name
 from ..core.wording import human_size, listed
 from ..integrity.hashing import ALGORITHMS as _ALGORITHMS
 from ..integrity.hashing import normalize_algo
@@ -56,6 +56,6 @@ ALGORITHMS = _ALGORITHMS
 """Checksum algorithms reelwatch can compute, by their ASC MHL names (``xxh128``, ``md5`` ...)."""
 
 __all__ = ["ALGORITHMS", "ROLES", "Asset", "AssetRecord", "Config", "Facts", "Finding", "History", "Media",
-           "Picture", "RuleInfo", "SequenceInfo", "Severity", "Sound", "Volume", "applies", "config_rate",
+           "Message", "Notice", "Picture", "RuleInfo", "SequenceInfo", "Severity", "Sound", "Volume", "applies", "config_rate",
            "default_owner", "drive_volume_name", "format_rate", "hookimpl", "human_size", "is_delivery", "listed",
            "match", "media", "normalize_algo", "parse_rate", "scope_of", "volume_of", "volume_owner"]

@@ -140,9 +140,12 @@ class Asset:
 class Facts:
     """What is known about one asset version, probed once and cached.
 
-    Track fields keep MediaInfo's own names (``format``, ``frame_rate``, ``istruncated``,
-    ``general_compliance`` ...) so that MediaConch policies can address them. ``derived``
-    holds facts that collector plugins add, such as the fields parsed from a name.
+    Track fields keep MediaInfo's own names and units (``format``, ``frame_rate``, ``istruncated``,
+    ``general_compliance`` ...) so that MediaConch policies can address them: durations and delays
+    are in milliseconds, frame rates are text (``"23.976"``), sizes in bytes, sample rates in Hz.
+    Plugins read them with units through :func:`reelwatch.api.media` (frame rate as a Fraction,
+    duration in seconds). ``derived`` holds facts that collector plugins add, such as the fields
+    parsed from a name.
     """
 
     kind: str
