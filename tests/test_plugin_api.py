@@ -371,3 +371,13 @@ def test_a_facility_plugin_loads_after_the_shipped_ones_and_is_asked_first(tmp_p
     assert names.index("facility") > max(names.index(n) for n in ("naming", "spec", "mirrors"))
     assert pm.ignore("ingest", "A002/.DS_Store") is False  # the builtin would ignore it; the facility insists
     assert pm.ignore("ingest", "A002/._clip.mov") is True
+
+
+@pytest.mark.parametrize("where", ["hookspecs", "manager", "README.md", "docs/plugins.md"])
+def test_every_statement_of_the_load_order_names_the_shipped_plugins_in_their_place(where: str) -> None:
+    from reelwatch.core import hookspecs, manager
+    text = {"hookspecs": hookspecs.__doc__, "manager": manager.__doc__}.get(where) or (ROOT / where).read_text()
+    text = re.sub(r"\s+", " ", text)
+    start = text.lower().index("load")
+    order = re.search(r"builtin.*?plugins/.*?entry point.*?\[plugins\] dirs", text[start:], re.I)
+    assert order, f"{where}: the load order must read builtins, shipped plugins/, entry points, [plugins] dirs"

@@ -2,9 +2,10 @@
 
 Load order is explicit: builtins, then the rule plugins shipped with reelwatch (the
 ``plugins/`` folder, installed as ``reelwatch/plugins``), then the ``reelwatch.plugins``
-entry points, then the ``.py`` files of the plugin directories named in the config; blocked
+entry points, then the ``.py`` files of the folders in the config's ``[plugins] dirs``; blocked
 names are unregistered. Shipped plugins are loaded by path exactly like a facility's plugin
-folder, so they can use nothing a facility plugin could not.
+folder and import reelwatch only from :mod:`reelwatch.api`, so they can use nothing a facility
+plugin could not.
 
 Every plugin is validated before it can run: an implementation of a hook that does not exist
 (``def chek``), an argument the hook does not pass, a wrapper that never yields, a file that
