@@ -218,7 +218,7 @@ def test_an_affects_notice_without_impact_words_says_so_plainly() -> None:
 def _guide_block(label: str) -> str:
     """The code block that follows ``<!-- worked example: LABEL -->`` in docs/plugins.md."""
     guide = (ROOT / "docs" / "plugins.md").read_text()
-    found = re.search(rf"<!-- worked example: {re.escape(label)} -->\n```\w+\n(.*?)```", guide, re.S)
+    found = re.search(rf"<!-- worked example: {re.escape(label)} -->\n```\w*\n(.*?)```", guide, re.S)
     assert found, f"docs/plugins.md has no worked example {label!r}"
     return found.group(1)
 
@@ -257,14 +257,15 @@ def test_the_guides_worked_example_finds_wrong_delivery_audio_in_real_files(tmp_
     assert mix["plugin"] == "delivery_audio" and mix["expected"] == "every audio track at 48 kHz, 24-bit"
     assert "reelwatch.plugin_error" not in {f["rule"] for f in report["findings"]}
 
-    # what the guide says sound hears
-    finding = Finding("facility.delivery_audio", Severity.ERROR, Asset("delivery", str(delivery), mix["relpath"], 1, 1),
-                      mix["message"], owner=mix["owner"], impacts=tuple(mix["impacts"]), expected=mix["expected"],
+    # what the guide shows VFX and sound are told, from the finding this run produced
+    where = Asset("delivery", "/srv/delivery", mix["relpath"], 1, 1)
+    finding = Finding("facility.delivery_audio", Severity.ERROR, where, mix["message"], owner=mix["owner"], impacts=tuple(mix["impacts"]), expected=mix["expected"],
                       impact=mix["impact"], fix=mix["fix"])
-    text = render(Message(role="sound", production="P",
-                          notices=(Notice("affects", {**finding.to_dict(), "id": 3}),))).text
-    assert "Affects you: sound must resample it before the mix, and editorial's cut drifts against picture" in text
-    assert "VFX is fixing it: export the audio again at 48 kHz 24-bit and re-deliver" in text
+    for role, kind in (("vfx", "new"), ("sound", "affects")):
+        notice = Notice(kind, {**finding.to_dict(), "id": 12})
+        text = render(Message(role=role, production="Harbour Lights", notices=(notice,))).text
+        shown = _guide_block(f"message to {role}")
+        assert shown.strip() and shown in text, (role, text)
 
 
 def test_the_guides_worked_example_section_is_validated_and_listed(tmp_path: Path) -> None:
