@@ -259,8 +259,8 @@ def test_the_guides_worked_example_finds_wrong_delivery_audio_in_real_files(tmp_
 
     # what the guide shows VFX and sound are told, from the finding this run produced
     where = Asset("delivery", "/srv/delivery", mix["relpath"], 1, 1)
-    finding = Finding("facility.delivery_audio", Severity.ERROR, where, mix["message"], owner=mix["owner"], impacts=tuple(mix["impacts"]), expected=mix["expected"],
-                      impact=mix["impact"], fix=mix["fix"])
+    finding = Finding("facility.delivery_audio", Severity.ERROR, where, mix["message"], owner=mix["owner"],
+                      impacts=tuple(mix["impacts"]), expected=mix["expected"], impact=mix["impact"], fix=mix["fix"])
     for role, kind in (("vfx", "new"), ("sound", "affects")):
         notice = Notice(kind, {**finding.to_dict(), "id": 12})
         text = render(Message(role=role, production="Harbour Lights", notices=(notice,))).text
