@@ -102,6 +102,37 @@ def test_every_public_name_of_the_api_has_a_docstring(name: str) -> None:
     assert missing == [], f"{name}: public names without a docstring: {missing}"
 
 
+def test_every_public_member_of_the_values_has_a_docstring() -> None:
+    """Methods, properties and dataclass fields of the values in :mod:`reelwatch.api` (those of the
+    core and the API itself; the family engines' classes are documented by their own packages)."""
+    missing = []
+    for name in api.__all__:
+        cls = getattr(api, name)
+        if not inspect.isclass(cls) or not cls.__module__.startswith(("reelwatch.core", "reelwatch.api")):
+            continue
+        documented = _class_attribute_docs(cls)
+        for member, value in vars(cls).items():
+            if member.startswith("_"):
+                continue
+            function = value.fget if isinstance(value, property) else getattr(value, "__func__", value)
+            if inspect.isfunction(function) and not (function.__doc__ or "").strip():
+                missing.append(f"{name}.{member}")
+        for field in getattr(cls, "__dataclass_fields__", {}):
+            if field not in documented:
+                missing.append(f"{name}.{field}")
+    assert missing == [], f"undocumented: {missing}"
+
+
+def _class_attribute_docs(cls: type) -> set[str]:
+    """Fields of a class body that a string literal right after documents."""
+    tree = ast.parse(inspect.getsource(inspect.getmodule(cls)))  # type: ignore[arg-type]
+    body = next(n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == cls.__name__).body
+    return {first.target.id for first, second in zip(body, body[1:])
+            if isinstance(first, ast.AnnAssign) and isinstance(first.target, ast.Name)
+            and isinstance(second, ast.Expr) and isinstance(second.value, ast.Constant)
+            and isinstance(second.value.value, str)}
+
+
 def test_every_hook_is_documented_in_the_plugin_guide() -> None:
     guide = (ROOT / "docs" / "plugins.md").read_text()
     headings = set(re.findall(r"^### `(\w+)\(", guide, re.M))

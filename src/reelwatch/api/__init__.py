@@ -33,8 +33,8 @@ from ..core.globs import applies, match
 from ..core.hookspecs import AssetRecord, History
 from ..core.hookspecs import hookimpl as _hookimpl
 from ..core.model import ROLES as _ROLES
-from ..core.model import (Asset, Facts, Finding, Message, Notice, RuleInfo, SequenceInfo, Severity, config_rate,
-                          format_rate, parse_rate)
+from ..core.model import Asset, Facts, Finding, Message, Notice, RuleInfo, SequenceInfo, Severity
+from ..core.rates import config_rate, format_rate, parse_rate
 from ..core.ownership import default_owner, is_delivery, volume_of, volume_owner
 from ..core.wording import human_size, listed
 from ..integrity.hashing import ALGORITHMS as _ALGORITHMS

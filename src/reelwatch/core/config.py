@@ -217,6 +217,7 @@ class Config(_Strict):
     base_dir: str = "."
 
     def volume(self, name: str) -> Volume | None:
+        """The volume called ``name``, or None."""
         return next((v for v in self.volumes if v.name == name), None)
 
     def resolve(self, path: str) -> Path:
