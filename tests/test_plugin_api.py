@@ -413,3 +413,32 @@ def test_every_statement_of_the_load_order_names_the_shipped_plugins_in_their_pl
     start = text.lower().index("load")
     order = re.search(r"builtin.*?plugins/.*?entry point.*?\[plugins\] dirs", text[start:], re.I)
     assert order, f"{where}: the load order must read builtins, shipped plugins/, entry points, [plugins] dirs"
+
+
+def _absolute(file: Path, node: ast.ImportFrom, src: Path) -> str:
+    """The absolute module name of a ``from ... import`` in a file under ``src`` (reelwatch/)."""
+    if not node.level:
+        return node.module or ""
+    package = ["reelwatch", *file.parent.relative_to(src).parts]
+    base = package[:len(package) - node.level + 1]
+    return ".".join([*base, *([node.module] if node.module else [])])
+
+
+def test_nothing_in_reelwatch_imports_its_public_api() -> None:
+    """reelwatch.api is the outside face: it may import any package, and none imports it back."""
+    src = ROOT / "src" / "reelwatch"
+    inward = []
+    for file in sorted(src.rglob("*.py")):
+        if file.parent == src / "api":
+            continue
+        for node in ast.walk(ast.parse(file.read_text(), str(file))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                module = _absolute(file, node, src)
+                names = [module] + ([f"{module}.{a.name}" for a in node.names] if module == "reelwatch" else [])
+            else:
+                continue
+            if any(n == "reelwatch.api" or n.startswith("reelwatch.api.") for n in names):
+                inward.append(f"{file.relative_to(ROOT)}:{node.lineno}")
+    assert inward == [], inward
