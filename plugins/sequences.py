@@ -27,8 +27,8 @@ from fileseq.exceptions import FileSeqException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reelwatch.api import Asset, Facts, Finding, RuleInfo, Severity, applies, hookimpl, human_size, is_delivery, match
-from reelwatch.api.sequences import (count_in, describe_ranges, frame_ranges, group_names, missing_ranges, related_runs,
-                                     sequence_key)
+from reelwatch.api.sequences import (count_in, describe_ranges, frame_ranges, group_names, missing_ranges,
+                                     related_runs, sequence_key)
 
 NAME = "sequences"
 MAX_MEMBERSHIP_TESTS = 200_000

@@ -358,6 +358,19 @@ def test_media_reads_a_broadcast_wav_and_says_unknown_as_none(tmp_path: Path, me
     assert truncated.truncated
 
 
+def test_media_reads_an_image_sequence_from_its_first_frame(tmp_path: Path) -> None:
+    from reelwatch.core.sequences import folder_assets
+    from reelwatch.demo import mediagen
+    from reelwatch.probe.worker import facts_for_sequence
+    frames = mediagen.make_image_sequence(tmp_path, "plate", "dpx", 1001, 1004, width=256, height=144, bits=12)
+    [asset] = folder_assets("v", str(tmp_path), "", None)[1]
+    assert asset.sequence is not None
+    m = api.media(Facts.from_mapping(facts_for_sequence(list(asset.member_paths()), list(asset.sequence.frame_sizes))))
+    assert m.kind == "image_sequence" and (m.width, m.height, m.bit_depth) == (256, 144, 12)
+    assert m.picture and m.picture.codec == "DPX" and m.sound == () and m.frame_rate is None
+    assert m.size == frames[0].stat().st_size and asset.size == sum(f.stat().st_size for f in frames)
+
+
 def test_media_never_guesses_a_rate_from_a_rounded_decimal() -> None:
     facts = Facts.from_mapping({"kind": "media", "general": {"duration": "1001"},
                                 "video": [{"frame_rate": "23.98"}, ]})

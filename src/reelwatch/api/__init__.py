@@ -56,6 +56,7 @@ ALGORITHMS = _ALGORITHMS
 """Checksum algorithms reelwatch can compute, by their ASC MHL names (``xxh128``, ``md5`` ...)."""
 
 __all__ = ["ALGORITHMS", "ROLES", "Asset", "AssetRecord", "Config", "Facts", "Finding", "History", "Media",
-           "Message", "Notice", "Picture", "RuleInfo", "SequenceInfo", "Severity", "Sound", "Volume", "applies", "config_rate",
-           "default_owner", "drive_volume_name", "format_rate", "hookimpl", "human_size", "is_delivery", "listed",
-           "match", "media", "normalize_algo", "parse_rate", "scope_of", "volume_of", "volume_owner"]
+           "Message", "Notice", "Picture", "RuleInfo", "SequenceInfo", "Severity", "Sound", "Volume", "applies",
+           "config_rate", "default_owner", "drive_volume_name", "format_rate", "hookimpl", "human_size",
+           "is_delivery", "listed", "match", "media", "normalize_algo", "parse_rate", "scope_of", "volume_of",
+           "volume_owner"]

@@ -8,6 +8,10 @@ ProRes bit depth from its profile, timecode from the timecode track or a BWF tim
 
 Every field is ``None`` when MediaInfo did not report it (a broken file, an image sequence has
 no duration): a rule must treat unknown as unknown, never as a pass or a zero.
+
+For an image sequence MediaInfo reads the first frame (and samples others, in ``Facts.image``):
+``size``, ``bit_rate`` and ``picture`` are the first frame's. The whole run's size is
+``Asset.size`` and its frames are ``Asset.sequence``.
 """
 
 from __future__ import annotations
@@ -100,11 +104,13 @@ class Media:
     duration: float | None
     """Length in seconds (MediaInfo's ``duration`` is in milliseconds; this is not)."""
     size: int | None
-    """File size in bytes as MediaInfo read it (for a sequence: the asset's total, see ``Asset.size``)."""
+    """File size in bytes as MediaInfo read it (for an image sequence: its first frame's; the run's
+    total is ``Asset.size``)."""
     bit_rate: int | None
     """Overall bit rate in bits per second."""
     picture: Picture | None
-    """The first video or image track, or None for sound-only files and unreadable ones."""
+    """The first video or image track (an image sequence: its first frame), or None for sound-only
+    files and unreadable ones."""
     sound: tuple[Sound, ...]
     """Every audio track, in file order."""
     timecode: str | None
