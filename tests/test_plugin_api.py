@@ -455,3 +455,16 @@ def test_nothing_in_reelwatch_imports_its_public_api() -> None:
             if any(n == "reelwatch.api" or n.startswith("reelwatch.api.") for n in names):
                 inward.append(f"{file.relative_to(ROOT)}:{node.lineno}")
     assert inward == [], inward
+
+
+def test_the_public_api_imports_nothing_above_the_engines() -> None:
+    """A plugin that imports the API does not load the pipeline, the daemon or the command line."""
+    src = ROOT / "src" / "reelwatch"
+    allowed = ("reelwatch.core", "reelwatch.integrity", "reelwatch.naming", "reelwatch.spec", "reelwatch.state",
+               "reelwatch.api")
+    upward = [f"{file.name}:{node.lineno} {_absolute(file, node, src)}"
+              for file in sorted((src / "api").glob("*.py"))
+              for node in ast.walk(ast.parse(file.read_text())) if isinstance(node, ast.ImportFrom)
+              and _absolute(file, node, src).startswith("reelwatch")
+              and not _absolute(file, node, src).startswith(allowed)]
+    assert upward == [], upward

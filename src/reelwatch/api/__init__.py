@@ -23,7 +23,9 @@ presets), :mod:`reelwatch.api.spec` (spec profiles and MediaConch policies),
 :mod:`reelwatch.api.integrity` (checksum manifests, ASC MHL, hashing) and
 :mod:`reelwatch.api.mirrors` (copies of a card and its seal).
 
-What it may import: any reelwatch package. Nothing in reelwatch imports it: it is the outside face.
+What it may import: :mod:`reelwatch.core`, the engines (:mod:`reelwatch.integrity`, :mod:`reelwatch.naming`,
+:mod:`reelwatch.spec`) and :mod:`reelwatch.state` (the scope of batch findings); never the pipeline, the
+daemon or the command line. Nothing in reelwatch imports it: it is the outside face.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from ..integrity.mhl.read import FOLDER as _FOLDER
 from ..integrity.mhl.read import MHLError
 from ..integrity.mhl.read import Problem as MHLProblem
 from ..integrity.mhl.verify import verify
-from ..service.rehash import RULE as _RULE
+from ..integrity.rules import HASH_CHANGED as _HASH_CHANGED
 
 Mismatch = _Mismatch
 """``(volume-relative path, algorithm, actual, expected)`` of a file that does not match its record;
@@ -27,7 +27,7 @@ Mismatch = _Mismatch
 MHL_FOLDER = _FOLDER
 """The folder an ASC MHL history lives in (``ascmhl``), beside the media it covers."""
 
-REHASH_RULE = _RULE
+REHASH_RULE = _HASH_CHANGED
 """The :class:`~reelwatch.api.RuleInfo` of ``integrity.hash_changed``, raised by ``reelwatch rehash``
 (sampled re-hashing finds a file whose bytes changed while its size and mtime did not)."""
 
