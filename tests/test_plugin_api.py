@@ -307,7 +307,8 @@ def test_the_guides_worked_example_section_is_validated_and_listed(tmp_path: Pat
     config.write_text(config.read_text().replace("sample_rate = 48000", 'sample_rate = "48k"'))
     bad = reelwatch("config", "validate", str(config))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    assert "rules.delivery_audio.sample_rate" in bad.stderr and f"{config}:" in bad.stderr
+    assert re.search(rf"{re.escape(str(config))}:\d+: rules\.delivery_audio\.sample_rate: .*'48k'", bad.stderr), \
+        bad.stderr
 
 
 def test_the_guides_unit_test_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
