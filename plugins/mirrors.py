@@ -46,10 +46,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from reelwatch.api import (Asset, Config, Finding, History, RuleInfo, Severity, drive_volume_name, hookimpl, match,
-                           normalize_algo, scope_of)
+from reelwatch.api import (Asset, Config, Finding, History, RuleInfo, Severity, drive_volume_name, hookimpl, human_size,
+                           match, normalize_algo, scope_of)
 from reelwatch.api.mirrors import (SILENT_CHANGE, Listing, Place, SealCheck, Slot, both, check_copy, compare, files,
-                                   gather, join, mismatch_parts, names, odd_copies, seal_parts, size, unit_of, units)
+                                   gather, join, mismatch_parts, names, odd_copies, seal_parts, unit_of, units)
 
 NAME = "mirrors"
 OWNER = "dit"
@@ -359,7 +359,7 @@ def _sealed(mset: MirrorSet, slots: Sequence[Slot], unit: str, what: str, asset:
     return [_finding(
         "mirror.safe_to_format", asset,
         f"{what[0].upper() + what[1:]} is safe to format: "
-        + (f"all {files(n)} ({size(asset.size)}) match" if n > 1 else f"its only file ({size(asset.size)}) matches")
+        + (f"all {files(n)} ({human_size(asset.size)}) match" if n > 1 else f"its only file ({human_size(asset.size)}) matches")
         + f" on {both(labels)} ({mset.algo}){against}",
         f"every copy of {what} is complete, identical, and matches the card's seal where there is one",
         f"the media of {what} exists in {len(labels)} verified copies", "", details,

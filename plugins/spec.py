@@ -8,13 +8,12 @@ evaluated per file, or per sampled frame of an image sequence.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
 
-from reelwatch.api import Asset, Facts, Finding, RuleInfo, Severity, hookimpl
+from reelwatch.api import Asset, Facts, Finding, RuleInfo, Severity, did_you_mean, hookimpl
 from reelwatch.api.spec import (FAMILIES, Outcome, Policy, PolicyError, PolicyResult, Scope, SpecConfig, check_profile,
                                 describe, evaluate, file_fields, scope_for)
 
@@ -36,9 +35,6 @@ def configure(config: Any) -> None:
         log.warning("spec_config_problem", problem=problem)
 
 
-def _suggest(word: str, choices: list[str]) -> str:
-    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def config_problems(config: Any) -> list[str]:
@@ -47,7 +43,7 @@ def config_problems(config: Any) -> list[str]:
     if not isinstance(section, SpecConfig):
         return []
     volumes = [v.name for v in config.volumes]
-    problems = [f"rules.spec.apply[{i}].volumes: no volume named {name!r}{_suggest(name, volumes)}; "
+    problems = [f"rules.spec.apply[{i}].volumes: no volume named {name!r}{did_you_mean(name, volumes)}; "
                 f"defined: {', '.join(volumes)}"
                 for i, entry in enumerate(section.apply) for name in entry.volumes if volumes and name not in volumes]
     for name, profile in section.profiles.items():

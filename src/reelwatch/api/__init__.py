@@ -14,7 +14,7 @@ kept. The guide is ``docs/plugins.md``; every hook is in :mod:`reelwatch.core.ho
   :func:`parse_rate`, :func:`config_rate` and :func:`format_rate`
 - volumes and scoping: :func:`is_delivery`, :func:`volume_of`, :func:`volume_owner`,
   :func:`default_owner`, :func:`drive_volume_name`, :func:`scope_of`, :func:`applies`, :func:`match`
-- plain words: :func:`human_size`, :func:`listed`
+- plain words: :func:`human_size`, :func:`listed`, :func:`did_you_mean`
 - checksums: :data:`ALGORITHMS`, :func:`normalize_algo`
 
 Helpers of the shipped rule families, for plugins that build on them:
@@ -38,7 +38,7 @@ from ..core.model import ROLES as _ROLES
 from ..core.model import Asset, Facts, Finding, Message, Notice, RuleInfo, SequenceInfo, Severity
 from ..core.rates import config_rate, format_rate, parse_rate
 from ..core.ownership import default_owner, is_delivery, volume_of, volume_owner
-from ..core.wording import human_size, listed
+from ..core.wording import did_you_mean, human_size, listed
 from ..integrity.hashing import ALGORITHMS as _ALGORITHMS
 from ..integrity.hashing import normalize_algo
 from ..state.store import scope_of
@@ -59,6 +59,6 @@ ALGORITHMS = _ALGORITHMS
 
 __all__ = ["ALGORITHMS", "ROLES", "Asset", "AssetRecord", "Config", "Facts", "Finding", "History", "Media",
            "Message", "Notice", "Picture", "RuleInfo", "SequenceInfo", "Severity", "Sound", "Volume", "applies",
-           "config_rate", "default_owner", "drive_volume_name", "format_rate", "hookimpl", "human_size",
+           "config_rate", "default_owner", "did_you_mean", "drive_volume_name", "format_rate", "hookimpl", "human_size",
            "is_delivery", "listed", "match", "media", "normalize_algo", "parse_rate", "scope_of", "volume_of",
            "volume_owner"]

@@ -13,10 +13,8 @@ from ..integrity.checksums import (asset_at, cached_manifest, cached_tree, group
                                    manifest_mismatches, manifests_below, member_files, mhl_mismatches, volume_relpath)
 from ..integrity.hashing import normalize_algo
 from ..integrity.manifests import Manifest, ManifestError, NotLegacyMHL, verify_manifest
-from ..integrity.manifests import Problem as ManifestProblem
 from ..integrity.mhl.read import FOLDER as _FOLDER
-from ..integrity.mhl.read import MHLError
-from ..integrity.mhl.read import Problem as MHLProblem
+from ..integrity.mhl.read import Discrepancy, MHLError
 from ..integrity.mhl.verify import verify
 from ..integrity.rules import HASH_CHANGED as _HASH_CHANGED
 
@@ -31,7 +29,6 @@ REHASH_RULE = _HASH_CHANGED
 """The :class:`~reelwatch.api.RuleInfo` of ``integrity.hash_changed``, raised by ``reelwatch rehash``
 (sampled re-hashing finds a file whose bytes changed while its size and mtime did not)."""
 
-__all__ = ["MHL_FOLDER", "REHASH_RULE", "MHLError", "MHLProblem", "Manifest", "ManifestError", "ManifestProblem",
-           "Mismatch", "NotLegacyMHL", "asset_at", "cached_manifest", "cached_tree", "group_assets",
+__all__ = ["MHL_FOLDER", "REHASH_RULE", "Discrepancy", "MHLError", "Manifest", "ManifestError", "Mismatch", "NotLegacyMHL", "asset_at", "cached_manifest", "cached_tree", "group_assets",
            "history_roots", "manifest_mismatches", "manifests_below", "member_files", "mhl_mismatches",
            "normalize_algo", "verify", "verify_manifest", "volume_relpath"]

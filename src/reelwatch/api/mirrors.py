@@ -33,15 +33,10 @@ def names(rels: Sequence[str]) -> str:
     return _wording.names(rels)
 
 
-def size(n: int) -> str:
-    """A byte count in decimal units for a mirror message: ``512 bytes``, ``1.2 MB``, ``3.4 TB``."""
-    return _wording.size(n)
-
-
 def join(*parts: str) -> str:
     """Join path parts with ``/``, skipping empty ones: ``join("", "A002", "clip.mov")`` is ``A002/clip.mov``."""
     return _mirrorset.join(*parts)
 
 
 __all__ = ["SILENT_CHANGE", "Listing", "Place", "SealCheck", "Slot", "both", "check_copy", "compare", "files",
-           "gather", "join", "mismatch_parts", "names", "odd_copies", "seal_parts", "size", "unit_of", "units"]
+           "gather", "join", "mismatch_parts", "names", "odd_copies", "seal_parts", "unit_of", "units"]
