@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from fileseq import FileSequence
+from fileseq.filesequence import FileSequence
 
 from .model import Asset, SequenceInfo
 
