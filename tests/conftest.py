@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -96,6 +96,16 @@ def write_config(tmp_path: Path, inbox: LocalInbox | None = None, *, volumes: di
     path = tmp_path / "production.toml"
     path.write_text("\n".join(lines))
     return path
+
+
+def wait_until(pred: Callable[[], object], timeout: float, step: float = 0.1) -> bool:
+    """Poll ``pred`` until it holds or ``timeout`` seconds pass; its last answer decides."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return bool(pred())
 
 
 def reelwatch(*args: str, timeout: float = 120, **kw: object) -> subprocess.CompletedProcess[str]:

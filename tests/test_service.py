@@ -11,7 +11,7 @@ from pathlib import Path
 
 from reelwatch.service.daemon import Daemon
 
-from conftest import reelwatch, write_config
+from conftest import reelwatch, wait_until, write_config
 
 
 class NotifySocket:
@@ -45,14 +45,6 @@ class NotifySocket:
     def close(self) -> None:
         self.sock.close()
 
-
-def wait_until(pred, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
 
 
 def test_ready_after_reconcile_watchdog_pings_and_they_stop_when_the_observer_dies(tmp_path, inbox):

@@ -23,16 +23,8 @@ import pytest
 
 from reelwatch.state.store import Store
 
-from conftest import reelwatch, write_config
+from conftest import reelwatch, wait_until, write_config
 
-
-def wait_until(pred, timeout: float, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return bool(pred())
 
 
 @pytest.fixture

@@ -18,18 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DaemonProcess, reelwatch, write_config
+from conftest import DaemonProcess, reelwatch, wait_until, write_config
 
 QUEUE_KNOB = Path("/proc/sys/fs/inotify/max_queued_events")
 
-
-def wait_until(pred, timeout: float, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 def audit(tmp_path: Path, event: str) -> list[str]:

@@ -15,7 +15,7 @@ import pytest
 
 from reelwatch.watch.observers import mount_of
 
-from conftest import reelwatch, write_config
+from conftest import reelwatch, wait_until, write_config
 
 
 def audit(tmp_path: Path, event: str) -> list[tuple[str, str]]:
@@ -25,14 +25,6 @@ def audit(tmp_path: Path, event: str) -> list[tuple[str, str]]:
     finally:
         db.close()
 
-
-def wait_until(pred, timeout: float, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 def test_reopen_per_chunk_writer_is_checked_once_after_it_finishes(tmp_path, media, inbox, daemon):
