@@ -21,6 +21,7 @@ from ..core.config import Config
 from ..core.config_paths import mount_root, volume_of
 from ..core.model import Severity
 from ..core.redact import Redactor
+from ..service.forecast_store import forecast_lines, read_status as read_forecasts
 from ..state.store import Store
 
 
@@ -174,6 +175,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         volumes += [{"name": n, "path": f"drive under {v.name}", "kind": v.kind, "drive_of": v.name,
                      **{k: vols[n].get(k) for k in keys}} for n in drives]
     data["volumes"] = volumes
+    data["forecasts"] = read_forecasts(store) if store is not None else None
     lines, data["daemon"] = status_lines(store, vols)
     health = store.daemon_status() if store is not None else None
     if health and data["daemon"].get("state") in ("running", "not responding", "unhealthy"):  # type: ignore[union-attr]
@@ -215,6 +217,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if probe.get("health") not in (None, "ok"):  # type: ignore[union-attr]
         out.append(f"MediaInfo: {probe.get('detail') or probe['health']}; "  # type: ignore[union-attr,index]
                    f"{probe.get('held', 0)} file(s) waiting to be checked")  # type: ignore[union-attr]
+    out += forecast_lines(data["forecasts"])  # type: ignore[arg-type]
     Console(highlight=False, soft_wrap=True).print("\n".join(out), markup=False)
     return 0
 

@@ -26,6 +26,7 @@ from ..checking.runtime import Runtime, load_runtime
 from ..core.config import ConfigError, Volume, drive_volume_name
 from ..integrity.hashing import HashCancelled
 from ..integrity.hashjobs import Hashes, LongHash
+from .forecasts import Forecasts
 from .health import Supervisor, admin_role, dead_threads
 from .metrics import Metrics, MetricsServer
 from ..core.model import Asset, Message
@@ -106,6 +107,7 @@ class Daemon(StateFaults):
         self.disk: StateDisk | None = None
         self.thumbs: Thumbnails | None = None
         self._control_error = ("", 0.0)
+        self.forecasts: Forecasts | None = None
 
     # -- start-up -------------------------------------------------------------------------
     def start(self) -> None:
@@ -137,6 +139,8 @@ class Daemon(StateFaults):
         if self.disk.problem == CORRUPT:  # found by the first write: refuse to run on it
             raise StateCorrupt(str(state_path), self.disk.detail.split(": ", 1)[-1], self.config_path)
         self._recorded(lambda: self.store.set_tool_status("probe", "ok"))  # type: ignore[union-attr]
+        self.forecasts = Forecasts(config, self.store, self.metrics, self.pipeline, wake=self.outbox.wake.set,
+                                   tell_admin=self._tell_admin)
         for _ in range(self.pool.size):
             self._add_checker()
         self._recorded(self.store.clear_volume_status)
@@ -166,6 +170,8 @@ class Daemon(StateFaults):
                             on_problem=self._volume_problem, on_admin=self._tell_admin,
                             on_findings=self._watch_findings, on_overflow=self.metrics.overflow)
         self.volumes[cfg.name] = vol
+        if self.forecasts is not None:
+            self.forecasts.track(cfg.name, root, dynamic=dynamic)
         self.sd.status(f"reconciling volume {cfg.name}")
         vol.start()
 
@@ -189,6 +195,8 @@ class Daemon(StateFaults):
                     vol.stop()
                     del self.volumes[name]
                     self.metrics.forget_volume(name)
+                    if self.forecasts is not None:
+                        self.forecasts.forget(name)
                     self._set_volumes([v for v in self.runtime.config.volumes if v.name != name])
 
     def _set_volumes(self, volumes: list[Volume]) -> None:
@@ -374,8 +382,11 @@ class Daemon(StateFaults):
                     batch = self._batch_no
                 assert self.pipeline is not None
                 began = time.monotonic()
+                before = self.store.asset(asset.volume, asset.relpath) if self.forecasts and not force else None
                 found = self.pipeline.process(asset, batch, force=force)
                 if found is not None:
+                    if self.forecasts is not None and not force:
+                        self.forecasts.landed(asset, before)
                     self.metrics.file_checked(asset.volume, time.monotonic() - began)
                     for f in found:
                         self.metrics.finding(f.rule, f.severity.label)
@@ -476,6 +487,8 @@ class Daemon(StateFaults):
         try:
             for f in self.pipeline.finish_batch(assets, batch):
                 self.metrics.finding(f.rule, f.severity.label)
+            if self.forecasts is not None:
+                self.forecasts.cards(assets)
             if self.runtime is not None and self.store is not None:
                 seal(sealable, self.runtime.config, self.store, self.store.history(batch))
         except HashCancelled:
@@ -532,6 +545,8 @@ class Daemon(StateFaults):
             self._verify_histories()
         if time.monotonic() - self._last_status > STATUS_EVERY:
             self._write_status()
+        if self.forecasts is not None:
+            self.forecasts.tick(self.volumes)
 
     def healthy(self) -> bool:
         """Every worker thread alive (control, checkers, outbox, metrics), every observer
@@ -619,6 +634,8 @@ class Daemon(StateFaults):
         if self.outbox is not None:
             self.outbox.config = runtime.config
         self._open_volumes()
+        if self.forecasts is not None:
+            self.forecasts.reconfigure(runtime.config, self.volumes)
 
     # -- stopping -----------------------------------------------------------------------
     def stop(self, drain: float = 10.0) -> None:

@@ -1,0 +1,151 @@
+"""The forecasts as the real daemon runs them (a child process, real volumes, apprise to a local
+inbox): a drive filling up, a card on one copy, deliveries due. The engine's arithmetic is tested
+with injected time in tests/test_forecast_*.py and tests/test_forecast_wiring.py; here the clock is
+real, so the settings are scaled down to seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import reelwatch, write_config
+
+from reelwatch.forecast import read_space
+
+MIB = 1024 * 1024
+
+
+def wait_until(pred, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return bool(pred())
+
+
+def mount_tmpfs(path: Path, size_mib: int) -> None:
+    """Mount a small real filesystem at ``path``; skips where mounting is not allowed."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root and mount(8)")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mib}m,mode=0755", "tmpfs", str(path)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
+
+
+@pytest.fixture
+def shuttle(tmp_path: Path) -> Iterator[Path]:
+    """A 64 MiB tmpfs: the shuttle drive."""
+    mnt = tmp_path / "shuttle"
+    mount_tmpfs(mnt, 64)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def texts(inbox, role: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [f"{m.body.get('title', '')}\n{m.body.get('message', '')}" for m in inbox.received if m.role == role]
+
+
+def said(inbox, role: str, pattern: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [t for t in texts(inbox, role) if re.search(pattern, t)]
+
+
+def metrics_of(daemon_proc) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    from prometheus_client.parser import text_string_to_metric_families
+    found = re.search(r"http://127\.0\.0\.1:(\d+)/", daemon_proc.output())  # the path is redacted in the log
+    assert found, daemon_proc.output()
+    text = urllib.request.urlopen(f"http://127.0.0.1:{found[1]}/metrics", timeout=5).read().decode()
+    return {f"{s.name}{json.dumps(s.labels, sort_keys=True)}": s.value
+            for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+
+def forecast_status(config: Path) -> dict | None:  # type: ignore[type-arg]
+    """What the daemon last wrote for ``reelwatch status`` (read straight from the state database)."""
+    try:
+        with sqlite3.connect(f"file:{config.parent / 'state.db'}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT status FROM forecast_state").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return json.loads(row[0]) if row and row[0] else None
+
+
+def ticks(config: Path, count: int = 2, timeout: float = 30) -> None:
+    """Wait for ``count`` more rounds of the daemon's forecasts (each writes its status)."""
+    seen = [(forecast_status(config) or {}).get("at")]
+    assert wait_until(lambda: seen.append((forecast_status(config) or {}).get("at")) or len(set(seen)) > count,
+                      timeout), seen
+
+
+def write(path: Path, size: int) -> None:
+    data = os.urandom(size)  # made before the file exists: a copy that lands at once
+    with open(path, "wb") as fh:
+        fh.write(data)
+
+
+SPACE = """
+[service]
+metrics = "127.0.0.1:0"
+[rules.forecast]
+horizons = ["40s", "10s"]
+confirm = "0s"
+reserve = "1MiB"
+"""
+
+
+def test_a_filling_drive_warns_its_owner_once_per_horizon_and_says_when_there_is_room_again(
+        tmp_path, inbox, daemon, shuttle):
+    """64 MiB drive: 40 MiB lands (full in about 35 s at the rate measured over the first minute: the
+    40 s horizon), then 16 MiB more (about 8 s: the 10 s horizon, the same finding, now an error),
+    then room is made in two steps: a pause or a little room resolves nothing, enough room does."""
+    config = write_config(tmp_path, inbox, volumes={"shuttle": "dit"}, settle=0.3, extra=SPACE)
+    d = daemon(config)
+    d.wait_ready()
+    write(shuttle / "A001_part1.dat", 40 * MIB)
+    first = inbox.wait_for(1, 30, role="dit")
+    assert first and said(inbox, "dit", r"shuttle will be full in (about \d+ s|less than a minute) at the current offload rate"), \
+        "\n".join(texts(inbox, "dit"))
+
+    # status and metrics carry the numbers of the same statvfs the daemon reads
+    free = read_space(str(shuttle)).free
+    assert wait_until(lambda: "forecasts" in json.loads(reelwatch("status", "--config", str(config), "--format",
+                                                                  "json").stdout), 10)
+    status = json.loads(reelwatch("status", "--config", str(config), "--format", "json").stdout)
+    vol = next(v for v in status["forecasts"]["volumes"] if v["volume"] == "shuttle")
+    assert vol["free_bytes"] == free and vol["total_bytes"] == 64 * MIB
+    assert 0 < vol["seconds_until_full"] <= 40 and vol["fill_rate_bytes_per_second"]["current"] > 0
+    human = reelwatch("status", "--config", str(config)).stdout
+    assert re.search(r"forecasts:\n  shuttle: 25 MB free of 67 MB; filling at [\d.]+ GB/h now, .*; full in ", human), human
+    values = metrics_of(d)
+    assert values['reelwatch_volume_free_bytes{"volume": "shuttle"}'] == free
+    assert values['reelwatch_volume_fill_rate_bytes_per_second{"volume": "shuttle", "window": "current"}'] > 0
+    assert 0 < values['reelwatch_volume_seconds_until_full{"volume": "shuttle"}'] <= 40
+
+    write(shuttle / "A001_part2.dat", 16 * MIB)
+    assert wait_until(lambda: said(inbox, "dit", r"changed: shuttle will be full in (about \d+ s|less than a minute)"), 30), \
+        "\n".join(texts(inbox, "dit"))
+    ticks(config, 1)  # another round of the forecasts: nothing more is said while the drive stays this full
+    assert len(texts(inbox, "dit")) == 2, "\n".join(texts(inbox, "dit"))
+
+    os.unlink(shuttle / "A001_part2.dat")  # 24 MiB free: not enough for the longest horizon at that rate
+    ticks(config)
+    assert len(texts(inbox, "dit")) == 2, "\n".join(texts(inbox, "dit"))
+    os.unlink(shuttle / "A001_part1.dat")
+    assert wait_until(lambda: said(inbox, "dit", r"shuttle has room again: 6\d(\.\d)? MB free"), 30), texts(inbox, "dit")[2:]
+    assert len(texts(inbox, "dit")) == 3 and not texts(inbox, "supervisor")
+    rows = json.loads(reelwatch("findings", "--config", str(config), "--all", "--format", "json").stdout)
+    drive = [r for r in rows if r["rule"] == "forecast.drive_full"]
+    assert [(r["status"], r["severity"]) for r in drive] == [("resolved", "error")], drive
