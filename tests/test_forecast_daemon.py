@@ -149,3 +149,107 @@ def test_a_filling_drive_warns_its_owner_once_per_horizon_and_says_when_there_is
     rows = json.loads(reelwatch("findings", "--config", str(config), "--all", "--format", "json").stdout)
     drive = [r for r in rows if r["rule"] == "forecast.drive_full"]
     assert [(r["status"], r["severity"]) for r in drive] == [("resolved", "error")], drive
+
+
+def checked(config: Path, count: int) -> bool:
+    """At least ``count`` files checked and recorded by the daemon."""
+    try:
+        with sqlite3.connect(f"file:{config.parent / 'state.db'}?mode=ro", uri=True) as db:
+            return db.execute("SELECT COUNT(*) FROM assets WHERE checked_at IS NOT NULL").fetchone()[0] >= count
+    except sqlite3.OperationalError:
+        return False
+
+
+CARDS = """
+[[rules.mirrors.sets]]
+name = "camera"
+copies = [{ volume = "raid" }, { volume = "shuttle" }]
+[rules.offload]
+second_copy_within = "2s"
+forget_after = "1h"
+"""
+
+
+def test_a_card_left_on_one_copy_is_told_to_the_dit_and_resolved_by_the_second_copy(tmp_path, inbox, daemon, media):
+    config = write_config(tmp_path, inbox, volumes={"raid": "dit", "shuttle": "dit"}, settle=0.3, extra=CARDS)
+    d = daemon(config)
+    d.wait_ready()
+    card = tmp_path / "raid" / "A002R2EC"
+    card.mkdir()
+    shutil.copy(media["prores_2398"], card / "A002C006_141024_R2EC.mov")
+    assert wait_until(lambda: said(inbox, "dit", r"Card A002R2EC has been on one copy only \(raid\) for more than "
+                                                 r"2 s: one copy is not a backup \(not on shuttle yet\)"), 30), \
+        "\n".join(texts(inbox, "dit"))
+    (tmp_path / "shuttle" / "A002R2EC").mkdir()
+    shutil.copy(media["prores_2398"], tmp_path / "shuttle" / "A002R2EC" / "A002C006_141024_R2EC.mov")
+    assert wait_until(lambda: said(inbox, "dit", r"resolved: Card A002R2EC is now on 2 copies: raid and shuttle"), 30), \
+        "\n".join(texts(inbox, "dit"))
+    status = json.loads(reelwatch("status", "--config", str(config), "--format", "json").stdout)
+    assert not any("one copy" in line for line in status["forecasts"]["lines"]), status["forecasts"]
+    assert len(said(inbox, "dit", "one copy only")) == 1  # told once, however many rounds passed
+
+
+def _due(delta: timedelta) -> str:
+    return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M+00:00")
+
+
+DELIVERIES = """
+[[rules.naming.apply]]
+volume = "delivery"
+glob = "VFX/**"
+preset = "netflix_vfx_version"
+[rules.deliveries]
+leads = ["2h"]
+overdue_after = "0s"
+tell = ["supervisor"]
+[[rules.deliveries.schedules]]
+name = "vfx"
+path = "{root}/Schedules/vfx_schedule_v*.csv"
+"""
+
+
+def test_deliveries_due_remind_before_and_are_overdue_after_until_a_clean_version_lands(tmp_path, inbox, daemon,
+                                                                                         media):
+    """One shot delivered, one whose only version fails its checks, one missing, one due in an hour; then the
+    missing one lands, and a new version of the schedule drops the failing one."""
+    root = tmp_path / "delivery"
+    config = write_config(tmp_path, inbox, volumes={"delivery": "vfx"}, settle=0.3,
+                          extra=DELIVERIES.format(root=root))
+    vfx, schedules = root / "VFX", root / "Schedules"
+    vfx.mkdir()
+    schedules.mkdir()
+    d = daemon(config)
+    d.wait_ready()
+    shutil.copy(media["prores_2398"], vfx / "AGM_104_065_010_comp_NFX_v001.mov")
+    (vfx / "AGM_104_065_020_comp_NFX_v001.mov").write_bytes(b"")  # fails its checks: sanity.empty
+    assert wait_until(lambda: checked(config, 2), 30)
+    rows = ["shot,task,version,due,vendor",
+            f"AGM_104_065_010,comp,v001,{_due(-timedelta(hours=2))},NFX",
+            f"AGM_104_065_020,comp,v001,{_due(-timedelta(hours=1))},NFX",
+            f"AGM_104_065_030,comp,v001,{_due(-timedelta(minutes=30))},NFX",
+            f"AGM_104_065_040,comp,v002,{_due(timedelta(hours=1))},NFX"]
+    (schedules / "vfx_schedule_v001.csv").write_text("\n".join(rows) + "\n")
+    assert wait_until(lambda: said(inbox, "vfx", r"AGM_104_065_020 comp v001 was due")
+                      and said(inbox, "vfx", r"AGM_104_065_030 comp v001 was due")
+                      and said(inbox, "vfx", "1 of 1 VFX shots due .* is not delivered: AGM_104_065_040 comp v002")
+                      and said(inbox, "supervisor", "1 of 1 VFX shots due"), 40), \
+        "\n".join(texts(inbox, "vfx") + texts(inbox, "supervisor"))
+    assert said(inbox, "vfx", r"AGM_104_065_020 comp v001 .*fails its checks|AGM_104_065_020 comp v001 .*sanity\.empty")
+    assert not said(inbox, "vfx", "AGM_104_065_010 comp v001 was due")  # delivered clean: nothing to say
+    assert said(inbox, "supervisor", r"AGM_104_065_030 comp v001 was due")  # told as affected
+
+    shutil.copy(media["prores_2398"], vfx / "AGM_104_065_030_comp_NFX_v001.mov")
+    assert wait_until(lambda: said(inbox, "vfx", r"resolved: AGM_104_065_030 comp v001 was delivered .* late"), 40), \
+        "\n".join(texts(inbox, "vfx"))
+    (schedules / "vfx_schedule_v002.csv").write_text("\n".join(rows[:2] + rows[3:]) + "\n")  # 020 is dropped
+    assert wait_until(lambda: said(inbox, "vfx", r"resolved: AGM_104_065_020 comp v001 is no longer on the schedule"),
+                      40), "\n".join(texts(inbox, "vfx"))
+    (schedules / "vfx_schedule_v003.csv").write_text("shot,due\nAGM_104_065_050,03/05/2024 18:00\n")
+    assert wait_until(lambda: said(inbox, "vfx", r"vfx_schedule_v003\.csv cannot be used: 1 problem .*the previous "
+                                                 r"version \(vfx_schedule_v002\.csv, 3 deliveries\) stays in force"),
+                      40), "\n".join(texts(inbox, "vfx"))
+    status = json.loads(reelwatch("status", "--config", str(config), "--format", "json").stdout)
+    lines = status["forecasts"]["lines"]
+    assert any(re.fullmatch(r"VFX shots due .*: 0 of 1 delivered", line) for line in lines), lines
+    assert "schedule cannot be used: vfx" in lines, lines
+    assert len(said(inbox, "vfx", "1 of 1 VFX shots due")) == 1  # one reminder per lead
