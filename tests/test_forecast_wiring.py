@@ -152,3 +152,34 @@ def test_a_simulated_offload_is_forecast_within_the_stated_error_and_warned_once
         rig.close()
     finally:
         os.system(f"umount -l '{mnt}'")
+
+
+def test_the_example_config_uses_the_forecasts_and_their_names_are_checked(tmp_path):
+    example = Path(__file__).resolve().parents[1] / "config" / "production.example.toml"
+    rules = load_runtime(example, None).config.rules
+    assert {"forecast", "offload", "deliveries"} <= set(rules)
+    bad = write_config(tmp_path, volumes={"ingest": "dit", "shuttle": "dit"}, extra="""
+[[rules.mirrors.sets]]
+name = "offload"
+copies = [{ volume = "ingest" }, { volume = "shuttle" }]
+[rules.forecast]
+volumes = ["shutle"]
+[rules.offload]
+sets = ["ofload"]
+[rules.deliveries]
+tell = ["supervisr"]
+[[rules.deliveries.schedules]]
+path = "/s/vfx_v*.csv"
+role = "vfxx"
+[[rules.deliveries.timelines]]
+path = "/t/*.edl"
+""")
+    from conftest import reelwatch
+    out = reelwatch("config", "validate", str(bad))
+    assert out.returncode == 2
+    for problem in ("rules.forecast.volumes[0]: no volume named 'shutle' (did you mean 'shuttle'?)",
+                    "rules.offload.sets[0]: no mirror set named 'ofload' (did you mean 'offload'?)",
+                    "rules.deliveries.tell[0]: no role named 'supervisr' (did you mean 'supervisor'?)",
+                    "rules.deliveries.schedules[0].role: no role named 'vfxx' (did you mean 'vfx'?)",
+                    "rules.deliveries.timelines: the daemon does not read timelines' VFX pulls yet"):
+        assert problem in out.stderr, out.stderr
