@@ -186,6 +186,7 @@ def test_a_card_left_on_one_copy_is_told_to_the_dit_and_resolved_by_the_second_c
         "\n".join(texts(inbox, "dit"))
     status = json.loads(reelwatch("status", "--config", str(config), "--format", "json").stdout)
     assert not any("one copy" in line for line in status["forecasts"]["lines"]), status["forecasts"]
+    assert status["forecasts"]["volumes"] == []  # no [rules.forecast]: drives are not forecast
     assert len(said(inbox, "dit", "one copy only")) == 1  # told once, however many rounds passed
 
 
@@ -253,3 +254,37 @@ def test_deliveries_due_remind_before_and_are_overdue_after_until_a_clean_versio
     assert any(re.fullmatch(r"VFX shots due .*: 0 of 1 delivered", line) for line in lines), lines
     assert "schedule cannot be used: vfx" in lines, lines
     assert len(said(inbox, "vfx", "1 of 1 VFX shots due")) == 1  # one reminder per lead
+
+
+def test_a_drive_under_a_mount_root_is_forecast_by_its_own_name_and_let_go_when_unplugged(tmp_path, inbox, daemon):
+    media_root = tmp_path / "media"
+    drive = media_root / "SHUTTLE_02"
+    mount_tmpfs(drive, 64)
+    try:
+        config = write_config(tmp_path, inbox, settle=0.3, extra=SPACE + f"""
+[[volumes]]
+name = "shuttle"
+path = "{media_root}/*"
+kind = "ingest"
+owner = "dit"
+settle = 0.3
+observer = "inotify"
+""")
+        d = daemon(config)
+        d.wait_ready()
+        write(drive / "A002C001_240503_R2EC.dat", 40 * MIB)
+        assert wait_until(lambda: said(inbox, "dit", r"SHUTTLE_02 will be full in (about \d+ s|less than a minute)"),
+                          30), "\n".join(texts(inbox, "dit"))
+        status = forecast_status(config)
+        assert status and [v["volume"] for v in status["volumes"] if v["volume"].startswith("shuttle")] == [
+            "shuttle-SHUTTLE_02"]
+        assert any(line.startswith("SHUTTLE_02: 25 MB free of 67 MB; filling at ") for line in status["lines"])
+        assert 'reelwatch_volume_free_bytes{"volume": "shuttle-SHUTTLE_02"}' in metrics_of(d)
+    finally:
+        subprocess.run(["umount", "-l", str(drive)], check=False)
+    drive.rmdir()  # unplugged: the automounter removes its folder
+    assert wait_until(lambda: said(inbox, "dit", r"resolved: SHUTTLE_02 is no longer mounted"), 30), \
+        "\n".join(texts(inbox, "dit"))
+    ticks(config, 1)
+    assert 'reelwatch_volume_free_bytes{"volume": "shuttle-SHUTTLE_02"}' not in metrics_of(d)
+    assert not [v for v in (forecast_status(config) or {})["volumes"] if v["volume"] == "shuttle-SHUTTLE_02"]

@@ -382,7 +382,7 @@ class Daemon(StateFaults):
                     batch = self._batch_no
                 assert self.pipeline is not None
                 began = time.monotonic()
-                before = self.store.asset(asset.volume, asset.relpath) if self.forecasts and not force else None
+                before = self.forecasts.before(asset) if self.forecasts and not force else None
                 found = self.pipeline.process(asset, batch, force=force)
                 if found is not None:
                     if self.forecasts is not None and not force:

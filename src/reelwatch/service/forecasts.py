@@ -78,8 +78,16 @@ class Forecasts:
                                 "rates are measured again from now on; warnings already sent may be sent again.")
                 self._saved = None
 
+    @property
+    def space(self) -> bool:
+        """Drives are forecast only when ``[rules.forecast]`` exists (an empty table takes the defaults), as
+        cards only with ``[rules.offload]``: a production that did not ask is not warned."""
+        return isinstance(self.config.rules.get("forecast"), SpaceSettings)
+
     # -- inputs (any thread) ------------------------------------------------------------------
     def track(self, name: str, root: str, *, dynamic: bool) -> None:
+        if not self.space:
+            return
         try:
             device = str(os.stat(root).st_dev)
         except OSError:
@@ -94,8 +102,14 @@ class Forecasts:
         self.fc.forget(name, self.clock())
         self.metrics.forget_space(name)
 
+    def before(self, asset: Asset) -> AssetRecord | None:
+        """What the store knows of ``asset``'s path before a checker records it (None: not asked)."""
+        return self.store.asset(asset.volume, asset.relpath) if self.space and asset.volume in self._refs else None
+
     def landed(self, asset: Asset, before: AssetRecord | None) -> None:
         """A checker processed a new version of ``asset``; ``before``: what the store knew of its path."""
+        if asset.volume not in self._refs:
+            return
         previous_size = before.size if before is not None and before.gone_at is None else 0
         try:
             at = os.stat(asset.member_paths()[-1]).st_ctime
@@ -107,7 +121,9 @@ class Forecasts:
         """After a batch: how the cards it touched stand on every copy of their mirror sets."""
         mirrors = self.config.rules.get("mirrors")
         offload = self.config.rules.get("offload")
-        wanted = getattr(offload, "sets", ())
+        if not isinstance(offload, OffloadSettings):
+            return
+        wanted = offload.sets
         now = time.time()  # compared with file ctimes by the listing
         states = []
         for mset in getattr(mirrors, "sets", ()):
@@ -153,7 +169,9 @@ class Forecasts:
                 self.metrics.finding(f.rule, f.severity.label)
             if out.transitions or out.messages:
                 self.wake()
-        gauges = self.fc.gauges(now)
+        gauges = [g for g in self.fc.gauges(now) if getattr(volumes.get(g.volume), "available", False)]
+        for name in set(self._refs) - {g.volume for g in gauges}:
+            self.metrics.forget_space(name)  # unavailable or not read yet: no number is better than an old one
         for g in gauges:
             self.metrics.set_space(g.volume, g.free_bytes, g.current_bytes_per_second, g.pace_bytes_per_second,
                                    g.seconds_until_full)
@@ -206,13 +224,16 @@ class Forecasts:
             log.info("schedule_read", source=src.name, deliveries=len(schedule.items))
             self.fc.schedule(src.name, schedule)
 
-    def reconfigure(self, config: Config, volumes: Iterable[str]) -> None:
+    def reconfigure(self, config: Config, volumes: Mapping[str, Any]) -> None:
         """A reload was accepted (the volumes are open again): new settings, alerts and rates kept."""
         self.config = config
+        for name, vol in volumes.items():  # [rules.forecast] may have been added
+            if name not in self._refs:
+                self.track(name, vol.root, dynamic=vol.dynamic)
         space, offload, deliveries = settings(config)
         self.fc.reconfigure(space or SpaceSettings(), offload or OffloadSettings(), deliveries or DeliverySettings(),
                             production=config.production.name, now=self.clock())
-        for name in set(self._refs) - set(volumes):
+        for name in set(self._refs) - (set(volumes) if self.space else set()):
             self.forget(name)
         kept = config.rules.get("deliveries")
         names = {s.name for s in kept.schedules} if isinstance(kept, DeliveriesConfig) else set()
