@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import time
@@ -128,7 +129,7 @@ def test_a_filling_drive_warns_its_owner_once_per_horizon_and_says_when_there_is
     assert vol["free_bytes"] == free and vol["total_bytes"] == 64 * MIB
     assert 0 < vol["seconds_until_full"] <= 40 and vol["fill_rate_bytes_per_second"]["current"] > 0
     human = reelwatch("status", "--config", str(config)).stdout
-    assert re.search(r"forecasts:\n  shuttle: 25 MB free of 67 MB; filling at [\d.]+ GB/h now, .*; full in ", human), human
+    assert re.search(r"forecasts \(as of [\d-]+ [\d:]+\):\n  shuttle: 25 MB free of 67 MB; filling at [\d.]+ GB/h now, .*; full in ", human), human
     values = metrics_of(d)
     assert values['reelwatch_volume_free_bytes{"volume": "shuttle"}'] == free
     assert values['reelwatch_volume_fill_rate_bytes_per_second{"volume": "shuttle", "window": "current"}'] > 0
@@ -288,3 +289,22 @@ observer = "inotify"
     ticks(config, 1)
     assert 'reelwatch_volume_free_bytes{"volume": "shuttle-SHUTTLE_02"}' not in metrics_of(d)
     assert not [v for v in (forecast_status(config) or {})["volumes"] if v["volume"] == "shuttle-SHUTTLE_02"]
+
+
+def test_a_reload_keeps_what_was_said_and_a_section_removed_stops_the_forecasts(tmp_path, inbox, daemon, shuttle):
+    config = write_config(tmp_path, inbox, volumes={"shuttle": "dit"}, settle=0.3, extra=SPACE)
+    d = daemon(config)
+    d.wait_ready()
+    write(shuttle / "A001_part1.dat", 40 * MIB)
+    assert wait_until(lambda: said(inbox, "dit", "shuttle will be full in"), 30), "\n".join(texts(inbox, "dit"))
+    config.write_text(config.read_text().replace('horizons = ["40s", "10s"]', 'horizons = ["50s", "10s"]'))
+    d.proc.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: '"reloaded"' in d.output(), 20), d.output()
+    ticks(config, 2)
+    assert len(texts(inbox, "dit")) == 1  # the same alert, not raised again by the new settings
+    assert (forecast_status(config) or {})["volumes"][0]["volume"] == "shuttle"
+    config.write_text(config.read_text().replace(
+        '[rules.forecast]\nhorizons = ["50s", "10s"]\nconfirm = "0s"\nreserve = "1MiB"\n', ""))
+    d.proc.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: said(inbox, "dit", "resolved: shuttle is no longer mounted: it is not forecast any more"),
+                      30), d.output() + "\n".join(texts(inbox, "dit"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -62,7 +63,9 @@ def forecast_lines(status: Mapping[str, Any] | None) -> list[str]:
     """``reelwatch status``'s "forecasts:" block (nothing when no daemon has written one)."""
     if not status or not status.get("lines"):
         return []
-    return ["forecasts:", *(f"  {line}" for line in status["lines"])]
+    at = status.get("at")
+    when = f" (as of {datetime.fromtimestamp(at).strftime('%Y-%m-%d %H:%M:%S')})" if isinstance(at, int | float) else ""
+    return [f"forecasts{when}:", *(f"  {line}" for line in status["lines"])]
 
 
 def commit(store: Store, outcome: Outcome, router: Router, config: Config,
