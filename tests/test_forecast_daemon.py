@@ -65,6 +65,15 @@ def said(inbox, role: str, pattern: str) -> list[str]:  # type: ignore[no-untype
     return [t for t in texts(inbox, role) if re.search(pattern, t)]
 
 
+def told(inbox, role: str, pattern: str, timeout: float = 30) -> bool:  # type: ignore[no-untyped-def]
+    """Wait for a message to ``role`` matching ``pattern``; on failure the assertion shows what came."""
+    assert wait_until(lambda: said(inbox, role, pattern), timeout), "\n".join(texts(inbox, role))
+    return True
+
+
+FULL_IN = r"(about \d+ s|less than a minute)"
+
+
 def metrics_of(daemon_proc) -> dict[str, float]:  # type: ignore[no-untyped-def]
     from prometheus_client.parser import text_string_to_metric_families
     found = re.search(r"http://127\.0\.0\.1:(\d+)/", daemon_proc.output())  # the path is redacted in the log
@@ -116,28 +125,24 @@ def test_a_filling_drive_warns_its_owner_once_per_horizon_and_says_when_there_is
     d = daemon(config)
     d.wait_ready()
     write(shuttle / "A001_part1.dat", 40 * MIB)
-    first = inbox.wait_for(1, 30, role="dit")
-    assert first and said(inbox, "dit", r"shuttle will be full in (about \d+ s|less than a minute) at the current offload rate"), \
-        "\n".join(texts(inbox, "dit"))
+    told(inbox, "dit", rf"WARNING: shuttle will be full in {FULL_IN} at the current offload rate")
 
     # status and metrics carry the numbers of the same statvfs the daemon reads
     free = read_space(str(shuttle)).free
-    assert wait_until(lambda: "forecasts" in json.loads(reelwatch("status", "--config", str(config), "--format",
-                                                                  "json").stdout), 10)
     status = json.loads(reelwatch("status", "--config", str(config), "--format", "json").stdout)
     vol = next(v for v in status["forecasts"]["volumes"] if v["volume"] == "shuttle")
     assert vol["free_bytes"] == free and vol["total_bytes"] == 64 * MIB
     assert 0 < vol["seconds_until_full"] <= 40 and vol["fill_rate_bytes_per_second"]["current"] > 0
     human = reelwatch("status", "--config", str(config)).stdout
-    assert re.search(r"forecasts \(as of [\d-]+ [\d:]+\):\n  shuttle: 25 MB free of 67 MB; filling at [\d.]+ GB/h now, .*; full in ", human), human
+    assert re.search(r"forecasts \(as of [\d-]+ [\d:]+\):\n  shuttle: 25 MB free of 67 MB; filling at [\d.]+ GB/h now, "
+                     r".*; full in ", human), human
     values = metrics_of(d)
     assert values['reelwatch_volume_free_bytes{"volume": "shuttle"}'] == free
     assert values['reelwatch_volume_fill_rate_bytes_per_second{"volume": "shuttle", "window": "current"}'] > 0
     assert 0 < values['reelwatch_volume_seconds_until_full{"volume": "shuttle"}'] <= 40
 
     write(shuttle / "A001_part2.dat", 16 * MIB)
-    assert wait_until(lambda: said(inbox, "dit", r"changed: shuttle will be full in (about \d+ s|less than a minute)"), 30), \
-        "\n".join(texts(inbox, "dit"))
+    told(inbox, "dit", rf"changed: shuttle will be full in {FULL_IN}")
     ticks(config, 1)  # another round of the forecasts: nothing more is said while the drive stays this full
     assert len(texts(inbox, "dit")) == 2, "\n".join(texts(inbox, "dit"))
 
@@ -145,7 +150,7 @@ def test_a_filling_drive_warns_its_owner_once_per_horizon_and_says_when_there_is
     ticks(config)
     assert len(texts(inbox, "dit")) == 2, "\n".join(texts(inbox, "dit"))
     os.unlink(shuttle / "A001_part1.dat")
-    assert wait_until(lambda: said(inbox, "dit", r"shuttle has room again: 6\d(\.\d)? MB free"), 30), texts(inbox, "dit")[2:]
+    told(inbox, "dit", r"resolved: shuttle has room again: 6\d(\.\d)? MB free")
     assert len(texts(inbox, "dit")) == 3 and not texts(inbox, "supervisor")
     rows = json.loads(reelwatch("findings", "--config", str(config), "--all", "--format", "json").stdout)
     drive = [r for r in rows if r["rule"] == "forecast.drive_full"]
@@ -183,8 +188,7 @@ def test_a_card_left_on_one_copy_is_told_to_the_dit_and_resolved_by_the_second_c
         "\n".join(texts(inbox, "dit"))
     (tmp_path / "shuttle" / "A002R2EC").mkdir()
     shutil.copy(media["prores_2398"], tmp_path / "shuttle" / "A002R2EC" / "A002C006_141024_R2EC.mov")
-    assert wait_until(lambda: said(inbox, "dit", r"resolved: Card A002R2EC is now on 2 copies: raid and shuttle"), 30), \
-        "\n".join(texts(inbox, "dit"))
+    told(inbox, "dit", r"resolved: Card A002R2EC is now on 2 copies: raid and shuttle")
     status = json.loads(reelwatch("status", "--config", str(config), "--format", "json").stdout)
     assert not any("one copy" in line for line in status["forecasts"]["lines"]), status["forecasts"]
     assert status["forecasts"]["volumes"] == []  # no [rules.forecast]: drives are not forecast
