@@ -19,6 +19,7 @@ from __future__ import annotations
 import glob
 import math
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -61,14 +62,19 @@ class Forecasts:
         self.config, self.store, self.metrics, self.pipeline = config, store, metrics, pipeline
         """The pipeline's router and config (with the drives under mount roots) file what is said."""
         self.wake, self.tell_admin, self.clock = wake, tell_admin, clock
-        forecast_store.ensure_table(store)
         self.fc = Forecaster(*settings(config), production=config.production.name)
         self.delivered = forecast_store.StoreDeliveries(store)
         self._refs: dict[str, DriveRef] = {}
         self._read: dict[str, tuple[str, int, int] | None] = {}
         """Schedule source -> the (path, size, mtime_ns) in force, so that an unchanged file is not read again."""
         self._next = 0.0
-        self._saved = forecast_store.load_state(store)
+        self._table = True
+        try:
+            forecast_store.ensure_table(store)
+            self._saved = forecast_store.load_state(store)
+        except sqlite3.Error as exc:  # a full or damaged state database is said by the store; tried again each tick
+            log.error("forecast_state_unavailable", error=f"{type(exc).__name__}: {exc}")
+            self._saved, self._table = None, False
         if self._saved:
             try:
                 self.fc.restore(self._saved)
@@ -143,6 +149,9 @@ class Forecasts:
         if not force and time.monotonic() < self._next:
             return
         self._next = time.monotonic() + EVERY
+        if not self._table:
+            forecast_store.ensure_table(self.store)
+            self._table = True
         now = self.clock()
         for name, vol in list(volumes.items()):
             ref = self._refs.get(name)
