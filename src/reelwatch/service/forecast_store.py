@@ -52,8 +52,10 @@ def read_status(store: Store) -> dict[str, Any] | None:
     """The forecast status the daemon last wrote (None: no daemon with forecasts has run)."""
     try:
         rows = store.query("SELECT status, updated FROM forecast_state WHERE id = 1")
-    except sqlite3.OperationalError:  # a state database from before the forecasts
-        return None
+    except Exception as exc:
+        if _no_table(exc):  # a state database from before the forecasts
+            return None
+        raise
     if not rows or rows[0][0] is None:
         return None
     return {**json.loads(rows[0][0]), "updated": rows[0][1]}
@@ -66,6 +68,11 @@ def forecast_lines(status: Mapping[str, Any] | None) -> list[str]:
     at = status.get("at")
     when = f" (as of {datetime.fromtimestamp(at).strftime('%Y-%m-%d %H:%M:%S')})" if isinstance(at, int | float) else ""
     return [f"forecasts{when}:", *(f"  {line}" for line in status["lines"])]
+
+
+def _no_table(exc: Exception) -> bool:
+    text = f"{type(exc).__name__}: {exc}".lower()
+    return "no such table" in text or "undefinedtable" in text or ("forecast_state" in text and "not exist" in text)
 
 
 def commit(store: Store, outcome: Outcome, router: Router, config: Config,
@@ -154,21 +161,24 @@ class StoreDeliveries:
 
     def versions(self, shot: str, task: str) -> list[Delivered]:
         field, value = ("task", task) if task else ("shot", shot.rsplit("_", 1)[-1])
-        rows = self.store.query(
-            "SELECT a.volume, a.relpath, a.fields, a.first_seen, (SELECT group_concat(DISTINCT f.rule) FROM findings f "
-            "JOIN finding_locations l ON l.finding_id = f.id WHERE l.volume = a.volume AND l.relpath = a.relpath "
-            "AND f.status IN ('open','acked') AND f.severity >= ?) AS errors FROM asset_fields t JOIN assets a "
-            "ON a.volume = t.volume AND a.relpath = t.relpath WHERE t.name = ? AND t.value = ? "
-            "AND a.gone_at IS NULL AND a.checked_at IS NOT NULL", (int(Severity.ERROR), field, value))
-        out = []
+        rows = self.store.query(  # plain joins, no aggregate: the same SQL runs on SQLite and PostgreSQL
+            "SELECT a.volume, a.relpath, a.fields, a.first_seen, f.rule FROM asset_fields t JOIN assets a "
+            "ON a.volume = t.volume AND a.relpath = t.relpath LEFT JOIN finding_locations l ON l.volume = a.volume "
+            "AND l.relpath = a.relpath LEFT JOIN findings f ON f.id = l.finding_id AND f.status IN ('open','acked') "
+            "AND f.severity >= ? WHERE t.name = ? AND t.value = ? AND a.gone_at IS NULL AND a.checked_at IS NOT NULL",
+            (int(Severity.ERROR), field, value))
+        files: dict[tuple[str, str], tuple[int, float, set[str]]] = {}
         for r in rows:
-            fields = json.loads(r["fields"])
-            if shot_of(fields) != shot:
-                continue
-            try:
-                version = int(fields["version"])
-            except (KeyError, TypeError, ValueError):
-                continue
-            errors = tuple(sorted(set(r["errors"].split(",")))) if r["errors"] else ()
-            out.append(Delivered(version, r["first_seen"], errors, r["volume"], r["relpath"]))
-        return out
+            key = (r["volume"], r["relpath"])
+            if key not in files:
+                fields = json.loads(r["fields"])
+                if shot_of(fields) != shot:
+                    continue
+                try:
+                    files[key] = (int(fields["version"]), r["first_seen"], set())
+                except (KeyError, TypeError, ValueError):
+                    continue
+            if r["rule"]:
+                files[key][2].add(r["rule"])
+        return [Delivered(version, landed, tuple(sorted(errors)), volume, relpath)
+                for (volume, relpath), (version, landed, errors) in files.items()]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import glob
 import math
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -72,7 +71,7 @@ class Forecasts:
         try:
             forecast_store.ensure_table(store)
             self._saved = forecast_store.load_state(store)
-        except sqlite3.Error as exc:  # a full or damaged state database is said by the store; tried again each tick
+        except Exception as exc:  # a full, damaged or unreachable state database is said by the store; tried each tick
             log.error("forecast_state_unavailable", error=f"{type(exc).__name__}: {exc}")
             self._saved, self._table = None, False
         if self._saved:
