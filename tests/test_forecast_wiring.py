@@ -183,3 +183,48 @@ path = "/t/*.edl"
                     "rules.deliveries.schedules[0].role: no role named 'vfxx' (did you mean 'vfx'?)",
                     "rules.deliveries.timelines: the daemon does not read timelines' VFX pulls yet"):
         assert problem in out.stderr, out.stderr
+
+
+def test_a_tick_the_state_database_cannot_record_is_said_once_there_is_room(tmp_path, inbox):
+    """The state database's disk is full when a warning is due: nothing is recorded or sent, and the
+    warning is neither lost nor sent twice once there is room again."""
+    state, drive = tmp_path / "state", tmp_path / "SHUTTLE_02"
+    mount_tmpfs(state, 4)
+    mount_tmpfs(drive, 64)
+    try:
+        config = write_config(tmp_path, inbox, volumes={"SHUTTLE_02": "dit"}, extra=SPACE)
+        config.write_text(config.read_text().replace(str(tmp_path / "state.db"), str(state / "state.db")))
+        rig = Rig(config)
+        volumes = {"SHUTTLE_02": Vol(str(drive))}
+        rig.forecasts.track("SHUTTLE_02", str(drive), dynamic=False)
+        rig.tick(volumes)
+        filler = state / "filler"
+        with open(filler, "wb") as fh:  # the state disk fills up
+            try:
+                while True:
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
+            except OSError:
+                pass
+        assert _write(drive / "A002C001_240503_R2EC.mov", 56 * MIB)  # full in about a minute: both horizons
+        failed = 0
+        for _ in range(20):
+            rig.now += TICK
+            try:
+                rig.forecasts.tick(volumes, force=True)
+            except Exception as exc:  # the daemon's control loop logs it and carries on
+                assert "full" in str(exc).lower() or "disk" in str(exc).lower(), exc
+                failed += 1
+        assert failed and not inbox.received
+        filler.unlink()
+        for _ in range(15):  # judged again from the last state stored: within confirm (20 s) it is said
+            rig.now += TICK
+            rig.tick(volumes)
+        assert inbox.wait_for(1, 10, role="dit")
+        rig.outbox.tick()
+        dit = [m.body["message"] for m in inbox.received]
+        assert len(dit) == 1 and "SHUTTLE_02 will be full in" in dit[0], dit
+        assert [r.rule for r in rig.store.findings()] == ["forecast.drive_full"]
+        rig.close()
+    finally:
+        os.system(f"umount -l '{drive}'; umount -l '{state}'")
