@@ -310,5 +310,4 @@ def test_a_reload_keeps_what_was_said_and_a_section_removed_stops_the_forecasts(
     config.write_text(config.read_text().replace(
         '[rules.forecast]\nhorizons = ["50s", "10s"]\nconfirm = "0s"\nreserve = "1MiB"\n', ""))
     d.proc.send_signal(signal.SIGHUP)
-    assert wait_until(lambda: said(inbox, "dit", "resolved: shuttle is no longer mounted: it is not forecast any more"),
-                      30), d.output() + "\n".join(texts(inbox, "dit"))
+    told(inbox, "dit", r"resolved: shuttle is not forecast any more: \[rules.forecast\] was removed from the config")

@@ -102,9 +102,9 @@ class Forecasts:
         self._refs[name] = ref
         self.fc.track(ref, self.clock())
 
-    def forget(self, name: str) -> None:
+    def forget(self, name: str, why: str = "") -> None:
         self._refs.pop(name, None)
-        self.fc.forget(name, self.clock())
+        self.fc.forget(name, self.clock(), why)
         self.metrics.forget_space(name)
 
     def before(self, asset: Asset) -> AssetRecord | None:
@@ -242,7 +242,8 @@ class Forecasts:
         self.fc.reconfigure(space or SpaceSettings(), offload or OffloadSettings(), deliveries or DeliverySettings(),
                             production=config.production.name, now=self.clock())
         for name in set(self._refs) - (set(volumes) if self.space else set()):
-            self.forget(name)
+            self.forget(name, "its volume left the config" if self.space else "[rules.forecast] was removed from "
+                        "the config")
         kept = config.rules.get("deliveries")
         names = {s.name for s in kept.schedules} if isinstance(kept, DeliveriesConfig) else set()
         for name in set(self._read) - names:
