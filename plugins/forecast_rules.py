@@ -9,12 +9,12 @@ and drives filling, not about one file. See docs/forecast.md.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from typing import Any
 
 from reelwatch import RuleInfo, hookimpl
 from reelwatch.core.config import Config
+from reelwatch.core.wording import did_you_mean
 from reelwatch.forecast import RULES, DeliveriesConfig, OffloadSettings, SpaceSettings, parse_deliveries, \
     parse_forecast, parse_offload
 
@@ -31,9 +31,7 @@ def rules() -> tuple[RuleInfo, ...]:
 
 def _unknown(where: str, name: str, kind: str, known: Iterable[str]) -> str:
     known = list(known)
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"{where}: no {kind} named {name!r}{hint}; {kind}s: {', '.join(known) or 'none'}"
+    return f"{where}: no {kind} named {name!r}{did_you_mean(name, known)}; {kind}s: {', '.join(known) or 'none'}"
 
 
 @hookimpl
