@@ -12,10 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from reelwatch import RuleInfo, hookimpl
-from reelwatch.core.config import Config
-from reelwatch.core.wording import did_you_mean
-from reelwatch.forecast import RULES, DeliveriesConfig, OffloadSettings, SpaceSettings, parse_deliveries, \
+from reelwatch.api import Config, RuleInfo, did_you_mean, hookimpl
+from reelwatch.api.forecast import RULES, DeliveriesConfig, OffloadSettings, SpaceSettings, parse_deliveries, \
     parse_forecast, parse_offload
 
 

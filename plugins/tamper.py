@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from reelwatch import Asset, Facts, Finding, History, RuleInfo, Severity, hookimpl
+from reelwatch.api import Asset, Facts, Finding, History, RuleInfo, Severity, hookimpl
 
 RULE = RuleInfo(
     id="integrity.changed_after_ingest",

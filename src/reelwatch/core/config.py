@@ -118,6 +118,9 @@ class Role(_Strict):
 
 
 class Volume(_Strict):
+    """One watched volume of ``[[volumes]]``: its ``name``, ``path``, ``kind`` (``ingest`` or
+    ``delivery``), ``owner`` role, and how it is watched."""
+
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     path: str
     kind: Literal["ingest", "delivery"] = "ingest"
@@ -214,6 +217,7 @@ class Config(_Strict):
     base_dir: str = "."
 
     def volume(self, name: str) -> Volume | None:
+        """The volume called ``name``, or None."""
         return next((v for v in self.volumes if v.name == name), None)
 
     def resolve(self, path: str) -> Path:
