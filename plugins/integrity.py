@@ -221,7 +221,7 @@ def _batch_mhl(volume: str, root: str, items: list[Asset], tops: set[str], in_ba
     for hroot in history_roots(root, items, tops):
         prefix = volume_relpath(hroot, root)
         where = prefix or "the volume root"
-        join = (lambda r: f"{prefix}/{r}") if prefix else (lambda r: r)
+        join = (lambda r, p=prefix: f"{p}/{r}") if prefix else (lambda r: r)
         try:
             report = verify(hroot, hasher=history.file_hash, algorithms=cfg.algorithms, history=cached_tree(hroot),
                             skip_hashes=frozenset(r[len(prefix) + 1:] if prefix else r for r in in_batch))

@@ -49,7 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from reelwatch.api import (Asset, Config, Finding, History, RuleInfo, Severity, drive_volume_name, hookimpl, human_size,
                            match, normalize_algo, scope_of)
 from reelwatch.api.mirrors import (SILENT_CHANGE, Listing, Place, SealCheck, Slot, both, check_copy, compare, files,
-                                   gather, join, mismatch_parts, names, odd_copies, seal_parts, unit_of, units)
+                                   gather, join, mismatch_parts, odd_copies, seal_parts, unit_of, units)
 
 NAME = "mirrors"
 OWNER = "dit"

@@ -12,7 +12,7 @@ history view.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from reelwatch.api import Asset, Facts, Finding, History, RuleInfo, Severity, hookimpl
@@ -30,7 +30,7 @@ def rules() -> tuple[RuleInfo, ...]:
 
 
 def _when(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @hookimpl

@@ -75,7 +75,7 @@ def _attribute_docs(module: object) -> set[str]:
     """Names assigned at module level that a string literal right after documents."""
     tree = ast.parse(inspect.getsource(module))  # type: ignore[arg-type]
     out = set()
-    for first, second in zip(tree.body, tree.body[1:]):
+    for first, second in zip(tree.body, tree.body[1:], strict=False):
         if isinstance(first, ast.Assign | ast.AnnAssign) and isinstance(second, ast.Expr) \
                 and isinstance(second.value, ast.Constant) and isinstance(second.value.value, str):
             targets = first.targets if isinstance(first, ast.Assign) else [first.target]
@@ -127,7 +127,7 @@ def _class_attribute_docs(cls: type) -> set[str]:
     """Fields of a class body that a string literal right after documents."""
     tree = ast.parse(inspect.getsource(inspect.getmodule(cls)))  # type: ignore[arg-type]
     body = next(n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == cls.__name__).body
-    return {first.target.id for first, second in zip(body, body[1:])
+    return {first.target.id for first, second in zip(body, body[1:], strict=False)
             if isinstance(first, ast.AnnAssign) and isinstance(first.target, ast.Name)
             and isinstance(second, ast.Expr) and isinstance(second.value, ast.Constant)
             and isinstance(second.value.value, str)}

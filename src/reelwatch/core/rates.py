@@ -82,10 +82,10 @@ def config_rate(value: Any) -> Fraction:
                     else f"{written.numerator}/{written.denominator}"
                 raise ValueError(f"{text!r} is ambiguous: write {ntsc.numerator}/{ntsc.denominator} "
                                  f"({float(ntsc):.3f}) or {literal} (exactly {text} fps)")
-    rate = parse_rate(text)
-    if rate is None:
+    parsed = parse_rate(text)
+    if parsed is None:
         raise ValueError(f"{value!r} is not a frame rate; write it exactly, e.g. '24000/1001' or '25'")
-    return rate
+    return parsed
 
 
 def format_rate(rate: Fraction | None) -> str:

@@ -156,9 +156,8 @@ def _names(fs: Sequence[Mapping[str, Any]], relative: bool = False, shown: int =
 
 
 def _ids(fs: Sequence[Mapping[str, Any]]) -> list[str]:
-    ids = (f.get("id") for f in fs)
-    return [str(int(i)) for i in ids
-            if not isinstance(i, bool) and str(i).isascii() and str(i).isdigit() and int(i) > 0]
+    ids = (str(f.get("id")) for f in fs if not isinstance(f.get("id"), bool))
+    return [str(int(i)) for i in ids if i.isascii() and i.isdigit() and int(i) > 0]
 
 
 def _first(fs: Sequence[Mapping[str, Any]], key: str) -> str:

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from prometheus_client.exposition import MetricsHandler
 
 from ..core.addresses import check_address, is_loopback, parse_address
+import contextlib
 
 __all__ = ["CHECK_BUCKETS", "THREAD_NAME", "Metrics", "MetricsServer", "check_address", "is_loopback",
            "parse_address"]
@@ -157,10 +158,8 @@ class Metrics:
         with self._lock:
             previous = self._kinds.get(volume)
             if previous is not None and previous != kind:
-                try:
+                with contextlib.suppress(KeyError):
                     self._observer.remove(volume, previous)
-                except KeyError:
-                    pass
             self._kinds[volume] = kind
             self._observer.labels(volume=volume, kind=kind).set(1 if healthy else 0)
 
@@ -177,15 +176,11 @@ class Metrics:
         self.forget_space(volume)
         with self._lock:
             kind = self._kinds.pop(volume, None)
-            try:
+            with contextlib.suppress(KeyError):
                 self._observer_degraded.remove(volume)
-            except KeyError:
-                pass
             if kind is not None:
-                try:
+                with contextlib.suppress(KeyError):
                     self._observer.remove(volume, kind)
-                except KeyError:
-                    pass
 
     def set_space(self, volume: str, free_bytes: int, current: float, pace: float, seconds_until_full: float) -> None:
         """A volume's forecast (volumes on one filesystem report the same numbers)."""

@@ -21,6 +21,7 @@ command line passes them to ``batch_done``): a card that was "safe to format" is
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import math
 import os
@@ -249,10 +250,8 @@ class _Run:
         self.store.save_hash(path, algo, st.st_size, st.st_mtime_ns, digest)
         for other in rows:
             if other != algo:
-                try:  # the other checksums of these bytes are wrong now too
+                with contextlib.suppress(OSError, ValueError):  # the other checksums of these bytes are wrong now too
                     self.store.save_hash(path, other, st.st_size, st.st_mtime_ns, hash_file(path, other))
-                except (OSError, ValueError):
-                    pass
         return _finding(vol, rel, st, algo, rec, digest)
 
 
