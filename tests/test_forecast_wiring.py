@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from conftest import write_config
 from test_forecast_daemon import mount_tmpfs
 

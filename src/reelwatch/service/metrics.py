@@ -194,10 +194,8 @@ class Metrics:
         for gauge, labels in ((self._free, [(volume,)]), (self._until_full, [(volume,)]),
                               (self._fill, [(volume, "current"), (volume, "pace")])):
             for values in labels:
-                try:
+                with contextlib.suppress(KeyError):  # never set: nothing to drop
                     gauge.remove(*values)
-                except KeyError:
-                    pass
 
     def set_probe(self, healthy: bool, held: int) -> None:
         """The probe tool's health, and how many files wait for it."""
