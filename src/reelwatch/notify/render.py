@@ -199,6 +199,7 @@ def _detail(item: _Item, role: str) -> Block:
     elif impacts or impact:
         who = ", ".join(role_name(r) for r in impacts[:5])
         subs.append(line(f"Affects {who}: " if who else "Why it matters: ", impact or "downstream work."))
+    subs += _in_the_cut(first)
     if item.kind == "affects" or (owner and str(owner) != role):
         subs.append(line(f"{_cap(role_name(owner))} is fixing it" if owner else "Nobody is assigned to fix it",
                          *((": ", fix) if fix else (".",))))
@@ -206,6 +207,14 @@ def _detail(item: _Item, role: str) -> Block:
         subs.append(line("Your fix: " if owner else "Fix: ", fix))
     subs.append(_ack_line(item.rule, _ids(fs)))
     return Block("li", line(*head), tuple(subs))
+
+
+def _in_the_cut(f: Mapping[str, Any]) -> list[Line]:
+    """Where a clip is used in the cuts, and a cut list's summary (docs/timelines.md)."""
+    found = f.get("details")
+    details: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    return [line(label, _str(details[k], PROSE_MAX)) for k, label in (("used_in", "In the cut: "),
+                                                                       ("summary", "Cut list: ")) if details.get(k)]
 
 
 def _copies(f: Mapping[str, Any]) -> list[Line]:

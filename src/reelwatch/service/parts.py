@@ -51,6 +51,8 @@ class Parts:
     disk: StateDisk | None = None
     forecasts: Forecasts | None = None
     """Drives filling, cards on one copy, deliveries due (:mod:`.forecasts`)."""
+    timelines: Any = None
+    """The cut lists' :class:`~reelwatch.checking.conformer.Conformer` (see :mod:`.timelines`)."""
 
     def recorded(self, write: Callable[[], Any]) -> bool:
         """Run a write; False (and nothing raised) when the state database cannot take it: the
