@@ -67,6 +67,8 @@ class Forecasts:
         self._read: dict[str, tuple[str, int, int] | None] = {}
         """Schedule source -> the (path, size, mtime_ns) in force, so that an unchanged file is not read again."""
         self._next = 0.0
+        self._arriving: set[tuple[str, str]] = set()
+        """Cards (set, card) with files still arriving at their last listing: listed again each round."""
         self._table = True
         try:
             forecast_store.ensure_table(store)
@@ -122,13 +124,16 @@ class Forecasts:
             return  # gone already: the free-space readings count it, if it took space
         self.fc.landed(asset.volume, at, max(0, asset.size - previous_size))
 
-    def cards(self, assets: Sequence[Asset]) -> None:
-        """After a batch: how the cards it touched stand on every copy of their mirror sets."""
+    def cards(self, assets: Sequence[Asset], again: Iterable[tuple[str, str]] = ()) -> None:
+        """After a batch: how the cards it touched (and the cards ``again``, as (set, card)) stand on every
+        copy of their mirror sets. A card with files still arriving on a copy (changed within the
+        volume's settle time) is listed again at the next rounds, until nothing of it is arriving: no
+        further batch may come to say that the last file of the second copy has landed."""
         mirrors = self.config.rules.get("mirrors")
         offload = self.config.rules.get("offload")
         if not isinstance(offload, OffloadSettings):
             return
-        wanted = offload.sets
+        wanted, again = offload.sets, set(again)
         now = time.time()  # compared with file ctimes by the listing
         states = []
         for mset in getattr(mirrors, "sets", ()):
@@ -138,7 +143,14 @@ class Forecasts:
             whole = mset.unit == "folder"
             touched = {u for a in assets for s in slots for p in s.places
                        if (u := unit_of(p, whole, mset.ignore, a)) is not None}
-            states += [card_state(mset, slots, unit, now) for unit in sorted(touched)]
+            touched |= {unit for name, unit in again if name == mset.name}
+            for unit in sorted(touched):
+                state = card_state(mset, slots, unit, now)
+                states.append(state)
+                if any(c.arriving for c in state.copies):
+                    self._arriving.add((mset.name, unit))
+                else:
+                    self._arriving.discard((mset.name, unit))
         if states:
             self.fc.cards(states)
 
@@ -163,6 +175,8 @@ class Forecasts:
             except OSError as exc:
                 log.warning("free_space_unreadable", volume=name, error=str(exc))
         self._schedules()
+        if self._arriving:
+            self.cards((), again=list(self._arriving))
         out = self.fc.tick(now, self.delivered)
         if out.transitions or out.messages or out.snapshot is not None:
             try:
