@@ -9,7 +9,9 @@ the daemon will do every 10 s: a real ``statvfs`` of each drive, one sample each
 the daemon already does every 2 s, ``Store.set_volume_status`` for each volume on a real SQLite
 file. Memory: the forecaster's own allocations (tracemalloc) and the snapshot size.
 Target: the forecasts add no more control-loop time per second than the status rounds already
-take (a forecast round every 10 s, a status round every 2 s).
+take (a forecast round every 10 s, a status round every 2 s). Then the round as the daemon runs it
+(:mod:`reelwatch.service.forecasts`, every ``EVERY`` = 5 s): the same plus the commit to a real state
+database and the status lines written.
 """
 
 from __future__ import annotations
@@ -20,10 +22,15 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from dataclasses import dataclass
 from pathlib import Path
 
+from reelwatch.checking.pipeline import Pipeline
+from reelwatch.checking.runtime import load_runtime
 from reelwatch.forecast import DriveRef, Forecaster, InMemoryDeliveries, SpaceSettings, read_space
 from reelwatch.forecast.pace import Space
+from reelwatch.service.forecasts import EVERY, Forecasts
+from reelwatch.service.metrics import Metrics
 from reelwatch.state.store import Store
 
 FORECAST_EVERY = 10.0
@@ -83,8 +90,46 @@ def main(drives: int, rounds: int) -> None:
     print(f"per round: {ours / theirs:.2f}x; per second of daemon life (forecast every {FORECAST_EVERY:.0f} s, "
           f"status every {STATUS_EVERY:.0f} s): {(ours / FORECAST_EVERY) / (theirs / STATUS_EVERY):.2f}x")
     print(f"forecaster memory: {held / 1e6:.1f} MB; snapshot: {len(snapshot) / 1024:.1f} KiB")
+    wired = daemon_rounds(base, roots, rounds)
+    print(f"daemon round as wired (reelwatch.service.forecasts: statvfs + tick + the snapshot committed when due + "
+          f"the status lines written), every {EVERY:.0f} s: mean {wired * 1000:.2f} ms; per second of daemon life: "
+          f"{(wired / EVERY) / (theirs / STATUS_EVERY):.2f}x the status rounds")
     for r in roots:
         os.rmdir(r)
+
+
+@dataclass
+class _Vol:
+    root: str
+    available: bool = True
+    dynamic: bool = False
+
+
+def daemon_rounds(base: Path, roots: list[Path], rounds: int) -> float:
+    """Mean seconds of one round of the daemon's forecasts on a real state database (3 h of history each)."""
+    config = base / "production.toml"
+    config.write_text('[production]\nname = "Bench"\n[roles.dit]\nnotify = []\n' + "".join(
+        f'[[volumes]]\nname = "{r.name}"\npath = "{r}"\nowner = "dit"\n' for r in roots)
+        + f'[state]\npath = "{base / "wired.db"}"\n[rules.forecast]\n')
+    runtime = load_runtime(config, None)
+    store = Store(base / "wired.db")
+    clock = [time.time() - 3 * 3600]
+    fc = Forecasts(runtime.config, store, Metrics(), Pipeline(runtime.pm, runtime.config, store),
+                   clock=lambda: clock[0])
+    volumes = {r.name: _Vol(str(r)) for r in roots}
+    for r in roots:
+        fc.track(r.name, str(r), dynamic=False)
+    for _ in range(int(3 * 3600 / EVERY)):  # 3 hours of rounds: every bucket of the pace window filled
+        clock[0] += EVERY
+        fc.tick(volumes, force=True)
+    times = []
+    for _ in range(rounds):
+        clock[0] += EVERY
+        began = time.perf_counter()
+        fc.tick(volumes, force=True)
+        times.append(time.perf_counter() - began)
+    store.close()
+    return statistics.mean(times)
 
 
 if __name__ == "__main__":

@@ -211,7 +211,8 @@ def test_status_and_history_are_tables_for_people_and_the_same_json_for_scripts(
     assert "open findings: 1 error" in out.stdout and "daemon: running since" in out.stdout
 
     data = json.loads(reelwatch("status", "--config", str(config), "--format", "json").stdout)
-    assert set(data) == {"production", "daemon", "volumes", "findings", "outbox", "probe", "hashing", "timelines"}
+    assert set(data) == {"production", "daemon", "volumes", "findings", "outbox", "probe", "hashing", "timelines",
+                         "forecasts"}
     assert set(data["daemon"]) == {"state", "since", "health", "held"} and data["findings"] == {"error": 1}
     assert [set(v) for v in data["volumes"]] == [{"name", "path", "kind", "observer", "health", "last_event",
                                                   "queue_depth", "detail"}] * 2

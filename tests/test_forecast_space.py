@@ -253,3 +253,28 @@ def test_bursts_and_idle_gaps_current_rate_and_the_days_pace():
     out = fc.tick(now, InMemoryDeliveries()).transitions
     assert len(out) == 1
     assert "at the pace of the last 1 h 4 min (461 MB/h); 9.0 GB free" in out[0].finding.message
+
+
+def test_a_file_landing_just_after_the_first_reading_is_counted_once():
+    """Found wiring the daemon: its first free-space reading comes a moment after start, and a file that
+    lands in the same 5 s bucket was counted twice (as a settled file and as the drop in free space)."""
+    fill = FillRate(T0, short=600, long=3 * 3600, min_span=60)
+    fill.sample(T0 + 1, 64 * MIB, 64 * MIB)
+    fill.landed(T0 + 2, 40 * MIB)  # reported by the checker, ctime after the first reading
+    fill.sample(T0 + 6, 24 * MIB, 64 * MIB)
+    assert fill.rates(T0 + 6).current == pytest.approx(40 * MIB / 60, rel=0.01)
+    late = FillRate(T0, short=600, long=3 * 3600, min_span=60)
+    late.landed(T0 + 2, 40 * MIB)  # landed before the first reading, reported after it: the files count
+    late.sample(T0 + 3, 24 * MIB, 64 * MIB)
+    assert late.rates(T0 + 6).current == pytest.approx(40 * MIB / 60, rel=0.01)
+
+
+def test_the_first_reading_inside_a_bucket_loses_nothing():
+    """Found wiring the daemon: a window starting at the first reading took away a share of the first
+    bucket as if bytes had been spread over all of it, when none can come before the first reading
+    (40 MiB in 5 s read as 31 MiB: a drive 34 s from full said 44 s)."""
+    for offset in (0.0, 1.0, 2.5, 4.9):
+        fill = FillRate(T0 + offset - 0.02, short=600, long=3 * 3600, min_span=60)
+        fill.sample(T0 + offset, 64 * MIB, 64 * MIB)
+        fill.sample(T0 + offset + 5.5, 24 * MIB, 64 * MIB)  # the daemon reads every 5 s, and a little more
+        assert fill.rates(T0 + offset + 30).current == pytest.approx(40 * MIB / 60, rel=0.001), offset

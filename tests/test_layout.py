@@ -41,7 +41,7 @@ ALLOWED: dict[str, set[str]] = {
     "reelwatch": BELOW_CHECKING,
     # the public plugin API (reelwatch.api): the core and the engines the shipped rules use
     "reelwatch.api": {"reelwatch.core", "reelwatch.integrity", "reelwatch.naming", "reelwatch.spec",
-                      "reelwatch.state"},
+                      "reelwatch.state", "reelwatch.forecast"},
 }
 
 MAX_LINES = 450

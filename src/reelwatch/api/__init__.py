@@ -20,11 +20,12 @@ kept. The guide is ``docs/plugins.md``; every hook is in :mod:`reelwatch.core.ho
 Helpers of the shipped rule families, for plugins that build on them:
 :mod:`reelwatch.api.sequences` (frame ranges), :mod:`reelwatch.api.naming` (naming templates and
 presets), :mod:`reelwatch.api.spec` (spec profiles and MediaConch policies),
-:mod:`reelwatch.api.integrity` (checksum manifests, ASC MHL, hashing) and
-:mod:`reelwatch.api.mirrors` (copies of a card and its seal).
+:mod:`reelwatch.api.integrity` (checksum manifests, ASC MHL, hashing),
+:mod:`reelwatch.api.mirrors` (copies of a card and its seal) and :mod:`reelwatch.api.forecast` (the
+forecasts' config sections and rule ids).
 
 What it may import: :mod:`reelwatch.core`, the engines (:mod:`reelwatch.integrity`, :mod:`reelwatch.naming`,
-:mod:`reelwatch.spec`) and :mod:`reelwatch.state` (the scope of batch findings); never the pipeline, the
+:mod:`reelwatch.spec`, :mod:`reelwatch.forecast`) and :mod:`reelwatch.state` (the scope of batch findings); never the pipeline, the
 daemon or the command line. Nothing in reelwatch imports it: it is the outside face.
 """
 

@@ -15,6 +15,7 @@ from ..checking.runtime import load_runtime
 from ..core.config import Config
 from ..core.config_paths import mount_root
 from ..core.model import Severity
+from ..service.forecast_store import forecast_lines, read_status as read_forecasts
 from ..state.store import Store
 from .admin import _store, _ts
 from .base import config_option, format_option
@@ -71,6 +72,7 @@ def status_data(config: Config, store: Store | None) -> tuple[dict[str, Any], li
         volumes += [{"name": n, "path": f"drive under {v.name}", "kind": v.kind, "drive_of": v.name,
                      **{k: vols[n].get(k) for k in keys}} for n in drives]
     data["volumes"] = volumes
+    data["forecasts"] = read_forecasts(store) if store is not None else None
     lines, data["daemon"] = status_lines(store, vols)
     health = store.daemon_status() if store is not None else None
     if health and data["daemon"].get("state") in ("running", "not responding", "unhealthy"):
@@ -134,3 +136,5 @@ def print_status(data: dict[str, Any], lines: list[str], has_store: bool) -> Non
     if probe.get("health") not in (None, "ok"):
         out.print(Text(f"MediaInfo: {probe.get('detail') or probe['health']}; "
                        f"{probe.get('held', 0)} file(s) waiting to be checked", style=UNWELL))
+    for line in forecast_lines(data.get("forecasts")):
+        out.print(Text(shown(line)))

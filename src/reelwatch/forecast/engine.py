@@ -79,11 +79,11 @@ class Forecaster:
             self._refs[ref.volume] = ref
             self._held += self._space.track(ref, now)
 
-    def forget(self, volume: str, now: float) -> None:
-        """A volume is gone: a drive let go, or a volume removed from the config."""
+    def forget(self, volume: str, now: float, why: str = "") -> None:
+        """A volume is gone: a drive let go, or (``why`` says so) a volume removed from the config."""
         with self._lock:
             self._refs.pop(volume, None)
-            self._held += self._space.forget(volume, now)
+            self._held += self._space.forget(volume, now, why)
 
     def landed(self, volume: str, at: float, size: int) -> None:
         """A new file version settled: ``size`` bytes (the growth, for a changed file), ``at`` its ctime."""

@@ -78,8 +78,11 @@ class _Series:
         self.sizes: list[float] = []
         self.minutes: dict[float, float] = {}
         """Totals per ``SNAPSHOT_STEP``, kept as bytes are added, so that a snapshot costs no walk."""
+        self.first = math.inf
+        """The earliest moment anything was added: nothing of the series lies before it."""
 
     def add(self, at: float, size: float) -> None:
+        self.first = min(self.first, at)
         minute = math.floor(at / SNAPSHOT_STEP) * SNAPSHOT_STEP
         self.minutes[minute] = self.minutes.get(minute, 0.0) + size
         start = math.floor(at / BUCKET) * BUCKET
@@ -104,13 +107,15 @@ class _Series:
 
     def total(self, begin: float, end: float) -> float:
         """Bytes from ``begin`` to ``end``: whole buckets, and the share of the bucket ``begin`` falls in
-        (bytes spread evenly over it), so that a short window is not off by a bucket."""
+        (bytes spread evenly over the part of it after the series began), so that a short window is
+        not off by a bucket, and a window that starts where the series does loses nothing."""
         first = math.floor(begin / BUCKET) * BUCKET
         lo = bisect.bisect_left(self.starts, first)
         hi = bisect.bisect_left(self.starts, end)
         total = sum(self.sizes[lo:hi])
-        if lo < hi and self.starts[lo] == first and begin > first:
-            total -= self.sizes[lo] * (begin - first) / BUCKET
+        edge = max(first, self.first)
+        if lo < hi and self.starts[lo] == first and begin > edge:
+            total -= self.sizes[lo] * min(1.0, (begin - edge) / (first + BUCKET - edge))
         return total
 
     def prune(self, before: float) -> None:
@@ -158,6 +163,8 @@ class FillRate:
         if size <= 0 or not math.isfinite(at):
             return
         self.since = min(self.since, at)
+        if self._space_since is not None and at >= self._space_since:
+            return  # the free-space readings count it (counting it here too would count it twice)
         self._landed.add(at, size)
 
     def sample(self, at: float, free: int, total: int = 0) -> None:

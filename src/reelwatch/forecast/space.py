@@ -139,8 +139,9 @@ class SpaceWatch:
         self._by_volume[ref.volume] = key
         return out
 
-    def forget(self, volume: str, now: float) -> list[Transition]:
-        """The volume is gone (drive unplugged, volume removed from the config)."""
+    def forget(self, volume: str, now: float, why: str = "") -> list[Transition]:
+        """The volume is gone (drive unplugged, volume removed from the config); ``why`` says so when it is
+        not an unplugged drive ("[rules.forecast] was removed from the config")."""
         key = self._by_volume.pop(volume, None)
         drive = self._drives.get(key) if key else None
         if drive is None:
@@ -153,7 +154,8 @@ class SpaceWatch:
         if alert not in self.ledger:
             return []
         return [self.ledger.resolve(alert, self._finding(
-            drive, f"{drive.label} is no longer mounted: it is not forecast any more", Severity.INFO, {}))]
+            drive, f"{drive.label} is not forecast any more: {why}" if why else
+            f"{drive.label} is no longer mounted: it is not forecast any more", Severity.INFO, {}))]
 
     # -- measurements ---------------------------------------------------------------------
     def landed(self, volume: str, at: float, size: int) -> None:

@@ -210,6 +210,8 @@ def _brief(item: _Item) -> Line:
 def _resolved_line(item: _Item) -> Line:
     fs = item.findings
     rule = code(clip(visible(item.rule), NAME_MAX))
+    if len(fs) == 1 and fs[0].get("resolution"):  # it says why (a forecast: "SHUTTLE_02 has room again: ...")
+        return line("resolved: ", prose(fs[0].get("resolution"), 240), ", rule ", rule)
     if len(fs) == 1:
         return line("resolved: ", code(clip(visible(_name(fs[0])), NAME_MAX)), " now passes ", rule,
                     f" ({_group_label(item.group)})")

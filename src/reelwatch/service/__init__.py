@@ -9,6 +9,8 @@
 - :mod:`.status` (status rows, systemd status and watchdog pings), :mod:`.admin` (messages about
   the watching itself), :mod:`.statefaults` (a state database that cannot record),
   :mod:`.reload` (SIGHUP), :mod:`.health` (threads that died)
+- :mod:`.forecasts` (drives filling, cards on one copy, deliveries due: the forecast engine fed and
+  ticked), :mod:`.forecast_store` (what it says, committed whole; what counts as delivered)
 - :mod:`.systemd` (the notify protocol), :mod:`.metrics`, :mod:`.log`
 - :mod:`.rehash`: sampled re-hashing, run from a systemd timer
 - :mod:`.timelines`: cut lists in the daemon: re-conforms, unmounted volumes, status and metrics

@@ -84,6 +84,8 @@ class Batches:
         try:
             for f in d.pipeline.finish_batch(assets, batch):
                 d.metrics.finding(f.rule, f.severity.label)
+            if d.forecasts is not None:
+                d.forecasts.cards(assets)
             if d.runtime is not None and d.store is not None:
                 seal(sealable, d.runtime.config, d.store, d.store.history(batch))
         except HashCancelled:

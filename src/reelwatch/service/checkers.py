@@ -94,8 +94,11 @@ class Checkers:
                     continue
                 batch = self.batches.current()
                 began = time.monotonic()
+                before = d.forecasts.before(asset) if d.forecasts and not force else None
                 found = d.pipeline.process(asset, batch, force=force)
                 if found is not None:
+                    if d.forecasts is not None and not force:
+                        d.forecasts.landed(asset, before)
                     d.metrics.file_checked(asset.volume, time.monotonic() - began)
                     for f in found:
                         d.metrics.finding(f.rule, f.severity.label)

@@ -43,6 +43,7 @@ from .admin import Messages
 from .batches import Batches
 from .checkers import Checkers
 from .drives import Drives
+from .forecasts import Forecasts
 from .health import Supervisor, dead_threads
 from .held import HeldFiles
 from .histories import Reverify
@@ -128,6 +129,8 @@ class Daemon(Parts):
         if self.disk.problem == CORRUPT:  # found by the first write: refuse to run on it
             raise StateCorrupt(str(state_path), self.disk.detail.split(": ", 1)[-1], self.config_path)
         self.recorded(lambda: self.store.set_tool_status("probe", "ok"))  # type: ignore[union-attr]
+        self.forecasts = Forecasts(config, self.store, self.metrics, self.pipeline, wake=self.outbox.wake.set,
+                                   tell_admin=self.messages.tell_admin)
         for _ in range(self.pool.size):
             self.checkers.add()
         self.recorded(self.store.clear_volume_status)
@@ -204,6 +207,8 @@ class Daemon(Parts):
             self.histories.verify_due()
         if self.status.due():
             self.status.write()
+        if self.forecasts is not None:
+            self.forecasts.tick(self.volumes)
 
     def _maybe_finish_batch(self) -> None:
         """Judge the open batch if nothing waits any more (see :mod:`.batches`). A method of its

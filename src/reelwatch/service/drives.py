@@ -57,6 +57,8 @@ class Drives:
                             on_problem=self.messages.volume_problem, on_admin=self.messages.tell_admin,
                             on_findings=self.watch_findings, on_overflow=d.metrics.overflow)
         d.volumes[cfg.name] = vol
+        if d.forecasts is not None:
+            d.forecasts.track(cfg.name, root, dynamic=dynamic)
         d.sd.status(f"reconciling volume {cfg.name}")
         vol.start()
 
@@ -85,6 +87,8 @@ class Drives:
                     if d.timelines is not None:
                         d.timelines.volume(name, False)  # its clips are offline in every cut
                     d.metrics.forget_volume(name)
+                    if d.forecasts is not None:
+                        d.forecasts.forget(name)
                     self._set_volumes([v for v in d.runtime.config.volumes if v.name != name])
 
     def _set_volumes(self, volumes: list[Volume]) -> None:

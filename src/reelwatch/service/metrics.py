@@ -122,6 +122,14 @@ class Metrics:
         self._probe.set(1)
         self._held = Gauge("reelwatch_probe_held_files", "Files waiting for a working MediaInfo to be checked",
                            registry=self.registry)
+        self._free = Gauge("reelwatch_volume_free_bytes", "Bytes free on the volume's filesystem (to an ordinary user)",
+                           ["volume"], registry=reg)
+        self._fill = Gauge("reelwatch_volume_fill_rate_bytes_per_second",
+                           "How fast the volume's filesystem fills: over the last minutes (window=current) and "
+                           "the last hours (window=pace)", ["volume", "window"], registry=reg)
+        self._until_full = Gauge("reelwatch_volume_seconds_until_full",
+                                 "Seconds until the volume's filesystem is full at the faster of the two rates "
+                                 "(+Inf when not filling, 0 when full)", ["volume"], registry=reg)
         self._timeline = Gauge("reelwatch_timeline_events", "Events of the current timelines (cut lists), all of "
                                "them and those offline or failing conform", ["state"], registry=reg)
         self._kinds: dict[str, str] = {}
@@ -166,7 +174,8 @@ class Metrics:
         self._healthy.set(1 if healthy else 0)
 
     def forget_volume(self, volume: str) -> None:
-        """Drop a volume's observer series (it left the config on reload)."""
+        """Drop a volume's observer and forecast series (it left the config on reload)."""
+        self.forget_space(volume)
         with self._lock:
             kind = self._kinds.pop(volume, None)
             with contextlib.suppress(KeyError):
@@ -174,6 +183,21 @@ class Metrics:
             if kind is not None:
                 with contextlib.suppress(KeyError):
                     self._observer.remove(volume, kind)
+
+    def set_space(self, volume: str, free_bytes: int, current: float, pace: float, seconds_until_full: float) -> None:
+        """A volume's forecast (volumes on one filesystem report the same numbers)."""
+        self._free.labels(volume=volume).set(free_bytes)
+        self._fill.labels(volume=volume, window="current").set(current)
+        self._fill.labels(volume=volume, window="pace").set(pace)
+        self._until_full.labels(volume=volume).set(seconds_until_full)
+
+    def forget_space(self, volume: str) -> None:
+        """Drop a volume's forecast series (a drive let go, a volume left the config)."""
+        for gauge, labels in ((self._free, [(volume,)]), (self._until_full, [(volume,)]),
+                              (self._fill, [(volume, "current"), (volume, "pace")])):
+            for values in labels:
+                with contextlib.suppress(KeyError):  # never set: nothing to drop
+                    gauge.remove(*values)
 
     def set_probe(self, healthy: bool, held: int) -> None:
         """The probe tool's health, and how many files wait for it."""

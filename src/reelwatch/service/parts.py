@@ -24,6 +24,7 @@ from ..probe.pool import ProbePool
 from ..state.disk import StateDisk
 from ..state.store import Store
 from ..watch.volumes import VolumeRuntime
+from .forecasts import Forecasts
 from .metrics import Metrics
 from .systemd import Notifier
 from .work import Work
@@ -48,6 +49,8 @@ class Parts:
     outbox: Outbox | None = None
     outbox_worker: OutboxWorker | None = None
     disk: StateDisk | None = None
+    forecasts: Forecasts | None = None
+    """Drives filling, cards on one copy, deliveries due (:mod:`.forecasts`)."""
     timelines: Any = None
     """The cut lists' :class:`~reelwatch.checking.conformer.Conformer` (see :mod:`.timelines`)."""
 

@@ -78,3 +78,5 @@ class Reloader:
         if d.outbox is not None:
             d.outbox.config = runtime.config
         self.drives.open()
+        if d.forecasts is not None:
+            d.forecasts.reconfigure(runtime.config, d.volumes)
