@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .state import add_arguments as state_arguments
     state_arguments(st, _config_default())
 
+    w = sub.add_parser("web", help="the web pages: overview, cards, findings, live (loopback by default)")
+    w.add_argument("--config", default=_config_default())
+    w.add_argument("--listen", help="host:port (default: [web] listen, then 127.0.0.1:8765)")
+    w.add_argument("action", nargs="?", choices=["serve", "hash-password"], default="serve",
+                   help="hash-password: print the hash of a password read from the terminal, for [web.users]")
+
     n = sub.add_parser("notify", help="notification tools")
     ns = n.add_subparsers(dest="notify_command", required=True, parser_class=_Parser)
     t = ns.add_parser("test", help="send a test message to a role and report each target's result")
@@ -198,6 +204,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "rehash":
             from .rehash import cmd_rehash
             return cmd_rehash(args)
+        if args.command == "web":
+            from ..web.serve import hash_password_main, run_web
+            if args.action == "hash-password":
+                return hash_password_main()
+            if not args.config:
+                print("reelwatch web: --config is required", file=sys.stderr)
+                return EXIT_USAGE
+            from ..checking.runtime import load_runtime
+            return run_web(load_runtime(args.config, None).config, args.listen)
         if args.command == "demo":
             from ..demo.run import run_demo
             return run_demo(Path(args.dir) if args.dir else None, keep=args.keep)
