@@ -93,6 +93,7 @@ class Daemon(StateFaults):
         self._swept: dict[str, tuple[Any, float]] = {}
         self._histories_lock = threading.Lock()
         self.metrics_server: MetricsServer | None = None
+        self.web: Any = None  # the pages, when [web] listen is set (reelwatch.web.serve.WebThread)
         self._held: list[tuple[Asset, bool]] = []
         """Files waiting for a working MediaInfo (the tool's fault, not theirs): never judged meanwhile."""
         self._held_retry = (0.0, HOLD_RETRY[0])  # (when to try again, back-off)
@@ -118,6 +119,10 @@ class Daemon(StateFaults):
         if config.service.metrics:
             self.metrics_server = self.metrics.serve(config.service.metrics)
             log.info("metrics", url=self.metrics_server.url)
+        if config.web.listen:
+            from ..web.serve import WebThread
+            self.web = WebThread(config)
+            log.info("web", url=self.web.url)
         state_path = config.resolve(config.state.path)
         self.disk = StateDisk(state_path)
         if not self.disk.lock():
@@ -645,6 +650,8 @@ class Daemon(StateFaults):
             self.pool.close()
         if self.metrics_server is not None:
             self.metrics_server.close()
+        if self.web is not None:
+            self.web.close()
         if self.store is not None:
             if self.disk is not None and self.disk.held:
                 log.warning("stopped_with_held_files", files=self.disk.held,

@@ -63,11 +63,27 @@ class WebThread:
     """The daemon's optional web server (``[web] listen``), in a thread of its own."""
 
     def __init__(self, config: Config) -> None:
+        import time
+
+        import structlog
         self.server = server(config, config.web.listen)
-        self.url = url_of(config.web.listen)
-        self.thread = threading.Thread(target=self.server.run, name="reelwatch-web", daemon=True)
+        self.url: str | None = url_of(config.web.listen)
+        self.thread = threading.Thread(target=self._run, name="reelwatch-web", daemon=True)
         self.server.install_signal_handlers = lambda: None  # the daemon owns the signals
         self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and self.thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not self.server.started:  # a port in use: said loudly, and the daemon keeps guarding
+            structlog.get_logger("reelwatch.web").error(
+                "web_not_served", listen=config.web.listen, reason="could not listen (address in use?)")
+            self.url = None
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind; the thread ends, the daemon does not
+            pass
 
     def alive(self) -> bool:
         return self.thread.is_alive()
