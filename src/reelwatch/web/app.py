@@ -123,7 +123,7 @@ def create_app(config: Config, *, loopback: bool = True) -> Starlette:
         store = store_or_none(request)
         data = queries.overview(store, config) if store else None
         board = cards.cards(store, limit=200) if store else []
-        return page(request, "overview.html", data=data, cards=board,
+        return page(request, "overview.html", data=data, cards=board, live_after=_recent(store),
                     counts={k: sum(1 for c in board if c["verdict"] == k) for k in ("safe", "do_not_format", "unknown")})
 
     def cards_page(request: Request) -> Response:
@@ -153,7 +153,9 @@ def create_app(config: Config, *, loopback: bool = True) -> Starlette:
         f = queries.finding(store, fid) if store else None
         if f is None:
             return page(request, "error.html", 404, message=f"finding {fid} does not exist")
-        return page(request, "finding.html", f=f, flash=request.query_params.get("done", ""))
+        a = queries.asset(store, f["volume"], f["relpath"])
+        picture = bool(a and a["kind"] == "media" and (a["facts"].get("video") or []))
+        return page(request, "finding.html", f=f, flash=request.query_params.get("done", ""), picture=picture)
 
     def asset_page(request: Request) -> Response:
         store = store_or_none(request)
@@ -183,7 +185,7 @@ def create_app(config: Config, *, loopback: bool = True) -> Starlette:
         return finish(request, FileResponse(jpg, media_type="image/jpeg"), None)
 
     def live_page(request: Request) -> Response:
-        return page(request, "live.html")
+        return page(request, "live.html", live_after=_recent(store_or_none(request)))
 
     async def events(request: Request) -> Response:
         if not allowed(request):
@@ -296,6 +298,15 @@ def create_app(config: Config, *, loopback: bool = True) -> Starlette:
             return check_host
         app.build_middleware_stack = guarded  # type: ignore[method-assign]
     return app
+
+
+def _recent(store: Store | None, shown: int = 12) -> int:
+    """Where the live list starts: a page opens with the last few events already in it."""
+    if store is None:
+        return 0
+    rows = store.query("SELECT id FROM audit WHERE event IN ('finding','resolved','ack','unack','assign','note',"
+                       "'escalated') ORDER BY id DESC LIMIT ?", (shown,))
+    return max(int(rows[-1][0]) - 1, 0) if rows else queries.last_event_id(store)
 
 
 def _local(target: str) -> str:

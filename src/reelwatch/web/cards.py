@@ -28,16 +28,16 @@ def cards(store: Store, limit: int = 500) -> list[dict[str, Any]]:
         key = _key(data, row)
         card = by_card.setdefault(key, {"set": key[0], "unit": key[1], "volume": row["volume"],
                                         "relpath": row["relpath"], "safe": None, "problems": [], "copies": [],
-                                        "files": None, "bytes": None, "seals": {}, "latest": 0.0})
+                                        "files": None, "bytes": None, "seals": {}, "latest": 0.0,
+                                        "absent": []})
         details = data.get("details") or {}
         view = finding_view(row)
         if row["rule"] == SAFE:
             card["safe"] = view
         else:
             card["problems"].append(view)
-        card["copies"] = card["copies"] or list(details.get("copies") or [])
-        if not card["copies"]:
-            card["copies"] = sorted({*(details.get("present") or []), *((details.get("absent") or {}).keys())})
+        card["copies"] = card["copies"] or list(details.get("copies") or details.get("present") or [])
+        card["absent"] = sorted({*card.get("absent", ()), *((details.get("absent") or {}).keys())})
         card["files"] = card["files"] if card["files"] is not None else details.get("files")
         card["bytes"] = card["bytes"] if card["bytes"] is not None else details.get("bytes")
         card["seals"] = card["seals"] or dict(details.get("seals") or {})

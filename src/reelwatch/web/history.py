@@ -10,7 +10,8 @@ from ..state.store import Store
 LIMIT = 300
 
 
-def _text(event: str, d: dict[str, Any]) -> str:
+def describe(event: str, d: dict[str, Any]) -> str:
+    """One audit event in plain words."""
     ref = f"finding #{d['id']}" if d.get("id") is not None else ""
     if event == "checked":
         n = int(d.get("findings", 0) or 0)
@@ -49,7 +50,7 @@ def timeline(store: Store, volume: str, relpath: str) -> list[dict[str, Any]]:
         d = d if isinstance(d, dict) else {"detail": d}
         if r["event"] == "finding" and d.get("id") is not None:
             ids.add(int(d["id"]))
-        events.append({"ts": r["ts"], "event": r["event"], "text": _text(r["event"], d),
+        events.append({"ts": r["ts"], "event": r["event"], "text": describe(r["event"], d),
                        "note": d.get("text") if r["event"] == "note" else None})
     if ids:
         told = store.query("SELECT n.finding_id, n.role, n.created, o.state, o.sent_at FROM notices n LEFT JOIN "

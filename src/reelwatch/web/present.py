@@ -70,7 +70,8 @@ def facts_table(raw: dict[str, Any]) -> list[tuple[str, str]]:
     tc, tc_from = timecode_start(facts, rate)
     rows: list[tuple[str, Any]] = [
         ("kind", raw.get("kind")),
-        ("container", _first(g, "format", "format_profile")),
+        ("container", " ".join(str(x) for x in (_first(g, "format"), f"({g['format_profile']})" if
+                                                 g.get("format_profile") else None) if x) or None),
         ("duration", f"{float(g['duration']) / 1000:.3f} s" if _first(g, "duration") else None),
         ("codec", " ".join(str(x) for x in (_first(v, "format"), _first(v, "format_profile")) if x) or None),
         ("codec id", _first(v, "codec_id")),

@@ -197,7 +197,8 @@ def finding_events(store: Store, fid: int, volume: str, relpath: str) -> list[di
     for r in rows:
         detail = json.loads(r["detail"] or "{}")
         if isinstance(detail, dict) and detail.get("id") == fid:
-            out.append({"ts": r["ts"], "event": r["event"], "detail": detail})
+            from .history import describe
+            out.append({"ts": r["ts"], "event": r["event"], "detail": detail, "text": describe(r["event"], detail)})
     return out[::-1]
 
 

@@ -78,7 +78,8 @@
   if (!list && !reloadOnVerdict && !findingPage) return;
   if (!window.EventSource) return;
   const dot = document.getElementById("live-dot");
-  const src = new EventSource("/events");
+  const after = list && list.dataset.after ? `?after=${encodeURIComponent(list.dataset.after)}` : "";
+  const src = new EventSource(`/events${after}`);
   src.onopen = () => { if (dot) dot.className = "dot on"; };
   src.onerror = () => { if (dot) dot.className = "dot off"; };
   let reloading = null;
