@@ -56,8 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("paths", nargs="+", metavar="PATH")
     c.add_argument("--config", default=_config_default(),
                    help="production config (TOML); default $REELWATCH_CONFIG, then " + DEFAULT_CONFIG)
-    c.add_argument("--format", choices=["table", "json"], default=None,
-                   help="output format (default: table on a terminal, json otherwise)")
+    c.add_argument("--format", choices=["table", "json", "html"], default=None,
+                   help="output format (default: table on a terminal, json otherwise; html: one self-contained "
+                        "page with frame grabs, to mail or keep on the drive)")
+    c.add_argument("-o", "--output", help="with --format html: write the page here (default: standard output)")
 
     r = sub.add_parser("run", help="run the daemon in the foreground")
     r.add_argument("--config", default=_config_default(), required=_config_default() is None)
@@ -149,7 +151,11 @@ def _check(args: argparse.Namespace, pool: ProbePool) -> int:
         finally:
             pool.close()
     fmt = args.format or ("table" if sys.stdout.isatty() else "json")
-    print_check(report, fmt)
+    if fmt == "html":
+        from ..web.report import write_check_html
+        write_check_html(report, args.paths, args.config, args.output)
+    else:
+        print_check(report, fmt)
     if report.problems and not report.assets and not report.findings:
         return EXIT_USAGE  # nothing that could be checked was named
     return report.exit_code
