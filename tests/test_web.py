@@ -207,3 +207,30 @@ def test_password_hashes() -> None:
     assert stored.startswith("scrypt$") and "correct horse" not in stored
     assert check_password("correct horse", stored) and not check_password("correct hors", stored)
     assert not check_password("x", "scrypt$bad")
+
+
+def test_demo_prints_the_web_address_and_serves_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    proc = subprocess.Popen([sys.executable, "-m", "reelwatch.cli", "demo", "--dir", str(tmp_path / "demo")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = None
+        for line in proc.stdout:  # type: ignore[union-attr]
+            m = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
+            if m:
+                url = m.group(1)
+                break
+        assert url, "the demo did not say where its web pages are"
+        deadline, page = time.monotonic() + 30, ""
+        while time.monotonic() < deadline and "Harbour Lights" not in page:
+            try:
+                page = urllib.request.urlopen(url + "findings", timeout=5).read().decode()
+            except OSError:
+                time.sleep(0.3)
+        assert "Harbour Lights (demo)" in page
+    finally:
+        proc.wait(120)
+    assert proc.returncode == 0

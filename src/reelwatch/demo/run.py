@@ -27,7 +27,14 @@ ROLES = ("dit", "editorial", "vfx", "sound", "supervisor")
 NTSC = Fraction(24000, 1001)
 
 
-def demo_config(base: Path, inbox: LocalInbox) -> str:
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def demo_config(base: Path, inbox: LocalInbox, web_port: int | None = None) -> str:
     roles = "\n".join(f'[roles.{r}]\nnotify = ["{inbox.url(r)}"]\n' for r in ROLES)
     return f'''# A throwaway production written by `reelwatch demo`.
 [production]
@@ -81,7 +88,7 @@ volumes = ["delivery"]
 
 [notify]
 digest_window = 2
-'''
+''' + (f'\n[web]\nlisten = "127.0.0.1:{web_port}"\n' if web_port else "")
 
 
 def _make_media(stage: Path) -> list[tuple[str, Path, str]]:
@@ -152,8 +159,10 @@ def run_demo(where: Path | None = None, *, keep: bool = False, timeout: float = 
             for sub in ("ingest", "delivery", "state", "stage"):
                 (base / sub).mkdir(parents=True, exist_ok=True)
             config = base / "production.toml"
-            config.write_text(demo_config(base, inbox))
+            port = free_port()
+            config.write_text(demo_config(base, inbox, port))
             console.print(f"[bold]reelwatch demo[/bold]: production in {escape(str(base))}")
+            console.print(f"Watch it in a browser: [bold]http://127.0.0.1:{port}/[/bold] (served by the daemon)")
             items = _make_media(base / "stage")
             log = open(base / "state" / "daemon.log", "wb")
             proc = subprocess.Popen([sys.executable, "-m", "reelwatch.cli", "run", "--config", str(config)],
@@ -184,6 +193,13 @@ def run_demo(where: Path | None = None, *, keep: bool = False, timeout: float = 
                 if seen and time.monotonic() - quiet_since > 4:
                     break
             per_role = {r: sum(1 for m in inbox.received if m.role == r) for r in ROLES}
+            if sys.stdin.isatty() and proc.poll() is None:  # a person at a terminal: leave the pages up
+                console.print(f"The web pages stay up at [bold]http://127.0.0.1:{port}/[/bold]; "
+                              "press Ctrl-C to end the demo.")
+                try:
+                    proc.wait()
+                except KeyboardInterrupt:
+                    pass
     finally:
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
