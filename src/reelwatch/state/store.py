@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS notices (
     id INTEGER PRIMARY KEY, role TEXT NOT NULL, kind TEXT NOT NULL, finding_id INTEGER,
     severity INTEGER NOT NULL, data TEXT NOT NULL, created REAL NOT NULL, message_id INTEGER);
 CREATE INDEX IF NOT EXISTS notices_pending ON notices (message_id, role);
+CREATE INDEX IF NOT EXISTS notices_finding ON notices (finding_id);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY, role TEXT NOT NULL, payload TEXT NOT NULL, created REAL NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,

@@ -142,7 +142,7 @@ def create_app(config: Config, *, loopback: bool = True) -> Starlette:
     def findings_page(request: Request) -> Response:
         store = store_or_none(request)
         flt = queries.Filters.parse(request.query_params)
-        result = queries.findings_page(store, flt) if store else {"items": [], "total": 0, "next": None}
+        result = queries.findings_page(store, flt, volumes=[v.name for v in config.volumes]) if store else {"items": [], "total": 0, "next": None}
         if store:
             result["assigned"] = queries.assigned(store, [f["id"] for f in result["items"]])
         return page(request, "findings.html", flt=flt, result=result)

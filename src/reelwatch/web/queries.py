@@ -19,6 +19,8 @@ from ..core.model import Severity
 from ..state.store import Store
 
 PAGE = 50
+TEXT_WINDOW = 20_000
+"""Text search reads the newest 20,000 findings (a read of every finding's text is seconds at 100,000)."""
 COUNT_CAP = 1_000
 """Findings counted exactly up to here ("more than 1,000" beyond): a count reads every match."""
 STALE_AFTER = 30.0
@@ -108,12 +110,12 @@ def volumes(store: Store, config: Config) -> list[dict[str, Any]]:
 def overview(store: Store, config: Config) -> dict[str, Any]:
     vols = volumes(store, config)
     updated = max((float(v.get("updated") or 0) for v in vols), default=0.0)
-    by_sev = {severity_label(r[0]): r[1] for r in store.query(
-        "SELECT severity, COUNT(*) FROM findings WHERE status='open' GROUP BY severity ORDER BY severity DESC")}
+    by_sev: dict[str, int] = {}
     by_role: dict[str, dict[str, int]] = {}
-    for r in store.query("SELECT owner, severity, COUNT(*) FROM findings WHERE status='open' "
-                         "GROUP BY owner, severity"):
+    for r in store.query("SELECT owner, severity, COUNT(*) FROM findings WHERE status='open' "  # one covering
+                         "GROUP BY owner, severity"):                                          # index read
         by_role.setdefault(r[0] or "(volume owner)", {})[severity_label(r[1])] = r[2]
+        by_sev[severity_label(r[1])] = by_sev.get(severity_label(r[1]), 0) + r[2]
     # ids grow with first_seen (a finding is inserted when first seen): the first open error by id, read
     # through the (status) index, instead of sorting every open error by first_seen
     oldest = store.query(f"SELECT * FROM findings {by_status(store)}WHERE status='open' AND +severity>=? "
@@ -163,7 +165,7 @@ class Filters:
         return {k: str(v) for k, v in values.items() if v not in ("", None)}
 
 
-def findings_page(store: Store, flt: Filters, limit: int = PAGE) -> dict[str, Any]:
+def findings_page(store: Store, flt: Filters, limit: int = PAGE, volumes: Sequence[str] = ()) -> dict[str, Any]:
     """One page of findings, newest first, and how many match (exactly up to :data:`COUNT_CAP`)."""
     where, args = ["1"], []
     # Newest first, read backwards along the (status) index or the primary key until a page is full: a
@@ -184,13 +186,16 @@ def findings_page(store: Store, flt: Filters, limit: int = PAGE) -> dict[str, An
         where.append("(f.volume=? OR EXISTS (SELECT 1 FROM finding_locations l WHERE l.finding_id=f.id AND "
                      "l.volume=?))")
         args += [flt.volume, flt.volume]
-    if flt.path:  # a card, roll or shot folder, or one file
-        where.append("EXISTS (SELECT 1 FROM finding_locations l WHERE l.finding_id=f.id AND (l.relpath=? OR "
-                     "(l.relpath>=? AND l.relpath<?)))")
-        args += [flt.path, flt.path.rstrip("/") + "/", flt.path.rstrip("/") + "/\uffff"]
+    if flt.path:  # a card, roll or shot folder, or one file: by the (volume, relpath) index, volume by volume
+        names = [flt.volume] if flt.volume else volume_names(store, volumes)
+        rel = flt.path.strip("/")
+        near = " OR ".join("(volume=? AND (relpath=? OR (relpath>=? AND relpath<?)))" for _ in names) or "0"
+        where.append(f"f.id IN (SELECT finding_id FROM finding_locations WHERE {near})")
+        args += [x for name in names for x in (name, rel, rel + "/", rel + "/\uffff")]
     if flt.text:
-        where.append("(instr(lower(f.data), lower(?)) > 0 OR instr(lower(f.relpath), lower(?)) > 0)")
-        args += [flt.text, flt.text]
+        where.append("(f.data LIKE ? ESCAPE '\\' OR f.relpath LIKE ? ESCAPE '\\') AND f.id>?")
+        like = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        args += [like, like, last_finding_id(store) - TEXT_WINDOW]
     sql = " AND ".join(where)
     page_where = sql + (" AND f.id<?" if flt.before else "")
     hint = by_status(store) if flt.status != "all" else ""
@@ -201,6 +206,15 @@ def findings_page(store: Store, flt: Filters, limit: int = PAGE) -> dict[str, An
     items = [finding_view(r) for r in rows[:limit]]
     return {"items": items, "total": total, "capped": total > COUNT_CAP,
             "next": items[-1]["id"] if len(rows) > limit else None}
+
+
+def volume_names(store: Store, configured: Sequence[str] = ()) -> list[str]:
+    """Every volume findings may sit on: the configured ones and those reporting a status (drives)."""
+    return sorted({*configured, *(r[0] for r in store.query("SELECT volume FROM volume_status"))})
+
+
+def last_finding_id(store: Store) -> int:
+    return int(store.query("SELECT COALESCE(MAX(id), 0) FROM findings")[0][0])
 
 
 def finding(store: Store, fid: int) -> dict[str, Any] | None:
