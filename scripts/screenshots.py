@@ -63,6 +63,11 @@ volume = "raid_a"
 glob = "Camera Media/**"
 preset = "arri"
 
+[[rules.naming.apply]]
+volume = "delivery"
+glob = "VFX/**/*.mov"
+template = "{{show}}_{{episode}}_{{scene}}_{{shot}}_{{task}}_{{vendor}}_v{{version:03d}}.{{ext}}"
+
 [rules.spec.profiles.camera]
 container = ["QuickTime"]
 codec = ["ProRes"]
@@ -105,6 +110,8 @@ def stage_media(stage: Path) -> list[tuple[str, str]]:
     clip(both, "Camera Media/C003R4XY/C003C011_141024_R4XY.mov", codec="prores_hq")
     clip(("delivery",), "VFX/AGM_104_065_010/AGM_104_065_010_comp_NFX_v001.mov", codec="prores_hq")
     clip(("delivery",), "VFX/AGM_104_065_010/AGM_104_065_010_comp_NFX_v003.mov", codec="prores_hq")
+    clip(("delivery",), "VFX/AGM_104_065_020/AGM_104_065_020_comp_NFX_v001.mov", codec="prores_hq")
+    clip(("delivery",), "VFX/AGM_104_065_020/AGM_104_065_020_comp_NFX_v002.mov", codec="prores_hq")
     return out
 
 
@@ -158,7 +165,7 @@ def shoot(base_url: str, db: Path, out: Path) -> list[Path]:
                                   "ORDER BY id LIMIT 1").fetchone()
         avol, arel = c.execute("SELECT volume, relpath FROM assets WHERE relpath LIKE '%A001C001%' "
                                "ORDER BY volume LIMIT 1").fetchone()
-    pages = {"overview": "/", "cards": "/cards", "finding": f"/findings/{fid}",
+    pages = {"overview": "/", "cards": "/cards", "finding": f"/findings/{fid}", "shots": "/shots",
              "asset": "/asset?" + urlencode({"volume": avol, "path": arel})}
     out.mkdir(parents=True, exist_ok=True)
     made = []

@@ -234,3 +234,23 @@ def test_demo_prints_the_web_address_and_serves_it(tmp_path: Path) -> None:
     finally:
         proc.wait(120)
     assert proc.returncode == 0
+
+
+def test_shots_page_shows_versions_gaps_and_regressions(tmp_path: Path) -> None:
+    path = write_config(tmp_path, volumes={"ingest": "dit", "delivery": "vfx"})
+    config = load_runtime(str(path), None).config
+    store = Store(config.resolve(config.state.path))
+    for i, version in enumerate(("001", "002", "005", "003")):  # v004 never came; v003 arrived after v005
+        rel = f"VFX/AGM_104_065_010/AGM_104_065_010_comp_NFX_v{version}.mov"
+        asset = Asset(volume="delivery", root=str(tmp_path / "delivery"), relpath=rel, size=1, mtime_ns=i)
+        facts = Facts(kind="media", derived={"fields": {"show": "AGM", "episode": "104", "scene": "065",
+                                                        "shot": "010", "task": "comp", "vendor": "NFX",
+                                                        "version": version}})
+        findings = [Finding("version.regression", Severity.ERROR, asset, "v003 arrived after v005", owner="vfx")] \
+            if version == "003" else []
+        store.commit_check(asset, facts, findings, lambda f: [("vfx", "new")], i + 1)
+    page = _client(config).get("/shots").text
+    assert "AGM_104_065_010_comp_NFX" in page
+    assert "missing: v004" in page and "last delivered: v003 (older)" in page and "v003 arrived after v005" in page
+    assert "1 shot/task line(s)" in page
+    assert "0 shot/task line(s)" in _client(config).get("/shots?text=nothing").text

@@ -139,6 +139,13 @@ def create_app(config: Config, *, loopback: bool = True) -> Starlette:
         from .report import offload_report
         return finish(request, HTMLResponse(offload_report(store, config, card)), None)
 
+    def shots_page(request: Request) -> Response:
+        from .shots import shots
+        store = store_or_none(request)
+        text = request.query_params.get("text", "")[:100]
+        data = shots(store, config, text) if store else {"lines": [], "truncated": False, "volumes": []}
+        return page(request, "shots.html", data=data, text=text)
+
     def findings_page(request: Request) -> Response:
         store = store_or_none(request)
         flt = queries.Filters.parse(request.query_params)
@@ -267,7 +274,7 @@ def create_app(config: Config, *, loopback: bool = True) -> Starlette:
 
     routes = [
         Route("/", overview), Route("/cards", cards_page), Route("/cards/report", card_report),
-        Route("/findings", findings_page), Route("/findings/{fid:int}", finding_page),
+        Route("/findings", findings_page), Route("/shots", shots_page), Route("/findings/{fid:int}", finding_page),
         Route("/findings/{fid:int}/{verb}", act, methods=["POST"]),
         Route("/asset", asset_page), Route("/asset/grab", grab), Route("/live", live_page), Route("/events", events),
         Route("/login", login, methods=["GET", "POST"]), Route("/logout", logout, methods=["POST"]),

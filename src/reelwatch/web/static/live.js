@@ -45,7 +45,7 @@
 
   function row(e) {
     const f = e.finding || {};
-    const li = el("li", `ev ev-${e.event} sev-${f.severity || "info"}`);
+    const li = el("li", `ev ev-${e.event} lv-${e.event !== "finding" ? "quiet" : f.positive ? "good" : (f.severity || "info")}`);
     li.dataset.fid = f.id || "";
     li.appendChild(el("time", null, new Date(e.ts * 1000).toLocaleTimeString()));
     const words = {
@@ -74,6 +74,9 @@
 
   const list = document.getElementById("live-list");
   const reloadOnVerdict = document.body.classList.contains("reload-on-verdict");
+  // the overview's counts: redrawn a few seconds after a change, at most every 10 s on a busy day
+  const refreshOnChange = document.body.classList.contains("refresh-on-change");
+  const openedAt = Date.now();
   const findingPage = document.getElementById("finding");
   if (!list && !reloadOnVerdict && !findingPage) return;
   if (!window.EventSource) return;
@@ -94,6 +97,10 @@
     }
     if (reloadOnVerdict && ev.type === "verdict" && !reloading) {
       reloading = setTimeout(() => location.reload(), 800);
+    }
+    const fresh = list && Number(ev.lastEventId) > Number(list.dataset.after || 0) && e.ts * 1000 > openedAt - 2000;
+    if (refreshOnChange && fresh && !reloading) {
+      reloading = setTimeout(() => location.reload(), Math.max(3000, 10000 - (Date.now() - openedAt)));
     }
     if (findingPage && e.finding && String(e.finding.id) === findingPage.dataset.fid && e.event !== "finding") {
       const s = document.getElementById("status");
