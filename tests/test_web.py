@@ -178,6 +178,7 @@ def test_users_login_readonly_and_rate_limit(tmp_path: Path) -> None:
     assert r.status_code == 401 and "wrong user name or password" in r.text
     r = c.post("/login", data={"csrf": _csrf(page), "user": "rita", "password": "read only pw", "next": "/"})
     assert r.status_code == 200 and "read-only" in r.text
+    assert 'href="/findings?role=dit&amp;status=open"' in c.get("/findings").text  # her roles, one click away
     token = _csrf(r.text)
     r = c.post(f"/findings/{fid}/ack", data={"csrf": token}, headers={"Accept": "application/json"})
     assert r.status_code == 403 and "may read but not change" in r.json()["error"]
@@ -203,6 +204,10 @@ def test_listen_beyond_loopback_needs_users(tmp_path: Path) -> None:
 
 
 def test_password_hashes() -> None:
+    from conftest import reelwatch
+    made = reelwatch("web", "hash-password", input="correct horse battery\n")
+    assert made.returncode == 0 and check_password("correct horse battery", made.stdout.strip())
+    assert reelwatch("web", "hash-password", input="short\n").returncode == 2
     stored = hash_password("correct horse")
     assert stored.startswith("scrypt$") and "correct horse" not in stored
     assert check_password("correct horse", stored) and not check_password("correct hors", stored)

@@ -185,7 +185,7 @@ class WebUser(_Strict):
     password: str
     """An scrypt hash made by ``reelwatch web hash-password`` (never the password itself)."""
     roles: tuple[str, ...] = ()
-    """The roles this person works as: their findings come first on the pages."""
+    """The roles this person works as: the findings page offers them as one-click filters."""
     can_ack: bool = False
     """May acknowledge, assign and annotate findings; otherwise read-only."""
 

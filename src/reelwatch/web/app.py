@@ -103,7 +103,7 @@ def create_app(config: Config, *, loopback: bool = True) -> Starlette:
         if session is None:
             new = web.sessions.anonymous() if web.sessions.open else web.sessions.guest()
             session = web.sessions.get(new)
-        if not web.sessions.open and not (session and session.user) and template != "login.html":
+        if not web.sessions.open and not (session and session.user) and template not in ("login.html", "error.html"):
             return finish(request, RedirectResponse("/login?" + urlencode({"next": _local(str(request.url.path))}),
                                                     303), new)
         html = env.get_template(template).render(
