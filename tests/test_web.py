@@ -259,3 +259,20 @@ def test_shots_page_shows_versions_gaps_and_regressions(tmp_path: Path) -> None:
     assert "missing: v004" in page and "last delivered: v003 (older)" in page and "v003 arrived after v005" in page
     assert "1 shot/task line(s)" in page
     assert "0 shot/task line(s)" in _client(config).get("/shots?text=nothing").text
+
+
+def test_a_damaged_state_database_is_said_on_the_page(tmp_path: Path) -> None:
+    config, store = _production(tmp_path)
+    _finding(store, "A/1.mov")
+    store.close()
+    db = tmp_path / "state.db"
+    import sqlite3
+    with sqlite3.connect(db) as c:
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = c.execute("PRAGMA page_size").fetchone()[0]
+        root = c.execute("SELECT rootpage FROM sqlite_master WHERE name='findings'").fetchone()[0]
+    with open(db, "r+b") as fh:
+        fh.seek((root - 1) * page)
+        fh.write(b"\xff" * page)
+    r = _client(config).get("/findings")
+    assert r.status_code == 503 and "state database is damaged" in r.text and "reelwatch state recover" in r.text

@@ -285,7 +285,13 @@ def create_app(config: Config, *, loopback: bool = True) -> Starlette:
         yield
         web.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    def damaged(request: Request, exc: Exception) -> Response:
+        """A damaged state database is said on the page, with what to do, never as a bare 500."""
+        return page(request, "error.html", 503, message=f"The state database is damaged: {exc}. The daemon reports "
+                    "it too; `reelwatch state check` and `reelwatch state recover` repair it.")
+
+    from ..state.dbfile import StateCorrupt
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={StateCorrupt: damaged})
     app.state.web = web
 
     if loopback:  # refuse names that are not this machine: a DNS-rebinding page cannot reach us
