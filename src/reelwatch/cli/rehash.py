@@ -69,7 +69,7 @@ def cmd_rehash(args: argparse.Namespace) -> int:
     from ..checking.pipeline import Pipeline
     from ..service.rehash import rehash
     from ..state.store import Store
-    from ..checking.pipeline import Router as PipelineRouter
+    from ..checking.routing import RoleRouter
     runtime = load_runtime(args.config, None)
     config = runtime.config
     path = config.resolve(config.state.path)
@@ -86,7 +86,7 @@ def cmd_rehash(args: argparse.Namespace) -> int:
     pipeline = Pipeline(runtime.pm, config, store)
     try:
         report = rehash(store, config, sample=args.sample, algo=args.algo, rng=random.Random(args.seed),
-                        router=PipelineRouter(runtime.pm, config), max_bytes=args.max_bytes,
+                        router=RoleRouter(runtime.pm, config), max_bytes=args.max_bytes,
                         max_seconds=args.max_time,
                         rejudge=lambda assets: pipeline.finish_batch(assets, store.next_batch()))
     finally:

@@ -8,7 +8,6 @@ validate them with the model they return from the ``config_sections`` hook.
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -16,14 +15,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .config_lines import key_lines, line_of
+from .config_web import Web, WebUser, is_loopback  # noqa: F401 (re-exported: the web pages and the CLI)
 from .model import Severity, config_rate
+from .wording import did_you_mean
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class ConfigProblem:
     """One thing wrong (or worth a warning) in a config, and where it is written."""
 
     text: str
@@ -40,13 +41,13 @@ class Problem:
         return f"{source}:{self.line}: {prefix}{self.text}" if self.line else f"{source}: {prefix}{self.text}"
 
 
-def locate(problems: Sequence[str | Problem], text: str | None) -> list[Problem]:
+def locate(problems: Sequence[str | ConfigProblem], text: str | None) -> list[ConfigProblem]:
     """Problems with their line numbers filled in from the config ``text``, duplicates dropped."""
     lines = key_lines(text) if text else {}
-    out: list[Problem] = []
+    out: list[ConfigProblem] = []
     seen: set[str] = set()
     for p in problems:
-        item = p if isinstance(p, Problem) else Problem(str(p))
+        item = p if isinstance(p, ConfigProblem) else ConfigProblem(str(p))
         if item.text in seen:
             continue
         seen.add(item.text)
@@ -61,7 +62,7 @@ class ConfigError(Exception):
     path), ``items`` the same with where each is written; ``str()`` lists them all, one
     ``file:line: ...`` per line, like a linter."""
 
-    def __init__(self, source: str, problems: Sequence[str | Problem], text: str | None = None):
+    def __init__(self, source: str, problems: Sequence[str | ConfigProblem], text: str | None = None):
         self.source = source
         # in file order, like a linter; problems in other files (plugins) after the config's own
         self.items = sorted(locate(problems, text), key=lambda p: (p.located, p.line is None, p.line or 0))
@@ -176,60 +177,9 @@ class Service(_Strict):
     @classmethod
     def _metrics(cls, v: str | None) -> str | None:
         if v is not None:
-            from ..service.metrics import check_address
+            from .addresses import check_address
             check_address(v)  # loopback only: the endpoint has no authentication
         return v
-
-
-class WebUser(_Strict):
-    password: str
-    """An scrypt hash made by ``reelwatch web hash-password`` (never the password itself)."""
-    roles: tuple[str, ...] = ()
-    """The roles this person works as: the findings page offers them as one-click filters."""
-    can_ack: bool = False
-    """May acknowledge, assign and annotate findings; otherwise read-only."""
-
-    @field_validator("password")
-    @classmethod
-    def _hashed(cls, v: str) -> str:
-        if not v.startswith("scrypt$") or v.count("$") != 5:
-            raise ValueError("must be a hash made by `reelwatch web hash-password`, never the password itself")
-        return v
-
-
-class Web(_Strict):
-    listen: str | None = None
-    """``host:port`` the daemon serves the web pages on (unset: it does not; ``reelwatch web`` runs them alone).
-    Anything but loopback needs ``users``."""
-    users: Mapping[str, WebUser] = Field(default_factory=dict)
-
-    @field_validator("listen")
-    @classmethod
-    def _listen(cls, v: str | None) -> str | None:
-        if v is not None:
-            host, sep, port = v.rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f"{v!r} is not host:port, e.g. '127.0.0.1:8765'")
-        return v
-
-    @model_validator(mode="after")
-    def _users_beyond_loopback(self) -> Web:
-        if self.listen and not self.users and not is_loopback(self.listen.rpartition(":")[0]):
-            raise ValueError(f"listen = {self.listen!r} is beyond this machine: add [web.users] (anyone on the "
-                             "network could otherwise read and acknowledge findings), or listen on 127.0.0.1")
-        return self
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an address or ``localhost``) only ever reaches this machine."""
-    import ipaddress
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class RuleOverride(_Strict):
@@ -283,9 +233,6 @@ def drive_volume_name(template: str, path: str) -> str:
     return f"{template}-{slug}"
 
 
-def _suggest(word: str, choices: Any) -> str:
-    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -343,7 +290,7 @@ def _model_fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(models[-1].model_fields) if models else []
 
 
-def validation_problems(err: ValidationError, model: type[BaseModel], prefix: tuple[Any, ...] = ()) -> list[Problem]:
+def validation_problems(err: ValidationError, model: type[BaseModel], prefix: tuple[Any, ...] = ()) -> list[ConfigProblem]:
     """One readable problem per pydantic error: key path, what was found, what is allowed."""
     out = []
     for e in err.errors():
@@ -352,14 +299,14 @@ def validation_problems(err: ValidationError, model: type[BaseModel], prefix: tu
         if e["type"] == "extra_forbidden":
             allowed = _model_fields_at(model, tuple(e["loc"]))
             allowed = [a for a in allowed if a not in ("source", "base_dir")]
-            hint = _suggest(str(e["loc"][-1]), allowed)
-            out.append(Problem(f"{where}: unknown key{hint}; allowed here: {', '.join(allowed) or 'none'}", loc))
+            hint = did_you_mean(str(e["loc"][-1]), allowed)
+            out.append(ConfigProblem(f"{where}: unknown key{hint}; allowed here: {', '.join(allowed) or 'none'}", loc))
             continue
         found = e.get("input")
         # a notification target is never echoed: whatever is there may be a token
         shown = "" if isinstance(found, dict) or "notify" in loc else f" (found {found!r})"
         msg = e["msg"].removeprefix("Value error, ")
-        out.append(Problem(f"{where}: {msg}{shown}", loc))
+        out.append(ConfigProblem(f"{where}: {msg}{shown}", loc))
     return out
 
 
@@ -372,17 +319,17 @@ def format_validation_error(err: ValidationError, model: type[BaseModel], prefix
 SectionValidator = Callable[[Any], Any]
 
 
-def _cross_problems(raw: Mapping[str, Any]) -> list[Problem]:
+def _cross_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     """Checks across sections (unique volume names, roles that exist), on the raw data, so
     that they are reported in the same run as every other mistake."""
-    out: list[Problem] = []
+    out: list[ConfigProblem] = []
     volumes = raw.get("volumes") if isinstance(raw.get("volumes"), list) else []
     volumes = [v if isinstance(v, Mapping) else {} for v in volumes]
     names = [v.get("name") for v in volumes if isinstance(v.get("name"), str)]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         first = next(i for i, v in enumerate(volumes) if v.get("name") in dupes)
-        out.append(Problem(f"volumes: volume names must be unique; repeated: {', '.join(dupes)}",
+        out.append(ConfigProblem(f"volumes: volume names must be unique; repeated: {', '.join(dupes)}",
                            ("volumes", first, "name")))
     roles = raw.get("roles") if isinstance(raw.get("roles"), Mapping) else {}
     known = set(roles)
@@ -391,17 +338,17 @@ def _cross_problems(raw: Mapping[str, Any]) -> list[Problem]:
     for i, v in enumerate(volumes):
         owner = v.get("owner", "dit")
         if isinstance(owner, str) and owner not in known:
-            out.append(Problem(f"volumes[{i}].owner: role {owner!r} is not defined under [roles]"
-                               + _suggest(owner, known), ("volumes", i, "owner")))
+            out.append(ConfigProblem(f"volumes[{i}].owner: role {owner!r} is not defined under [roles]"
+                               + did_you_mean(owner, known), ("volumes", i, "owner")))
     for name, role in roles.items():
         target = role.get("escalate_to") if isinstance(role, Mapping) else None
         if isinstance(target, str) and target not in known:
-            out.append(Problem(f"roles.{name}.escalate_to: role {target!r} is not defined" + _suggest(target, known),
+            out.append(ConfigProblem(f"roles.{name}.escalate_to: role {target!r} is not defined" + did_you_mean(target, known),
                                ("roles", name, "escalate_to")))
     notify = raw.get("notify") if isinstance(raw.get("notify"), Mapping) else {}
     admin = notify.get("admin_role")
     if isinstance(admin, str) and admin not in known:
-        out.append(Problem(f"notify.admin_role: role {admin!r} is not defined under [roles]" + _suggest(admin, known),
+        out.append(ConfigProblem(f"notify.admin_role: role {admin!r} is not defined under [roles]" + did_you_mean(admin, known),
                            ("notify", "admin_role")))
     return out
 
@@ -417,10 +364,10 @@ def build_config(raw: Mapping[str, Any], *, source: str = "<config>", base_dir: 
     data = dict(raw)
     data["source"] = source
     data["base_dir"] = base_dir
-    problems: list[Problem] = []
+    problems: list[ConfigProblem] = []
     for reserved in ("source", "base_dir"):
         if reserved in raw:
-            problems.append(Problem(f"{reserved}: unknown key; it is set by reelwatch", (reserved,)))
+            problems.append(ConfigProblem(f"{reserved}: unknown key; it is set by reelwatch", (reserved,)))
     config: Config | None = None
     try:
         config = Config.model_validate(data)
@@ -433,7 +380,7 @@ def build_config(raw: Mapping[str, Any], *, source: str = "<config>", base_dir: 
     for name, section in rules.items():
         validator = sections.get(name)
         if validator is None:
-            problems.append(Problem(f"rules.{name}: no loaded plugin owns this section{_suggest(name, sections)}; "
+            problems.append(ConfigProblem(f"rules.{name}: no loaded plugin owns this section{did_you_mean(name, sections)}; "
                                     f"known sections: {', '.join(sorted(sections)) or 'none'}", ("rules", name)))
             continue
         try:
@@ -444,7 +391,7 @@ def build_config(raw: Mapping[str, Any], *, source: str = "<config>", base_dir: 
         except ValidationError as err:
             problems += validation_problems(err, validator, prefix=("rules", name))
         except Exception as exc:  # a plugin's own validator: its failure is a config problem, never a crash
-            problems.append(Problem(f"rules.{name}: {exc}" if isinstance(exc, ValueError | TypeError)
+            problems.append(ConfigProblem(f"rules.{name}: {exc}" if isinstance(exc, ValueError | TypeError)
                                     else f"rules.{name}: the plugin's validator failed: {type(exc).__name__}: {exc}",
                                     ("rules", name)))
     if problems or config is None:

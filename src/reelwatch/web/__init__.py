@@ -10,5 +10,6 @@
 - :mod:`.report`: ``reelwatch check --format html`` and the per-card offload report, self-contained
 - ``templates/`` and ``static/``: every asset served from here, nothing from a CDN
 
-What it may import: everything but :mod:`reelwatch.cli` and :mod:`reelwatch.demo` (like the service).
+What it may import: :mod:`reelwatch.checking` and everything below it (core, the engines, probe, state,
+watch, notify, builtin). The service (``[web] listen``) and the command line import it.
 """
