@@ -109,8 +109,9 @@ class Daemon(Parts):
             log.info("metrics", url=self.metrics_server.url)
         if config.web.listen:
             from ..web.serve import WebThread
-            self.web = WebThread(config)
-            log.info("web", url=self.web.url)
+            self.web = WebThread(config)  # a port in use is logged there; the daemon keeps watching
+            if self.web.url:
+                log.info("web", url=self.web.url)
         state_path = config.resolve(config.state.path)
         self.disk = StateDisk(state_path)
         if not self.disk.lock():
