@@ -81,7 +81,7 @@ def test_live_ack_escalation_xss_and_csrf_in_a_browser(tmp_path: Path, media: di
     cfg = write_config(tmp_path, inbox, volumes={"raid_a": "dit", "shuttle": "dit"},  # type: ignore[arg-type]
                        extra=MIRRORS + f'[web]\nlisten = "127.0.0.1:{port}"\n')
     cfg.write_text(cfg.read_text().replace("[roles.dit]\n", '[roles.dit]\nescalate_to = "supervisor"\n'
-                                                           "escalate_after = 8\n", 1))
+                                                           "escalate_after = 25\n", 1))
     d = daemon(cfg)
     d.wait_ready()
     base = f"http://127.0.0.1:{port}"
@@ -113,7 +113,7 @@ def test_live_ack_escalation_xss_and_csrf_in_a_browser(tmp_path: Path, media: di
                         "AND severity>=30")
     assert other
     # the next message up the chain: the unacknowledged one escalates to the supervisor, the acked one never does
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90  # escalate_after is 25 s: time enough to click first, even on a loaded machine
     escalated = ""
     while "ESCALATED" not in escalated and time.monotonic() < deadline:
         got = inbox.wait_for(len(inbox.received) + 1, 2, role="supervisor")  # type: ignore[attr-defined]
