@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     # package -> what it may import besides itself (a package, or one module of it). As written in
     # each package's __init__ docstring.
     "reelwatch.core": set(),  # the standard library, pydantic, pluggy, fileseq; nothing else of reelwatch
-    "reelwatch.timeline": {"reelwatch.core.model"},  # engines not wired in yet: the frozen values only
+    "reelwatch.timeline": {"reelwatch.core.model"},  # the engine: the frozen values only (wired in by checking, service, cli)
     "reelwatch.forecast": {"reelwatch.core.model"},
     "reelwatch.integrity": {"reelwatch.core"},
     "reelwatch.naming": {"reelwatch.core"},
@@ -41,6 +41,9 @@ ALLOWED: dict[str, set[str]] = {
                                        "reelwatch"},
     # the package itself: the plugin author's public names, re-exported from below
     "reelwatch": BELOW_CHECKING,
+    # the public plugin API (reelwatch.api): the core and the engines the shipped rules use
+    "reelwatch.api": {"reelwatch.core", "reelwatch.integrity", "reelwatch.naming", "reelwatch.spec",
+                      "reelwatch.state"},
 }
 
 MAX_LINES = 450

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .config_lines import key_lines, line_of
+from .config_lines import key_lines, line_of, raw_list, raw_map
 from .config_web import Web, WebUser, is_loopback  # noqa: F401 (re-exported: the web pages and the CLI)
 from .model import Severity, config_rate
 from .wording import did_you_mean
@@ -119,6 +119,9 @@ class Role(_Strict):
 
 
 class Volume(_Strict):
+    """One watched volume of ``[[volumes]]``: its ``name``, ``path``, ``kind`` (``ingest`` or
+    ``delivery``), ``owner`` role, and how it is watched."""
+
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     path: str
     kind: Literal["ingest", "delivery"] = "ingest"
@@ -182,6 +185,31 @@ class Service(_Strict):
         return v
 
 
+class TimelineSource(_Strict):
+    """``[[timelines]]``: cut lists named in the config (those that land on volumes are found anyway)."""
+
+    paths: tuple[str, ...] = Field(min_length=1)
+    """Globs relative to the volume (``Editorial/Turnovers/**/*.edl``); a file they match is read as a
+    cut list whatever its extension, so one that is not is reported rather than skipped."""
+    volume: str | None = None
+    """The volume they are on; unset: any volume."""
+    purpose: Literal["cut", "vfx_pull"] | None = None
+    """Unset: guessed from the name (``..._VFX_pull_v03.edl`` is a pull list)."""
+    shot_pattern: str | None = None
+    """Regular expression finding VFX shot names in a pull list's markers and clip names."""
+
+    @field_validator("shot_pattern")
+    @classmethod
+    def _pattern(cls, v: str | None) -> str | None:
+        if v is not None:
+            import re
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"{v!r} is not a regular expression: {exc}") from None
+        return v
+
+
 class RuleOverride(_Strict):
     severity: str | None = None
     owner: str | None = None
@@ -212,10 +240,13 @@ class Config(_Strict):
     """Per-rule-id overrides of severity, owner and impacts: ``[overrides."spec.frame_rate"]``."""
     rules: Mapping[str, Any] = Field(default_factory=dict)
     """Plugin-owned sections, validated by the plugins' models."""
+    timelines: tuple[TimelineSource, ...] = ()
+    """Cut lists named in the config (docs/timelines.md)."""
     source: str = "<defaults>"
     base_dir: str = "."
 
     def volume(self, name: str) -> Volume | None:
+        """The volume called ``name``, or None."""
         return next((v for v in self.volumes if v.name == name), None)
 
     def resolve(self, path: str) -> Path:
@@ -323,15 +354,20 @@ def _cross_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     """Checks across sections (unique volume names, roles that exist), on the raw data, so
     that they are reported in the same run as every other mistake."""
     out: list[ConfigProblem] = []
-    volumes = raw.get("volumes") if isinstance(raw.get("volumes"), list) else []
-    volumes = [v if isinstance(v, Mapping) else {} for v in volumes]
-    names = [v.get("name") for v in volumes if isinstance(v.get("name"), str)]
+    volumes = [v if isinstance(v, Mapping) else {} for v in raw_list(raw, "volumes")]
+    names: list[str] = [v["name"] for v in volumes if isinstance(v.get("name"), str)]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         first = next(i for i, v in enumerate(volumes) if v.get("name") in dupes)
         out.append(ConfigProblem(f"volumes: volume names must be unique; repeated: {', '.join(dupes)}",
                            ("volumes", first, "name")))
-    roles = raw.get("roles") if isinstance(raw.get("roles"), Mapping) else {}
+    sources = raw_list(raw, "timelines")
+    for i, t in enumerate(sources):
+        volume = t.get("volume") if isinstance(t, Mapping) else None
+        if isinstance(volume, str) and volume not in names:
+            out.append(ConfigProblem(f"timelines[{i}].volume: volume {volume!r} is not defined under [[volumes]]"
+                                     + did_you_mean(volume, names), ("timelines", i, "volume")))
+    roles = raw_map(raw, "roles")
     known = set(roles)
     if not known:
         return out
@@ -345,7 +381,7 @@ def _cross_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
         if isinstance(target, str) and target not in known:
             out.append(ConfigProblem(f"roles.{name}.escalate_to: role {target!r} is not defined" + did_you_mean(target, known),
                                ("roles", name, "escalate_to")))
-    notify = raw.get("notify") if isinstance(raw.get("notify"), Mapping) else {}
+    notify = raw_map(raw, "notify")
     admin = notify.get("admin_role")
     if isinstance(admin, str) and admin not in known:
         out.append(ConfigProblem(f"notify.admin_role: role {admin!r} is not defined under [roles]" + did_you_mean(admin, known),
@@ -376,7 +412,7 @@ def build_config(raw: Mapping[str, Any], *, source: str = "<config>", base_dir: 
     problems += _cross_problems(raw)
     validated: dict[str, Any] = {}
     sections = sections or {}
-    rules = raw.get("rules") if isinstance(raw.get("rules"), Mapping) else {}
+    rules = raw_map(raw, "rules")
     for name, section in rules.items():
         validator = sections.get(name)
         if validator is None:

@@ -156,9 +156,8 @@ def _names(fs: Sequence[Mapping[str, Any]], relative: bool = False, shown: int =
 
 
 def _ids(fs: Sequence[Mapping[str, Any]]) -> list[str]:
-    ids = (f.get("id") for f in fs)
-    return [str(int(i)) for i in ids
-            if not isinstance(i, bool) and str(i).isascii() and str(i).isdigit() and int(i) > 0]
+    ids = (str(f.get("id")) for f in fs if not isinstance(f.get("id"), bool))
+    return [str(int(i)) for i in ids if i.isascii() and i.isdigit() and int(i) > 0]
 
 
 def _first(fs: Sequence[Mapping[str, Any]], key: str) -> str:
@@ -194,10 +193,13 @@ def _detail(item: _Item, role: str) -> Block:
     if item.kind == "escalated":
         subs.append(line(f"Not acknowledged in time; {role_name(owner)} owns it."))
     if item.kind == "affects":
-        subs.append(line("Affects you: ", impact or f"it is marked as affecting {role_name(role)}."))
+        # without the rule's own words for how, say only what is known: you are listed as affected
+        subs.append(line("Affects you: ", impact or f"the rule lists {role_name(role)} among the roles this "
+                         "affects, without saying how."))
     elif impacts or impact:
         who = ", ".join(role_name(r) for r in impacts[:5])
         subs.append(line(f"Affects {who}: " if who else "Why it matters: ", impact or "downstream work."))
+    subs += _in_the_cut(first)
     if item.kind == "affects" or (owner and str(owner) != role):
         subs.append(line(f"{_cap(role_name(owner))} is fixing it" if owner else "Nobody is assigned to fix it",
                          *((": ", fix) if fix else (".",))))
@@ -205,6 +207,13 @@ def _detail(item: _Item, role: str) -> Block:
         subs.append(line("Your fix: " if owner else "Fix: ", fix))
     subs.append(_ack_line(item.rule, _ids(fs)))
     return Block("li", line(*head), tuple(subs))
+
+
+def _in_the_cut(f: Mapping[str, Any]) -> list[Line]:
+    """Where a clip is used in the cuts, and a cut list's summary (docs/timelines.md)."""
+    details = f.get("details") if isinstance(f.get("details"), Mapping) else {}
+    return [line(label, _str(details[k], PROSE_MAX)) for k, label in (("used_in", "In the cut: "),
+                                                                       ("summary", "Cut list: ")) if details.get(k)]
 
 
 def _copies(f: Mapping[str, Any]) -> list[Line]:

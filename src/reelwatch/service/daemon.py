@@ -16,6 +16,7 @@ rows, systemd status and watchdog pings), :mod:`.admin` (messages about the watc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -51,6 +52,7 @@ from .reload import Reloader
 from .statefaults import StateFaults
 from .status import Status
 from .systemd import Notifier
+from .timelines import wire as wire_timelines
 from .work import Work
 
 QUEUE_HIGH_WATER = 256
@@ -121,6 +123,7 @@ class Daemon(Parts):
         self.store.on_gone = self.batches.gone
         self.store.hasher = self.hashes
         self.pipeline = Pipeline(self.runtime.pm, config, self.store)
+        self.timelines = wire_timelines(self)  # cut lists read and conformed, clips placed in the cut
         self.thumbs = Thumbnails(state_path.parent / "thumbnails")
         self.outbox = Outbox(self.store, config, self._send, attach=self.thumbs)
         self.outbox_worker = OutboxWorker(self.outbox)
@@ -255,10 +258,8 @@ class Daemon(Parts):
             if self.disk is not None and self.disk.held:
                 log.warning("stopped_with_held_files", files=self.disk.held,
                             action="they are found again by the next start's rescan")
-            try:
+            with contextlib.suppress(sqlite3.Error):  # a full or damaged state database was already reported
                 self.store.audit("stopped")
-            except sqlite3.Error:
-                pass  # a full or damaged state database was already reported
             self.store.close()
         if self.disk is not None:
             self.disk.unlock()

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from prometheus_client.exposition import MetricsHandler
 
 from ..core.addresses import check_address, is_loopback, parse_address
+import contextlib
 
 __all__ = ["CHECK_BUCKETS", "THREAD_NAME", "Metrics", "MetricsServer", "check_address", "is_loopback",
            "parse_address"]
@@ -121,6 +122,8 @@ class Metrics:
         self._probe.set(1)
         self._held = Gauge("reelwatch_probe_held_files", "Files waiting for a working MediaInfo to be checked",
                            registry=self.registry)
+        self._timeline = Gauge("reelwatch_timeline_events", "Events of the current timelines (cut lists), all of "
+                               "them and those offline or failing conform", ["state"], registry=reg)
         self._kinds: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -149,10 +152,8 @@ class Metrics:
         with self._lock:
             previous = self._kinds.get(volume)
             if previous is not None and previous != kind:
-                try:
+                with contextlib.suppress(KeyError):
                     self._observer.remove(volume, previous)
-                except KeyError:
-                    pass
             self._kinds[volume] = kind
             self._observer.labels(volume=volume, kind=kind).set(1 if healthy else 0)
 
@@ -168,15 +169,11 @@ class Metrics:
         """Drop a volume's observer series (it left the config on reload)."""
         with self._lock:
             kind = self._kinds.pop(volume, None)
-            try:
+            with contextlib.suppress(KeyError):
                 self._observer_degraded.remove(volume)
-            except KeyError:
-                pass
             if kind is not None:
-                try:
+                with contextlib.suppress(KeyError):
                     self._observer.remove(volume, kind)
-                except KeyError:
-                    pass
 
     def set_probe(self, healthy: bool, held: int) -> None:
         """The probe tool's health, and how many files wait for it."""
@@ -187,6 +184,11 @@ class Metrics:
         """``reason`` in words (``state disk full``) or as the label (``state_disk_full``)."""
         label = reason.replace("degraded: ", "").replace(" ", "_")
         self._degraded.labels(reason=label).set(1 if on else 0)
+
+    def timeline_events(self, counts: dict[str, int]) -> None:
+        """``{"events": n, "offline": n, "failing": n}`` of the current timelines."""
+        for state in ("events", "offline", "failing"):
+            self._timeline.labels(state=state).set(counts.get(state, 0))
 
     def reconcile(self, volume: str, seconds: float) -> None:
         """A full rescan of ``volume`` finished after ``seconds``."""

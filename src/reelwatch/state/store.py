@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,6 +158,13 @@ class Store:
             with self.tx() as db:
                 locations.backfill(db)
 
+    def add_tables(self, script: str) -> None:
+        """Create the tables of an engine that keeps its own in this database (the timeline
+        catalog: :data:`reelwatch.timeline.SCHEMA` and ``TIMELINE_SCHEMA``); ``CREATE ... IF NOT
+        EXISTS`` statements only, run outside any transaction."""
+        with self._lock:
+            self.db.executescript(script)
+
     def target_id(self, target: str) -> str:
         """The id the outbox records for a notification target (never the URL itself)."""
         tid = self._target_ids.get(target)
@@ -187,10 +194,8 @@ class Store:
                     self.db.execute("COMMIT")
                 except BaseException:
                     if self.db.in_transaction:
-                        try:
+                        with suppress(sqlite3.Error):
                             self.db.execute("ROLLBACK")
-                        except sqlite3.Error:
-                            pass
                     raise
             except sqlite3.Error as exc:
                 self._fault(exc)
