@@ -121,9 +121,9 @@ def build(base: Path, inbox: int) -> tuple[subprocess.Popen[bytes], str]:
         (base / sub).mkdir(parents=True, exist_ok=True)
     (base / "production.toml").write_text(config_text(base, port, inbox))
     items = stage_media(base / "stage")
-    log = open(base / "state" / "daemon.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "reelwatch.cli", "run", "--config", str(base / "production.toml")],
-                            stdout=log, stderr=subprocess.STDOUT)
+    with open(base / "state" / "daemon.log", "wb") as log:  # the daemon keeps its own copy of the handle
+        proc = subprocess.Popen([sys.executable, "-m", "reelwatch.cli", "run", "--config",
+                                 str(base / "production.toml")], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while b"ready" not in (base / "state" / "daemon.log").read_bytes():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -183,7 +183,7 @@ def shoot(base_url: str, db: Path, out: Path) -> list[Path]:
             for name, url in pages.items():
                 drv.get(base_url + url)
                 time.sleep(1.0)  # the frame grab and the live stream's first poll
-                full = drv.execute_script("return Math.max(document.body.scrollHeight, %d)" % h)
+                full = drv.execute_script(f"return Math.max(document.body.scrollHeight, {h})")
                 drv.set_window_size(w, min(int(full) + (0 if size == "phone" else 120), 3000))
                 time.sleep(0.3)
                 path = out / f"{name}-{size}.png"

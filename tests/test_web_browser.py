@@ -87,7 +87,7 @@ def test_live_ack_escalation_xss_and_csrf_in_a_browser(tmp_path: Path, media: di
     base = f"http://127.0.0.1:{port}"
     drv = browser
     drv.get(base + "/live")  # type: ignore[attr-defined]
-    wait(drv, lambda b: "on" in b.find_element(By.ID, "live-dot").get_attribute("class"), 15, "no live stream")
+    wait(drv, lambda b: "on" in b.find_element(By.ID, "live-dot").get_attribute("class"), 60, "no live stream")
 
     card = "Camera Media/A002R2EC"
     for vol in ("raid_a", "shuttle"):
@@ -103,7 +103,7 @@ def test_live_ack_escalation_xss_and_csrf_in_a_browser(tmp_path: Path, media: di
 
     row = wait(drv, live_row, 60, "the truncated clip never appeared live")
     row.find_element(By.CSS_SELECTOR, "button.ack").click()  # type: ignore[attr-defined]
-    wait(drv, lambda b: "acknowledged" in b.find_element(By.ID, "toast").text, 10, "no confirmation")
+    wait(drv, lambda b: "acknowledged" in b.find_element(By.ID, "toast").text, 30, "no confirmation")
 
     store = Store(tmp_path / "state.db", readonly=True)
     acked = store.query("SELECT id, status, acked_by FROM findings WHERE relpath LIKE '%A002C007%' AND "
@@ -124,7 +124,7 @@ def test_live_ack_escalation_xss_and_csrf_in_a_browser(tmp_path: Path, media: di
 
     # the card board: A002R2EC is not safe (a truncated file on one copy only), in red, with why
     drv.get(base + "/cards")  # type: ignore[attr-defined]
-    tile = wait(drv, lambda b: [t for t in b.find_elements(By.CSS_SELECTOR, ".card") if "A002R2EC" in t.text], 30)
+    tile = wait(drv, lambda b: [t for t in b.find_elements(By.CSS_SELECTOR, ".card") if "A002R2EC" in t.text], 90)
     assert "DO NOT FORMAT" in tile[0].text  # type: ignore[index]
 
     # a hostile file name is shown as text, never run
@@ -153,7 +153,7 @@ def test_live_ack_escalation_xss_and_csrf_in_a_browser(tmp_path: Path, media: di
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         drv.get(f"http://localhost:{server.server_address[1]}/index.html")  # type: ignore[attr-defined]
-        wait(drv, lambda b: b.current_url.startswith(base), 15)
+        wait(drv, lambda b: b.current_url.startswith(base), 60)
         assert "refused" in drv.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
     finally:
         server.shutdown()
@@ -200,7 +200,7 @@ def test_wrong_password_and_read_only_user_refused_in_a_browser(tmp_path: Path, 
         log_in("not her password")
         assert "wrong user name or password" in wait(drv, lambda b: b.find_element(By.ID, "login-error")).text
         log_in("read only please")
-        wait(drv, lambda b: f"/findings/{fid}" in b.current_url, 10)
+        wait(drv, lambda b: f"/findings/{fid}" in b.current_url, 30)
         assert "read-only" in drv.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
         assert not drv.find_elements(By.CSS_SELECTOR, "button.ack")  # type: ignore[attr-defined]
         # posting the ack anyway, with her own valid CSRF token, from the page itself

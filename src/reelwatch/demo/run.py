@@ -8,6 +8,7 @@ apprise delivers to a local HTTP receiver on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import subprocess
@@ -144,6 +145,14 @@ def _show(console: Console, msg: Received) -> None:
                         title_align="left", border_style="cyan"))
 
 
+def _leave_pages_up(console: Console, proc: subprocess.Popen[bytes], port: int) -> None:
+    """A person at a terminal keeps the web pages (and the daemon) until Ctrl-C; a script does not wait."""
+    if sys.stdin.isatty() and proc.poll() is None:
+        console.print(f"The web pages stay up at [bold]http://127.0.0.1:{port}/[/bold]; press Ctrl-C to end the demo.")
+        with contextlib.suppress(KeyboardInterrupt):
+            proc.wait()
+
+
 def run_demo(where: Path | None = None, *, keep: bool = False, timeout: float = 45.0) -> int:
     console = Console(highlight=False)
     started = time.monotonic()
@@ -193,13 +202,7 @@ def run_demo(where: Path | None = None, *, keep: bool = False, timeout: float = 
                 if seen and time.monotonic() - quiet_since > 4:
                     break
             per_role = {r: sum(1 for m in inbox.received if m.role == r) for r in ROLES}
-            if sys.stdin.isatty() and proc.poll() is None:  # a person at a terminal: leave the pages up
-                console.print(f"The web pages stay up at [bold]http://127.0.0.1:{port}/[/bold]; "
-                              "press Ctrl-C to end the demo.")
-                try:
-                    proc.wait()
-                except KeyboardInterrupt:
-                    pass
+            _leave_pages_up(console, proc, port)
     finally:
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

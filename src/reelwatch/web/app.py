@@ -81,15 +81,17 @@ class Web:
                 s.close()
 
 
-def create_app(config: Config, *, loopback: bool = True) -> Starlette:
-    web = Web(config, config.resolve(config.state.path), loopback)
-    env = environment()
+class Pages:
+    """The pages and actions of one application, over one :class:`Web`."""
 
-    def session_of(request: Request) -> tuple[auth.Session | None, str | None]:
+    def __init__(self, config: Config, web: Web) -> None:
+        self.config, self.web, self.env = config, web, environment()
+
+    def session_of(self, request: Request) -> tuple[auth.Session | None, str | None]:
         token = request.cookies.get(auth.COOKIE)
-        return web.sessions.get(token), token
+        return self.web.sessions.get(token), token
 
-    def finish(request: Request, response: Response, new_token: str | None) -> Response:
+    def finish(self, request: Request, response: Response, new_token: str | None) -> Response:
         for k, v in HEADERS.items():
             response.headers.setdefault(k, v)
         if new_token:
@@ -97,129 +99,129 @@ def create_app(config: Config, *, loopback: bool = True) -> Starlette:
                                 secure=request.url.scheme == "https", path="/")
         return response
 
-    def page(request: Request, template: str, status: int = 200, **ctx: Any) -> Response:
-        session, token = session_of(request)
+    def page(self, request: Request, template: str, status: int = 200, **ctx: Any) -> Response:
+        session, token = self.session_of(request)
         new = None
         if session is None:
-            new = web.sessions.anonymous() if web.sessions.open else web.sessions.guest()
-            session = web.sessions.get(new)
-        if not web.sessions.open and not (session and session.user) and template not in ("login.html", "error.html"):
-            return finish(request, RedirectResponse("/login?" + urlencode({"next": _local(str(request.url.path))}),
+            new = self.web.sessions.anonymous() if self.web.sessions.open else self.web.sessions.guest()
+            session = self.web.sessions.get(new)
+        if not self.web.sessions.open and not (session and session.user) and template not in ("login.html", "error.html"):
+            return self.finish(request, RedirectResponse("/login?" + urlencode({"next": _local(str(request.url.path))}),
                                                     303), new)
-        html = env.get_template(template).render(
-            request=request, session=session, production=config.production.name, roles=sorted(config.roles),
-            volumes=[v.name for v in config.volumes], severities=[s.label for s in Severity], **ctx)
-        return finish(request, HTMLResponse(html, status), new)
+        html = self.env.get_template(template).render(
+            request=request, session=session, production=self.config.production.name, roles=sorted(self.config.roles),
+            volumes=[v.name for v in self.config.volumes], severities=[s.label for s in Severity], **ctx)
+        return self.finish(request, HTMLResponse(html, status), new)
 
-    def store_or_none(request: Request) -> Store | None:
-        return web.reader()
+    def store_or_none(self, request: Request) -> Store | None:
+        return self.web.reader()
 
-    def allowed(request: Request) -> bool:
-        session, _ = session_of(request)
-        return web.sessions.open or bool(session and session.user)
+    def allowed(self, request: Request) -> bool:
+        session, _ = self.session_of(request)
+        return self.web.sessions.open or bool(session and session.user)
 
     # -- pages ----------------------------------------------------------------------------
-    def overview(request: Request) -> Response:
-        store = store_or_none(request)
-        data = queries.overview(store, config) if store else None
+    def overview(self, request: Request) -> Response:
+        store = self.store_or_none(request)
+        data = queries.overview(store, self.config) if store else None
         board = cards.cards(store, limit=200) if store else []
-        return page(request, "overview.html", data=data, cards=board, live_after=_recent(store),
+        return self.page(request, "overview.html", data=data, cards=board, live_after=_recent(store),
                     counts={k: sum(1 for c in board if c["verdict"] == k) for k in ("safe", "do_not_format", "unknown")})
 
-    def cards_page(request: Request) -> Response:
-        store = store_or_none(request)
-        return page(request, "cards.html", cards=cards.cards(store) if store else [])
+    def cards_page(self, request: Request) -> Response:
+        store = self.store_or_none(request)
+        return self.page(request, "cards.html", cards=cards.cards(store) if store else [])
 
-    def card_report(request: Request) -> Response:
-        store = store_or_none(request)
+    def card_report(self, request: Request) -> Response:
+        store = self.store_or_none(request)
         card = cards.card(store, request.query_params.get("set", ""), request.query_params.get("unit", "")) \
             if store else None
         if card is None:
-            return page(request, "error.html", 404, message="no such card on record")
+            return self.page(request, "error.html", 404, message="no such card on record")
         from .report import offload_report
-        return finish(request, HTMLResponse(offload_report(store, config, card)), None)
+        return self.finish(request, HTMLResponse(offload_report(store, self.config, card)), None)
 
-    def shots_page(request: Request) -> Response:
+    def shots_page(self, request: Request) -> Response:
         from .shots import shots
-        store = store_or_none(request)
+        store = self.store_or_none(request)
         text = request.query_params.get("text", "")[:100]
-        data = shots(store, config, text) if store else {"lines": [], "truncated": False, "volumes": []}
-        return page(request, "shots.html", data=data, text=text)
+        data = shots(store, self.config, text) if store else {"lines": [], "truncated": False, "volumes": []}
+        return self.page(request, "shots.html", data=data, text=text)
 
-    def findings_page(request: Request) -> Response:
-        store = store_or_none(request)
+    def findings_page(self, request: Request) -> Response:
+        store = self.store_or_none(request)
         flt = queries.Filters.parse(request.query_params)
-        result = queries.findings_page(store, flt, volumes=[v.name for v in config.volumes]) if store else {"items": [], "total": 0, "next": None}
+        result = queries.findings_page(store, flt, volumes=[v.name for v in self.config.volumes]) if store else {"items": [], "total": 0, "next": None}
         if store:
             result["assigned"] = queries.assigned(store, [f["id"] for f in result["items"]])
-        return page(request, "findings.html", flt=flt, result=result)
+        return self.page(request, "findings.html", flt=flt, result=result)
 
-    def finding_page(request: Request) -> Response:
-        store = store_or_none(request)
+    def finding_page(self, request: Request) -> Response:
+        store = self.store_or_none(request)
         fid = int(request.path_params["fid"])
         f = queries.finding(store, fid) if store else None
         if f is None:
-            return page(request, "error.html", 404, message=f"finding {fid} does not exist")
+            return self.page(request, "error.html", 404, message=f"finding {fid} does not exist")
         a = queries.asset(store, f["volume"], f["relpath"])
         picture = bool(a and a["kind"] == "media" and (a["facts"].get("video") or []))
-        return page(request, "finding.html", f=f, flash=request.query_params.get("done", ""), picture=picture)
+        return self.page(request, "finding.html", f=f, flash=request.query_params.get("done", ""), picture=picture)
 
-    def asset_page(request: Request) -> Response:
-        store = store_or_none(request)
+    def asset_page(self, request: Request) -> Response:
+        store = self.store_or_none(request)
         volume, rel = request.query_params.get("volume", ""), request.query_params.get("path", "")
         a = queries.asset(store, volume, rel) if store else None
         if a is None:
-            return page(request, "error.html", 404, message="no such file on record")
-        path = _absolute(config, volume, rel)
+            return self.page(request, "error.html", 404, message="no such file on record")
+        path = _absolute(self.config, volume, rel)
         from .history import timeline
-        return page(request, "asset.html", a=a, facts=present.facts_table(a["facts"]),
+        return self.page(request, "asset.html", a=a, facts=present.facts_table(a["facts"]),
                     findings=queries.asset_findings(store, volume, rel), history=timeline(store, volume, rel),
                     sums=queries.checksums(store, path) if path else [], path=path,
                     grab=bool(path and a["kind"] == "media" and (a["facts"].get("video") or [])))
 
-    def grab(request: Request) -> Response:
-        if not allowed(request):
+    def grab(self, request: Request) -> Response:
+        if not self.allowed(request):
             return PlainTextResponse("log in first", 401)
         from .grabs import grab_for
         volume, rel = request.query_params.get("volume", ""), request.query_params.get("path", "")
-        store = store_or_none(request)
+        store = self.store_or_none(request)
         if store is None or queries.asset(store, volume, rel) is None:
             return PlainTextResponse("no such file on record", 404)
-        path = _absolute(config, volume, rel)
-        jpg = grab_for(web.state_path.parent / "thumbnails", Path(path)) if path else None
+        path = _absolute(self.config, volume, rel)
+        jpg = grab_for(self.web.state_path.parent / "thumbnails", Path(path)) if path else None
         if jpg is None:
             return PlainTextResponse("no picture could be taken from this file", 404)
-        return finish(request, FileResponse(jpg, media_type="image/jpeg"), None)
+        return self.finish(request, FileResponse(jpg, media_type="image/jpeg"), None)
 
-    def live_page(request: Request) -> Response:
-        return page(request, "live.html", live_after=_recent(store_or_none(request)))
+    def live_page(self, request: Request) -> Response:
+        return self.page(request, "live.html", live_after=_recent(self.store_or_none(request)))
 
-    async def events(request: Request) -> Response:
-        if not allowed(request):
+    async def events(self, request: Request) -> Response:
+        if not self.allowed(request):
             return PlainTextResponse("log in first", 401)
         raw = request.headers.get("last-event-id") or request.query_params.get("after")
         after = int(raw) if raw and raw.isdigit() else None
-        gen = live.stream(web.reader, after, request.is_disconnected, lambda: web.stopping)
-        return finish(request, StreamingResponse(gen, media_type="text/event-stream",
+        gen = live.stream(self.web.reader, after, request.is_disconnected, lambda: self.web.stopping)
+        return self.finish(request, StreamingResponse(gen, media_type="text/event-stream",
                                                  headers={"X-Accel-Buffering": "no"}), None)
 
     # -- actions ----------------------------------------------------------------------------
-    async def act(request: Request) -> Response:
-        session, _ = session_of(request)
+    async def act(self, request: Request) -> Response:
+        session, _ = self.session_of(request)
         form = await request.form()
         wants_json = "application/json" in request.headers.get("accept", "")
         sent = request.headers.get("x-csrf-token") or form.get("csrf")
 
         def refuse(status: int, why: str) -> Response:
             if wants_json:
-                return finish(request, JSONResponse({"ok": False, "error": why}, status), None)
-            return page(request, "error.html", status, message=why)
+                return self.finish(request, JSONResponse({"ok": False, "error": why}, status), None)
+            return self.page(request, "error.html", status, message=why)
 
         if not auth.same_origin(request.headers.get("origin"), request.headers.get("host"), request.url.scheme):
             return refuse(403, "refused: this request came from another site")
         if not auth.csrf_ok(session, sent if isinstance(sent, str) else None):
             return refuse(403, "refused: the form is stale or did not come from this site; reload the page")
-        if not (web.sessions.open or (session and session.user)):
+        if not (self.web.sessions.open or (session and session.user)):
             return refuse(401, "log in first")
         assert session is not None
         if not session.can_ack:
@@ -227,13 +229,13 @@ def create_app(config: Config, *, loopback: bool = True) -> Starlette:
         fid, verb = int(request.path_params["fid"]), request.path_params["verb"]
         import asyncio
         try:
-            store = await asyncio.to_thread(web.writer)
+            store = await asyncio.to_thread(self.web.writer)
             if verb == "ack":
                 done = await asyncio.to_thread(actions.ack, store, fid, session.user)
             elif verb == "unack":
                 done = await asyncio.to_thread(actions.unack, store, fid, session.user)
             elif verb == "assign":
-                done = await asyncio.to_thread(actions.assign, store, config, fid, str(form.get("role", "")),
+                done = await asyncio.to_thread(actions.assign, store, self.config, fid, str(form.get("role", "")),
                                                session.user)
             elif verb == "note":
                 done = await asyncio.to_thread(actions.note, store, fid, str(form.get("text", "")), session.user)
@@ -242,44 +244,51 @@ def create_app(config: Config, *, loopback: bool = True) -> Starlette:
         except actions.ActionError as exc:
             return refuse(409, str(exc))
         if wants_json:
-            return finish(request, JSONResponse({"ok": True, "message": done}), None)
+            return self.finish(request, JSONResponse({"ok": True, "message": done}), None)
         back = _local(str(form.get("next") or f"/findings/{fid}"))
         sep = "&" if "?" in back else "?"
-        return finish(request, RedirectResponse(f"{back}{sep}{urlencode({'done': done})}", 303), None)
+        return self.finish(request, RedirectResponse(f"{back}{sep}{urlencode({'done': done})}", 303), None)
 
-    async def login(request: Request) -> Response:
+    async def login(self, request: Request) -> Response:
         if request.method == "GET":
-            return page(request, "login.html", next=_local(request.query_params.get("next", "/")), error="")
-        session, token = session_of(request)
+            return self.page(request, "login.html", next=_local(request.query_params.get("next", "/")), error="")
+        session, token = self.session_of(request)
         form = await request.form()
         if not auth.same_origin(request.headers.get("origin"), request.headers.get("host"), request.url.scheme) \
                 or not auth.csrf_ok(session, str(form.get("csrf", ""))):
-            return page(request, "login.html", 403, next="/", error="the login form is stale; try again")
+            return self.page(request, "login.html", 403, next="/", error="the login form is stale; try again")
         import asyncio
         address = request.client.host if request.client else "?"
-        new, why = await asyncio.to_thread(web.sessions.login, address, str(form.get("user", ""))[:100],
+        new, why = await asyncio.to_thread(self.web.sessions.login, address, str(form.get("user", ""))[:100],
                                            str(form.get("password", ""))[:1000])
         if new is None:
-            return page(request, "login.html", 429 if "too many" in why else 401,
+            return self.page(request, "login.html", 429 if "too many" in why else 401,
                         next=_local(str(form.get("next", "/"))), error=why)
-        web.sessions.logout(token)
-        return finish(request, RedirectResponse(_local(str(form.get("next", "/"))), 303), new)
+        self.web.sessions.logout(token)
+        return self.finish(request, RedirectResponse(_local(str(form.get("next", "/"))), 303), new)
 
-    async def logout(request: Request) -> Response:
-        session, token = session_of(request)
+    async def logout(self, request: Request) -> Response:
+        session, token = self.session_of(request)
         form = await request.form()
         if auth.csrf_ok(session, str(form.get("csrf", ""))):
-            web.sessions.logout(token)
-        return RedirectResponse("/login" if not web.sessions.open else "/", 303)
+            self.web.sessions.logout(token)
+        return RedirectResponse("/login" if not self.web.sessions.open else "/", 303)
+
+
+
+def create_app(config: Config, *, loopback: bool = True) -> Starlette:
+    web = Web(config, config.resolve(config.state.path), loopback)
+    p = Pages(config, web)
 
     routes = [
-        Route("/", overview), Route("/cards", cards_page), Route("/cards/report", card_report),
-        Route("/findings", findings_page), Route("/shots", shots_page), Route("/findings/{fid:int}", finding_page),
-        Route("/findings/{fid:int}/{verb}", act, methods=["POST"]),
-        Route("/asset", asset_page), Route("/asset/grab", grab), Route("/live", live_page), Route("/events", events),
-        Route("/login", login, methods=["GET", "POST"]), Route("/logout", logout, methods=["POST"]),
+        Route("/", p.overview), Route("/cards", p.cards_page), Route("/cards/report", p.card_report),
+        Route("/findings", p.findings_page), Route("/shots", p.shots_page), Route("/findings/{fid:int}", p.finding_page),
+        Route("/findings/{fid:int}/{verb}", p.act, methods=["POST"]),
+        Route("/asset", p.asset_page), Route("/asset/grab", p.grab), Route("/live", p.live_page), Route("/events", p.events),
+        Route("/login", p.login, methods=["GET", "POST"]), Route("/logout", p.logout, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> Any:
         yield
@@ -287,7 +296,7 @@ def create_app(config: Config, *, loopback: bool = True) -> Starlette:
 
     def damaged(request: Request, exc: Exception) -> Response:
         """A damaged state database is said on the page, with what to do, never as a bare 500."""
-        return page(request, "error.html", 503, message=f"The state database is damaged: {exc}. The daemon reports "
+        return p.page(request, "error.html", 503, message=f"The state database is damaged: {exc}. The daemon reports "
                     "it too; `reelwatch state check` and `reelwatch state recover` repair it.")
 
     from ..state.dbfile import StateCorrupt

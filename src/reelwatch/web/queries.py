@@ -7,6 +7,7 @@ are capped (bench/bench_web.py measures each page).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -34,10 +35,8 @@ def indexed_by(store: Store, name: str) -> str:
     cache = getattr(store, "_web_indexes", None)
     if cache is None:
         cache = {r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type='index'")}
-        try:
+        with contextlib.suppress(AttributeError):  # a slotted store: ask each time (one small read)
             store._web_indexes = cache  # type: ignore[attr-defined]
-        except AttributeError:  # a slotted store: ask each time (one small read)
-            pass
     return f"INDEXED BY {name} " if name in cache else ""
 
 

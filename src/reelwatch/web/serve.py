@@ -6,6 +6,7 @@ them, and so does ``--listen`` here). uvicorn runs in the calling thread or in o
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from typing import Any
@@ -80,10 +81,8 @@ class WebThread:
             self.url = None
 
     def _run(self) -> None:
-        try:
+        with contextlib.suppress(SystemExit):  # uvicorn exits when it cannot bind; the daemon does not
             self.server.run()
-        except SystemExit:  # uvicorn exits when it cannot bind; the thread ends, the daemon does not
-            pass
 
     def alive(self) -> bool:
         return self.thread.is_alive()
