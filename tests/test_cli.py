@@ -110,7 +110,7 @@ def test_one_format_vocabulary():
                                 ("timeline",)}
     for path, option in with_format.items():
         assert option.opts == ["--format"] and isinstance(option.type, Format), path
-        assert list(option.type.choices) == ["table", "json"], path
+        assert list(option.type.choices) == ["table", "json", *(["html"] if path == ("check",) else [])], path
 
 
 @pytest.mark.parametrize("args", [["plugins"], ["rehash", "--config", "{config}"]], ids=" ".join)
@@ -261,7 +261,7 @@ def test_shell_completion_completes_commands_and_choices(tmp_path):
         in source.stdout
     assert complete(tmp_path, "reelwatch sta") == ["state", "status"]
     assert complete(tmp_path, "reelwatch state ") == ["check", "recover"]
-    assert complete(tmp_path, "reelwatch check --format ") == ["table", "json"]
+    assert complete(tmp_path, "reelwatch check --format ") == ["table", "json", "html"]
     assert complete(tmp_path, "reelwatch findings --severity b") == ["blocker"]
 
 

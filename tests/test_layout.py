@@ -35,8 +35,10 @@ ALLOWED: dict[str, set[str]] = {
     "reelwatch.builtin": {"reelwatch.core", "reelwatch.probe", "reelwatch.integrity", "reelwatch.notify"},
     "reelwatch.demo": {"reelwatch.core", "reelwatch.notify"},
     "reelwatch.checking": BELOW_CHECKING,
-    "reelwatch.service": BELOW_CHECKING | {"reelwatch.checking"},
-    "reelwatch.cli": BELOW_CHECKING | {"reelwatch.checking", "reelwatch.service", "reelwatch.demo", "reelwatch"},
+    "reelwatch.web": BELOW_CHECKING | {"reelwatch.checking"},  # the pages: the daemon and the CLI serve them
+    "reelwatch.service": BELOW_CHECKING | {"reelwatch.checking", "reelwatch.web"},
+    "reelwatch.cli": BELOW_CHECKING | {"reelwatch.checking", "reelwatch.service", "reelwatch.web", "reelwatch.demo",
+                                       "reelwatch"},
     # the package itself: the plugin author's public names, re-exported from below
     "reelwatch": BELOW_CHECKING,
     # the public plugin API (reelwatch.api): the core and the engines the shipped rules use

@@ -9,7 +9,8 @@
 - one module per command, or per family: :mod:`.check` (with :mod:`.output`, :mod:`.progress`),
   :mod:`.run`, :mod:`.demo`, :mod:`.config`, :mod:`.status`, :mod:`.history`, :mod:`.admin`
   (plugins, findings, ack, notify test), :mod:`.rehash`, :mod:`.state` (``state check|recover``),
-  :mod:`.timeline` (the conform report of one cut list).
+  :mod:`.timeline` (the conform report of one cut list), :mod:`.web` (``web``, ``web hash-password``; the
+  pages are :mod:`reelwatch.web`).
 
 Adding a command is one module and one line:
 

@@ -78,8 +78,8 @@ class Format(click.Choice):
     """``table`` (for people) or ``json`` (for scripts); ``text`` is still read as ``table`` with a
     note on stderr, so that scripts written for 0.1 keep working."""
 
-    def __init__(self) -> None:
-        super().__init__(FORMATS, case_sensitive=False)
+    def __init__(self, extra: tuple[str, ...] = ()) -> None:
+        super().__init__((*FORMATS, *extra), case_sensitive=False)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and value.lower() in DEPRECATED_FORMATS:
@@ -90,8 +90,10 @@ class Format(click.Choice):
         return super().convert(value, param, ctx)
 
 
-def format_option(default: str | None = "table", help: str | None = None) -> Callable[[F], F]:
-    return click.option("--format", "fmt", type=Format(), default=default, show_default=default is not None,
+def format_option(default: str | None = "table", help: str | None = None,
+                  extra: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """``extra``: formats one command has besides the two every command shares (``check``: html)."""
+    return click.option("--format", "fmt", type=Format(extra), default=default, show_default=default is not None,
                         help=help or "table for people, json for scripts")
 
 

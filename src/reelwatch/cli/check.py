@@ -21,14 +21,17 @@ ROWS = 40
                     "130: stopped.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(), metavar="PATH...")
 @config_option(required=False)
-@format_option(default=None, help="table or json (default: table on a terminal; json otherwise, "
-                                  "said on stderr)")
+@format_option(default=None, extra=("html",),
+               help="table or json (default: table on a terminal; json otherwise, said on stderr); html: one "
+                    "self-contained page with frame grabs, to mail or keep on the drive")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="with --format html: write the page here "
+              "(default: standard output)")
 @click.option("--limit", type=click.IntRange(min=1), default=ROWS, show_default=True,
               help="findings shown in the table, the worst first; a last line counts the rest")
 @click.option("--all", "show_all", is_flag=True, help="show every finding in the table")
 @click.pass_obj
-def check(obj: dict[str, Any] | None, paths: tuple[str, ...], config: str | None, fmt: str | None, limit: int,
-          show_all: bool) -> int:
+def check(obj: dict[str, Any] | None, paths: tuple[str, ...], config: str | None, fmt: str | None,
+          output: str | None, limit: int, show_all: bool) -> int:
     """Ctrl-C and SIGTERM stop it at once (hashes within one read, MediaInfo workers killed),
     exit 130, nothing half-said."""
     import signal
@@ -69,7 +72,11 @@ def check(obj: dict[str, Any] | None, paths: tuple[str, ...], config: str | None
         if fmt == "json":  # a person who piped it into less should not wonder where the table went
             print("reelwatch: stdout is not a terminal, so the report is JSON; --format table or "
                   "--format json chooses (and silences this note)", file=sys.stderr)
-    print_check(report, fmt, limit=None if show_all else limit)
+    if fmt == "html":
+        from ..web.report import write_check_html
+        write_check_html(report, paths, config, output)
+    else:
+        print_check(report, fmt, limit=None if show_all else limit)
     if report.problems and not report.assets and not report.findings:
         return EXIT_USAGE  # nothing that could be checked was named
     return report.exit_code

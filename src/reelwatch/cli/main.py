@@ -23,6 +23,7 @@ COMMANDS = {  # one line per command: its name -> "module:click command" under r
     "state": "state:state",
     "status": "status:status",
     "timeline": "timeline:timeline",
+    "web": "web:web",
 }
 
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .config_lines import key_lines, line_of, raw_list, raw_map
+from .config_web import Web, WebUser, is_loopback  # noqa: F401 (re-exported: the web pages and the CLI)
 from .model import Severity, config_rate
 from .wording import did_you_mean
 
@@ -234,6 +235,7 @@ class Config(_Strict):
     plugins: Plugins = Plugins()
     probe: Probe = Probe()
     service: Service = Service()
+    web: Web = Web()
     overrides: Mapping[str, RuleOverride] = Field(default_factory=dict)
     """Per-rule-id overrides of severity, owner and impacts: ``[overrides."spec.frame_rate"]``."""
     rules: Mapping[str, Any] = Field(default_factory=dict)

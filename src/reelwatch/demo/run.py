@@ -8,6 +8,7 @@ apprise delivers to a local HTTP receiver on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import subprocess
@@ -27,7 +28,14 @@ ROLES = ("dit", "editorial", "vfx", "sound", "supervisor")
 NTSC = Fraction(24000, 1001)
 
 
-def demo_config(base: Path, inbox: LocalInbox) -> str:
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def demo_config(base: Path, inbox: LocalInbox, web_port: int | None = None) -> str:
     roles = "\n".join(f'[roles.{r}]\nnotify = ["{inbox.url(r)}"]\n' for r in ROLES)
     return f'''# A throwaway production written by `reelwatch demo`.
 [production]
@@ -81,7 +89,7 @@ volumes = ["delivery"]
 
 [notify]
 digest_window = 2
-'''
+''' + (f'\n[web]\nlisten = "127.0.0.1:{web_port}"\n' if web_port else "")
 
 
 def _make_media(stage: Path) -> list[tuple[str, Path, str]]:
@@ -137,6 +145,14 @@ def _show(console: Console, msg: Received) -> None:
                         title_align="left", border_style="cyan"))
 
 
+def _leave_pages_up(console: Console, proc: subprocess.Popen[bytes], port: int) -> None:
+    """A person at a terminal keeps the web pages (and the daemon) until Ctrl-C; a script does not wait."""
+    if sys.stdin.isatty() and proc.poll() is None:
+        console.print(f"The web pages stay up at [bold]http://127.0.0.1:{port}/[/bold]; press Ctrl-C to end the demo.")
+        with contextlib.suppress(KeyboardInterrupt):
+            proc.wait()
+
+
 def run_demo(where: Path | None = None, *, keep: bool = False, timeout: float = 45.0) -> int:
     console = Console(highlight=False)
     started = time.monotonic()
@@ -152,8 +168,10 @@ def run_demo(where: Path | None = None, *, keep: bool = False, timeout: float = 
             for sub in ("ingest", "delivery", "state", "stage"):
                 (base / sub).mkdir(parents=True, exist_ok=True)
             config = base / "production.toml"
-            config.write_text(demo_config(base, inbox))
+            port = free_port()
+            config.write_text(demo_config(base, inbox, port))
             console.print(f"[bold]reelwatch demo[/bold]: production in {escape(str(base))}")
+            console.print(f"Watch it in a browser: [bold]http://127.0.0.1:{port}/[/bold] (served by the daemon)")
             items = _make_media(base / "stage")
             log = open(base / "state" / "daemon.log", "wb")  # noqa: SIM115 -- the daemon child writes to it; closed after it stops
             proc = subprocess.Popen([sys.executable, "-m", "reelwatch.cli", "run", "--config", str(config)],
@@ -184,6 +202,7 @@ def run_demo(where: Path | None = None, *, keep: bool = False, timeout: float = 
                 if seen and time.monotonic() - quiet_since > 4:
                     break
             per_role = {r: sum(1 for m in inbox.received if m.role == r) for r in ROLES}
+            _leave_pages_up(console, proc, port)
     finally:
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

@@ -15,6 +15,7 @@
 - :mod:`.rehash`: sampled re-hashing, run from a systemd timer
 - :mod:`.timelines`: cut lists in the daemon: re-conforms, unmounted volumes, status and metrics
 
-What it may import: everything but :mod:`reelwatch.cli` and :mod:`reelwatch.demo`. Only the
+What it may import: everything but :mod:`reelwatch.cli` and :mod:`reelwatch.demo` (:mod:`reelwatch.web`
+for the pages it serves with ``[web] listen``). Only the
 command line imports it.
 """

@@ -78,6 +78,7 @@ class Daemon(Parts):
         self.control: threading.Thread | None = None
         self.metrics = Metrics()
         self.metrics_server: MetricsServer | None = None
+        self.web: Any = None  # the pages, when [web] listen is set (reelwatch.web.serve.WebThread)
         self.thumbs: Thumbnails | None = None
         self._control_error = ("", 0.0)
         # the collaborators, each given the ones it needs (see reelwatch.service.parts)
@@ -109,6 +110,11 @@ class Daemon(Parts):
         if config.service.metrics:
             self.metrics_server = self.metrics.serve(config.service.metrics)
             log.info("metrics", url=self.metrics_server.url)
+        if config.web.listen:
+            from ..web.serve import WebThread
+            self.web = WebThread(config)  # a port in use is logged there; the daemon keeps watching
+            if self.web.url:
+                log.info("web", url=self.web.url)
         state_path = config.resolve(config.state.path)
         self.disk = StateDisk(state_path)
         if not self.disk.lock():
@@ -251,6 +257,8 @@ class Daemon(Parts):
             self.pool.close()
         if self.metrics_server is not None:
             self.metrics_server.close()
+        if self.web is not None:
+            self.web.close()
         if self.store is not None:
             if self.disk is not None and self.disk.held:
                 log.warning("stopped_with_held_files", files=self.disk.held,

@@ -46,10 +46,14 @@ CREATE TABLE IF NOT EXISTS findings (
 CREATE INDEX IF NOT EXISTS findings_asset ON findings (volume, relpath, status);
 CREATE INDEX IF NOT EXISTS findings_open ON findings (status, severity);
 CREATE INDEX IF NOT EXISTS findings_fp ON findings (fingerprint, status);
+CREATE INDEX IF NOT EXISTS findings_status ON findings (status);
+CREATE INDEX IF NOT EXISTS findings_owner ON findings (status, owner, severity);
+CREATE INDEX IF NOT EXISTS findings_rule ON findings (rule, status);
 CREATE TABLE IF NOT EXISTS notices (
     id INTEGER PRIMARY KEY, role TEXT NOT NULL, kind TEXT NOT NULL, finding_id INTEGER,
     severity INTEGER NOT NULL, data TEXT NOT NULL, created REAL NOT NULL, message_id INTEGER);
 CREATE INDEX IF NOT EXISTS notices_pending ON notices (message_id, role);
+CREATE INDEX IF NOT EXISTS notices_finding ON notices (finding_id);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY, role TEXT NOT NULL, payload TEXT NOT NULL, created REAL NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
@@ -64,6 +68,7 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL DEFAULT '{}');
 CREATE INDEX IF NOT EXISTS audit_asset ON audit (volume, relpath);
 CREATE INDEX IF NOT EXISTS audit_relpath ON audit (relpath);
+CREATE INDEX IF NOT EXISTS audit_event ON audit (event);
 CREATE TABLE IF NOT EXISTS tool_status (
     name TEXT PRIMARY KEY, health TEXT NOT NULL, detail TEXT, held INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS volume_status (
