@@ -179,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..service.log import configure_logging
     from ..core.redact import Redactor
     from ..state.dbfile import StateCorrupt
+    from ..state.schema import StateRefused
     configure_logging(level=args.log_level, journal=bool(os.environ.get("JOURNAL_STREAM")))
     try:
         if args.command == "check":
@@ -217,6 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail_config(err)
     except StateCorrupt as err:
         err.config = err.config or getattr(args, "config", None)
+        print(f"reelwatch: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except StateRefused as err:  # a newer schema, a database server that cannot be reached
         print(f"reelwatch: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -38,6 +38,7 @@ from .seal import seal
 from ..watch.settle import Unit, resolve
 from .statefaults import StateFaults
 from ..state.dbfile import StateCorrupt
+from ..state.schema import StateRefused
 from ..state.disk import CORRUPT, StateDisk
 from ..state.store import Store
 from ..notify.thumbs import Thumbnails
@@ -667,6 +668,10 @@ class Daemon(StateFaults):
             self.start()
         except StateCorrupt as err:
             self._cannot_start(err)
+            raise
+        except StateRefused as err:  # a newer schema: nothing can be recorded, so nothing is guarded
+            log.error("state_refused", problem=str(err), action="not starting")
+            self.stop(drain=0)
             raise
         try:
             while not self.stopping.wait(0.5):

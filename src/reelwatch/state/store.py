@@ -21,55 +21,10 @@ from typing import Any
 from . import locations
 from ..core.model import Asset, Facts, Finding, Severity
 from .dbfile import corrupt_from, is_corrupt, is_disk_full, open_db, target_id
+from .schema import BASE as SCHEMA, SCHEMA_VERSION  # noqa: F401  (SCHEMA: the 0.1.0 tables, for tests)
 
-SCHEMA_VERSION = 2
 HASH_MEMO = 200_000
 """Hashes an in-memory state keeps in a dict (about 30 MB at most)."""
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS assets (
-    volume TEXT NOT NULL, relpath TEXT NOT NULL, folder TEXT NOT NULL, size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL, kind TEXT, facts TEXT, fields TEXT NOT NULL DEFAULT '{}', first_seen REAL NOT NULL,
-    checked_at REAL, batch INTEGER NOT NULL DEFAULT 0, gone_at REAL,
-    PRIMARY KEY (volume, relpath));
-CREATE INDEX IF NOT EXISTS assets_folder ON assets (volume, folder);
-CREATE TABLE IF NOT EXISTS asset_fields (
-    volume TEXT NOT NULL, relpath TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS asset_fields_nv ON asset_fields (name, value);
-CREATE INDEX IF NOT EXISTS asset_fields_asset ON asset_fields (volume, relpath);
-CREATE TABLE IF NOT EXISTS findings (
-    id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL, origin TEXT NOT NULL, plugin TEXT NOT NULL,
-    volume TEXT NOT NULL, relpath TEXT NOT NULL, scope TEXT NOT NULL, rule TEXT NOT NULL,
-    severity INTEGER NOT NULL, owner TEXT, roles TEXT NOT NULL, data TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'open', first_seen REAL NOT NULL, last_seen REAL NOT NULL,
-    resolved_at REAL, acked_at REAL, acked_by TEXT, escalated_at REAL);
-CREATE INDEX IF NOT EXISTS findings_asset ON findings (volume, relpath, status);
-CREATE INDEX IF NOT EXISTS findings_open ON findings (status, severity);
-CREATE INDEX IF NOT EXISTS findings_fp ON findings (fingerprint, status);
-CREATE TABLE IF NOT EXISTS notices (
-    id INTEGER PRIMARY KEY, role TEXT NOT NULL, kind TEXT NOT NULL, finding_id INTEGER,
-    severity INTEGER NOT NULL, data TEXT NOT NULL, created REAL NOT NULL, message_id INTEGER);
-CREATE INDEX IF NOT EXISTS notices_pending ON notices (message_id, role);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY, role TEXT NOT NULL, payload TEXT NOT NULL, created REAL NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
-    next_at REAL NOT NULL, delivered TEXT NOT NULL DEFAULT '[]', last_error TEXT, sent_at REAL,
-    sending TEXT);
-CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, role, id);
-CREATE TABLE IF NOT EXISTS hashes (
-    path TEXT NOT NULL, algo TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-    digest TEXT NOT NULL, hashed_at REAL NOT NULL, PRIMARY KEY (path, algo));
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY, ts REAL NOT NULL, event TEXT NOT NULL, volume TEXT, relpath TEXT,
-    detail TEXT NOT NULL DEFAULT '{}');
-CREATE INDEX IF NOT EXISTS audit_asset ON audit (volume, relpath);
-CREATE INDEX IF NOT EXISTS audit_relpath ON audit (relpath);
-CREATE TABLE IF NOT EXISTS tool_status (
-    name TEXT PRIMARY KEY, health TEXT NOT NULL, detail TEXT, held INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS volume_status (
-    volume TEXT PRIMARY KEY, observer TEXT, health TEXT, last_event REAL, queue_depth INTEGER,
-    detail TEXT, updated REAL NOT NULL);
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +102,7 @@ class Store:
         self.on_fault: Callable[[str, BaseException], None] | None = None
         """Called with ("full" | "corrupt", error) when a write finds the disk full or the file damaged."""
         self._target_ids: dict[str, str] = {}
-        self.db, self._salt = open_db(self.path, SCHEMA + locations.SCHEMA, SCHEMA_VERSION, readonly=readonly)
+        self.db, self._salt = open_db(self.path, readonly=readonly)
         self._odd_recorded = self.db.odd
         if not readonly:
             with self.tx() as db:
