@@ -39,6 +39,7 @@ from ..watch.settle import Unit, resolve
 from .statefaults import StateFaults
 from ..state.dbfile import StateCorrupt
 from ..state.schema import StateRefused
+from ..state.connect import open_state
 from ..state.disk import CORRUPT, StateDisk
 from ..state.store import Store
 from ..notify.thumbs import Thumbnails
@@ -123,7 +124,7 @@ class Daemon(StateFaults):
         self.disk = StateDisk(state_path)
         if not self.disk.lock():
             log.warning("state_in_use", path=str(state_path), reason="another reelwatch daemon holds its lock")
-        self.store = Store(state_path)
+        self.store = open_state(config)  # [state] url: the fleet's PostgreSQL; else the file at state_path
         self.store.on_fault = self._state_fault
         self.store.on_gone = self._gone
         self.store.hasher = self.hashes

@@ -21,6 +21,7 @@ from typing import Any
 from . import locations
 from ..core.model import Asset, Facts, Finding, Severity
 from .dbfile import corrupt_from, is_corrupt, is_disk_full, open_db, target_id
+from .pg import is_url, open_pg
 from .schema import BASE as SCHEMA, SCHEMA_VERSION  # noqa: F401  (SCHEMA: the 0.1.0 tables, for tests)
 
 HASH_MEMO = 200_000
@@ -88,7 +89,9 @@ class Store:
     """The state database. Thread-safe; other processes may read it at the same time."""
 
     def __init__(self, path: str | Path = ":memory:", *, clock: Callable[[], float] = time.time,
-                 readonly: bool = False) -> None:
+                 readonly: bool = False, password: str | None = None) -> None:
+        """``path``: an SQLite file, ``:memory:``, or a ``postgresql://`` URL (then ``password``,
+        if the server asks for one: never part of the URL)."""
         self.path = str(path)
         self.clock = clock
         self.hasher: Callable[[str, str], str] | None = None
@@ -102,7 +105,12 @@ class Store:
         self.on_fault: Callable[[str, BaseException], None] | None = None
         """Called with ("full" | "corrupt", error) when a write finds the disk full or the file damaged."""
         self._target_ids: dict[str, str] = {}
-        self.db, self._salt = open_db(self.path, readonly=readonly)
+        self.backend = "postgresql" if is_url(self.path) else "sqlite"
+        if self.backend == "postgresql":
+            self.db, self._salt = open_pg(self.path, password, readonly=readonly)  # type: ignore[assignment]
+            self.path = self.db.url  # without any password: logs and errors show it
+        else:
+            self.db, self._salt = open_db(self.path, readonly=readonly)
         self._odd_recorded = self.db.odd
         if not readonly:
             with self.tx() as db:
