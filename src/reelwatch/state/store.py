@@ -128,15 +128,21 @@ class Store:
             self.db.close()
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
+    def tx(self, *, shared: bool = False) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on error).
+
+        In PostgreSQL write transactions take turns across the fleet, as in SQLite; ``shared``
+        skips that, for a transaction that locks only the rows it claims (see :mod:`.fleet`).
 
         A full disk or a damaged file is reported to :attr:`on_fault` before the error is
         raised; after a failed COMMIT the transaction is rolled back, so that the connection
         stays usable once the fault is gone."""
         with self._lock:
             try:
-                self.db.execute("BEGIN IMMEDIATE")
+                if shared and self.backend == "postgresql":
+                    self.db.begin(exclusive=False)  # type: ignore[attr-defined]
+                else:
+                    self.db.execute("BEGIN IMMEDIATE")
                 try:
                     yield self.db
                     if self.db.odd and not self._odd_recorded:  # other readers must decode such names too
