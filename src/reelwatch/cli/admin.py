@@ -181,10 +181,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         if health.get("health") != "ok":
             lines.append(f"daemon: {health.get('health')} since {_ts(health.get('since'))}, "
                          f"{health.get('held', 0)} file(s) held (as of {_ts(health.get('updated'))})")
+    from ..service.fleet import fleet_lines
+    fleet_text, data["nodes"] = fleet_lines(store)
     if args.format == "json":
         print(json.dumps(data, indent=2, default=str))
         return 0
-    out: list[str] = [f"reelwatch: {config.production.name}", *lines, "volumes:"]
+    out: list[str] = [f"reelwatch: {config.production.name}", *lines, *fleet_text, "volumes:"]
     width = max((len(str(v["name"])) for v in volumes), default=0)
     for v in volumes:  # one line each: readable at any terminal width, and greppable
         name = str(v["name"]).ljust(width)

@@ -40,6 +40,7 @@ from .statefaults import StateFaults
 from ..state.dbfile import StateCorrupt
 from ..state.schema import StateRefused
 from ..state.connect import open_state
+from .fleet import FleetMember
 from ..state.disk import CORRUPT, StateDisk
 from ..state.store import Store
 from ..notify.thumbs import Thumbnails
@@ -108,6 +109,7 @@ class Daemon(StateFaults):
         self.disk: StateDisk | None = None
         self.thumbs: Thumbnails | None = None
         self._control_error = ("", 0.0)
+        self.fleet: FleetMember | None = None
 
     # -- start-up -------------------------------------------------------------------------
     def start(self) -> None:
@@ -141,7 +143,9 @@ class Daemon(StateFaults):
         self._recorded(lambda: self.store.set_tool_status("probe", "ok"))  # type: ignore[union-attr]
         for _ in range(self.pool.size):
             self._add_checker()
-        self._recorded(self.store.clear_volume_status)
+        self._recorded(lambda: self.store.clear_volume_status([v.name for v in config.volumes]))  # type: ignore[union-attr]
+        self.fleet = FleetMember(self.store, config.state.node, [v.name for v in config.volumes])
+        self._recorded(self.fleet.register)
         self._open_volumes()
         self._write_status()
         self.sd.ready(self._status())
@@ -544,6 +548,8 @@ class Daemon(StateFaults):
     def supervise(self) -> list[str]:
         """From the main thread: a worker thread that died is told once, loudly (see
         :mod:`reelwatch.service.health`); returns the dead threads' names."""
+        if self.fleet is not None:
+            self.fleet.tick()
         return self._supervisor.check()
 
     def _tell_admin(self, subject: str, text: str) -> None:
@@ -651,6 +657,8 @@ class Daemon(StateFaults):
             if self.disk is not None and self.disk.held:
                 log.warning("stopped_with_held_files", files=self.disk.held,
                             action="they are found again by the next start's rescan")
+            if self.fleet is not None:
+                self.fleet.leave()
             try:
                 self.store.audit("stopped")
             except sqlite3.Error:

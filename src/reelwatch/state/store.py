@@ -469,9 +469,15 @@ class Store:
         rows = self.query("SELECT value FROM meta WHERE key='daemon'")
         return json.loads(rows[0][0]) if rows else None
 
-    def clear_volume_status(self) -> None:
+    def clear_volume_status(self, volumes: Sequence[str] | None = None) -> None:
+        """Forget the status of ``volumes`` (and their drives), or of every volume: other nodes of a
+        fleet keep theirs."""
         with self.tx() as db:
-            db.execute("DELETE FROM volume_status")
+            if volumes is None:
+                db.execute("DELETE FROM volume_status")
+            for name in volumes or ():
+                db.execute("DELETE FROM volume_status WHERE volume=? OR substr(volume, 1, ?)=?",
+                           (name, len(name) + 1, name + "-"))
 
     # -- hashes --------------------------------------------------------------------------
     def cached_hash(self, path: str, algo: str, size: int, mtime_ns: int) -> str | None:
