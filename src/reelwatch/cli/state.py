@@ -30,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser, config_default: str | None) -
                                        "can still be read (stop the service first)")
     r.add_argument("--config", default=config_default, required=config_default is None)
     r.add_argument("--force", action="store_true", help="recover even when the check finds no damage")
+    m = sub.add_parser("migrate", help="move this node's SQLite state into the fleet's PostgreSQL database")
+    m.add_argument("--config", default=config_default, required=config_default is None)
+    m.add_argument("--to", required=True, metavar="postgresql://USER@HOST:PORT/DB",
+                   help="the target database (empty); no password in it")
+    m.add_argument("--password-file", help="a file holding the password (else $REELWATCH_STATE_PASSWORD, "
+                                           "PGPASSWORD or ~/.pgpass)")
 
 
 def _path(args: argparse.Namespace) -> Path:
@@ -91,8 +97,43 @@ def cmd_recover(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from ..state.move import MigrateRefused, move
+    from ..state.pg import read_password, url_problem
+    path = _path(args)
+    problem = url_problem(args.to)
+    if problem:
+        print(f"reelwatch state migrate: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    if not path.exists():
+        print(f"{path}: no state database: nothing to migrate", file=sys.stderr)
+        return EXIT_USAGE
+    if daemon_running(path):
+        print(f"{path} is in use by a running reelwatch daemon: stop it first "
+              "(systemctl stop reelwatch@NAME), then run this again.", file=sys.stderr)
+        return EXIT_USAGE
+    src = Store(path)
+    try:
+        dst = Store(args.to, password=read_password(args.password_file))
+        try:
+            copied = move(src, dst)
+        except MigrateRefused as exc:
+            print(f"reelwatch state migrate: {exc}", file=sys.stderr)
+            return EXIT_PROBLEMS
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    print(f"moved {path} into {dst.path}: " + ", ".join(f"{t} {n}" for t, n in copied.items()))
+    print(f"Now set [state] url = \"{dst.path}\" in the config (the password in password_file), and start the "
+          f"service. {path} is left as it was.")
+    return EXIT_OK
+
+
 def dispatch(args: argparse.Namespace) -> int:
     try:
+        if args.state_command == "migrate":
+            return cmd_migrate(args)
         return cmd_check(args) if args.state_command == "check" else cmd_recover(args)
     except sqlite3.Error as exc:
         print(f"the state database could not be read or written: {exc}", file=sys.stderr)
