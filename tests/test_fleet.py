@@ -166,3 +166,41 @@ def test_an_ack_through_one_node_stops_escalation_everywhere(tmp_path, pg_url, i
     escalated = [r[0] for r in store.query("SELECT finding_id FROM notices WHERE kind='escalated'")]
     assert first not in escalated and len(escalated) == 1, escalated
     store.close()
+
+
+def test_a_node_that_loses_the_database_holds_its_files_and_checks_them_when_it_returns(tmp_path, own_pg_server,
+                                                                                          inbox, daemon):
+    url = own_pg_server.new_database()
+    node = daemon(node_config(tmp_path, "cart-a", url, inbox, "ingest_a", digest=0))
+    node.wait_ready()
+    vol = tmp_path / "cart-a" / "ingest_a"
+    for n in range(3):
+        (vol / f"A001C00{n}.mov").write_bytes(b"")
+    store = Store(url, password=PASSWORD)
+    request_close(store)
+    assert wait_until(lambda: store.query("SELECT COUNT(*) FROM findings")[0][0] == 3, 60), node.output()[-3000:]
+    store.close()
+    _opened.clear()
+    own_pg_server.stop("fast")  # the server goes away in the middle of the burst
+    for n in range(3, 9):
+        (vol / f"A001C00{n}.mov").write_bytes(b"")
+        time.sleep(0.2)
+    # the admin hears at once, straight to a channel (the outbox is in the unreachable database)
+    ok = wait_until(lambda: any("unreachable" in json.dumps(r.body) for r in inbox.received if r.role == "admin"), 60)
+    assert ok, node.output()[-4000:]
+    time.sleep(3)
+    assert node.proc.poll() is None, "the daemon died with its database"
+    own_pg_server.start()
+    store = Store(url, password=PASSWORD)
+    request_close(store)
+    assert wait_until(lambda: store.query("SELECT COUNT(*) FROM findings")[0][0] == 9, 60), node.output()[-4000:]
+    assert wait_until(lambda: any("reachable again" in json.dumps(r.body) for r in inbox.received), 30)
+    assert wait_until(lambda: store.query("SELECT COUNT(*) FROM outbox WHERE state!='sent'")[0][0] == 0, 60)
+    time.sleep(2)
+    got = keys(inbox)
+    assert len([k for k in got if k]) == len(set(k for k in got if k)), f"a message arrived twice: {got}"
+    told = [n["finding"]["relpath"] for r in inbox.received if r.role == "dit" for n in r.body.get("notices", [])
+            ] if any("notices" in r.body for r in inbox.received) else None
+    if told is not None:
+        assert sorted(told) == sorted(set(told))
+    assert PASSWORD not in node.output()

@@ -376,7 +376,8 @@ class OutboxWorker(threading.Thread):
             try:
                 self.outbox.tick()
             except Exception as exc:
-                if not (is_disk_full(exc) or is_corrupt(exc)):  # those are reported once, by the store's owner
+                if not (is_disk_full(exc) or is_corrupt(exc) or getattr(exc, "unreachable", False)):
+                    # those are reported once, by the store's owner
                     log.error("outbox_tick_failed", error=f"{type(exc).__name__}: {exc}")
             self.outbox.wake.wait(self.interval)
             self.outbox.wake.clear()

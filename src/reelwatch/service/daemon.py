@@ -519,7 +519,7 @@ class Daemon(StateFaults):
         if self.reload_requested.is_set():
             self.reload_requested.clear()
             self.reload()
-        if self.disk is not None and self.disk.full:
+        if self.disk is not None and self.disk.waiting:  # a full disk, an unreachable server
             self._resume_if_room()
         if self.mount_roots:
             self._discover()

@@ -15,7 +15,7 @@ import structlog
 from ..core.model import Message
 from ..notify.outbox import Outbox
 from ..state.dbfile import StateCorrupt
-from ..state.disk import CORRUPT, FULL, free_bytes
+from ..state.disk import CORRUPT, FULL, UNREACHABLE, free_bytes
 
 if TYPE_CHECKING:
     from .daemon import Daemon
@@ -40,16 +40,27 @@ class StateFaults:
     def _state_fault(self: Daemon, kind: str, exc: BaseException) -> None:
         """Called by the store (any thread) when a write finds the disk full or the file damaged."""
         assert self.disk is not None
-        problem = FULL if kind == "full" else CORRUPT
+        problem = {"full": FULL, "unreachable": UNREACHABLE}.get(kind, CORRUPT)
         if not self.disk.trip(problem, exc):
             return
         path = str(self.disk.db_path)
         self.metrics.set_degraded(problem, True)
-        self.sd.status(self._status())
-        if self.store is not None:  # status says so now, not at its next round (the freed reserve has room)
+        try:
+            self.sd.status(self._status())
+        except sqlite3.Error:  # the status line counts pending messages: not while the server is away
+            self.sd.status(f"degraded: {problem}")
+        if self.store is not None and problem != UNREACHABLE:  # status says so now (the freed reserve has room)
             self._recorded(lambda: self.store.set_daemon_status(  # type: ignore[union-attr]
                 self.disk.health, self.disk.detail, self.disk.since, self.disk.held))  # type: ignore[union-attr]
-        if problem == FULL:
+        if problem == UNREACHABLE:
+            log.error("state_unreachable", where=self.store.path if self.store else path, error=str(exc),
+                      action="holding new files until it is back")
+            self._alert(f"{UNREACHABLE}: checks are on hold",
+                        f"reelwatch cannot reach the state database {self.store.path if self.store else path} "
+                        f"({exc}). It keeps watching every volume and holds each new file; as soon as the database "
+                        "answers again it checks them all, by itself, and tells you. Check the network and the "
+                        "database server.")
+        elif problem == FULL:
             free = free_bytes(self.disk.db_path.parent)
             log.error("state_disk_full", path=path, free_bytes=free, action="holding new files until there is room")
             self._alert(f"{FULL}: checks are on hold",
@@ -85,26 +96,33 @@ class StateFaults:
         if not self.disk.probe_due() or not self.disk.space_back():
             return
         since = self.disk.since or time.time()
+        problem = self.disk.problem
         try:
-            self.store.audit("state_disk_ok", held=self.disk.held, seconds=round(time.time() - since, 1))
+            self.store.audit("state_disk_ok" if problem == FULL else "state_db_ok", held=self.disk.held,
+                             seconds=round(time.time() - since, 1))
         except sqlite3.Error:
             return  # still no room for the database itself: the next probe tries again
         held = self.disk.clear()
-        self.metrics.set_degraded(FULL, False)
+        self.metrics.set_degraded(problem or FULL, False)
         for asset, force in held:
             with self._batch_lock:
                 self._in_flight += 1
             self.queue.put((asset, force))
         for vol in list(self.volumes.values()):
             vol.request_rescan()  # anything whose record was lost while full is found again
-        log.warning("state_disk_ok", path=str(self.disk.db_path), resumed_files=len(held))
+        log.warning("state_disk_ok" if problem == FULL else "state_db_ok", path=str(self.store.path),
+                    resumed_files=len(held))
         if self.outbox is not None and self.runtime is not None:
             admin = self.outbox._admin_role()  # noqa: SLF001 (the same role the alert went to)
+            subject, what = (("state disk has room again: checks resumed",
+                              f"There is room on the disk of the state database {self.disk.db_path} again")
+                             if problem == FULL else
+                             ("state database reachable again: checks resumed",
+                              f"The state database {self.store.path} answers again"))
             self._recorded(lambda: self.outbox.enqueue(Message(  # type: ignore[union-attr]
                 role=admin or "admin", production=self.runtime.config.production.name,  # type: ignore[union-attr]
-                kind="admin", subject="state disk has room again: checks resumed",
-                text=f"There is room on the disk of the state database {self.disk.db_path} "  # type: ignore[union-attr]
-                     f"again. reelwatch resumed after {time.time() - since:.0f} s and is checking the "
+                kind="admin", subject=subject,
+                text=f"{what}. reelwatch resumed after {time.time() - since:.0f} s and is checking the "
                      f"{len(held)} file(s) it held, and rescanning every volume for anything else.")))
         self._write_status()
 

@@ -186,7 +186,10 @@ class PgConnection:
 
     def _error(self, exc: BaseException) -> sqlite3.Error:
         cls = StateDbIntegrityError if isinstance(exc, self._psycopg.IntegrityError) else StateDbError
-        return cls(f"PostgreSQL {self.url}: {self._scrub(str(exc)) or type(exc).__name__}")
+        err = cls(f"PostgreSQL {self.url}: {self._scrub(str(exc)) or type(exc).__name__}")
+        # the server or the network is away (connection errors, an admin shutdown, no connection in time)
+        err.unreachable = isinstance(exc, self._psycopg.OperationalError) or "pool" in type(exc).__module__  # type: ignore[attr-defined]
+        return err
 
     # -- tables ------------------------------------------------------------------------------
     def refresh_catalog(self) -> None:

@@ -163,6 +163,9 @@ class Store:
     def _fault(self, exc: BaseException) -> None:
         if self.on_fault is None:
             return
+        if getattr(exc, "unreachable", False):  # the PostgreSQL server or the network went away
+            self.on_fault("unreachable", exc)
+            return
         folder = Path(self.path).parent if self.path != ":memory:" else None
         if is_disk_full(exc, folder):
             self.on_fault("full", exc)
@@ -177,6 +180,8 @@ class Store:
                 if is_corrupt(exc):
                     self._fault(exc)
                     raise corrupt_from(exc, self.path) from None
+                if getattr(exc, "unreachable", False):
+                    self._fault(exc)
                 raise
 
     # -- meta --------------------------------------------------------------------------
