@@ -140,11 +140,18 @@ def state_backend() -> str:
 _shared: list[PgServer] = []
 
 
-def test_state_url() -> str | None:
+_urls: dict[str, str] = {}
+"""SQLite path a test's config names -> the PostgreSQL database used instead (REELWATCH_TEST_STATE)."""
+
+
+def test_state_url(path: object = None) -> str | None:
     """With REELWATCH_TEST_STATE=postgresql: a fresh database on this process's server (started
-    on first use, stopped at exit), for ``write_config``'s ``[state] url``; else None."""
+    on first use, stopped at exit), for ``write_config``'s ``[state] url``; else None. ``path``:
+    the config's SQLite path, which :func:`open_state_db` and ``Store(path)`` then map to it."""
     if state_backend() != "postgresql":
         return None
+    if path is not None and str(path) in _urls:
+        return _urls[str(path)]
     why = missing()
     if why:
         raise RuntimeError(f"REELWATCH_TEST_STATE=postgresql, but {why}")
@@ -153,7 +160,53 @@ def test_state_url() -> str | None:
         _shared.append(PgServer())
         atexit.register(_shared[0].close)
     os.environ["REELWATCH_STATE_PASSWORD"] = PASSWORD  # the daemons started by the tests inherit it
-    return _shared[0].new_database()
+    url = _shared[0].new_database()
+    if path is not None:
+        _urls[str(path)] = url
+    return url
+
+
+class _StateDb:
+    """What the tests use of ``sqlite3.connect(state.db)``, on the database that replaced it."""
+
+    def __init__(self, url: str) -> None:
+        from reelwatch.state.store import Store
+        self._store = Store(url, password=PASSWORD)
+
+    def execute(self, sql: str, args: object = ()) -> object:
+        return self._store.db.execute(sql, args)
+
+    def commit(self) -> None:
+        pass  # each statement outside a transaction commits by itself
+
+    def close(self) -> None:
+        self._store.close()
+
+
+def open_state_db(path: object) -> object:
+    """``sqlite3.connect(path)``, or with REELWATCH_TEST_STATE=postgresql the database the
+    daemon of that config writes to: tests read the daemon's state through it."""
+    import sqlite3
+    url = _urls.get(str(path))
+    return _StateDb(url) if url else sqlite3.connect(path)
+
+
+@pytest.fixture(autouse=True)
+def _store_paths_to_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With REELWATCH_TEST_STATE=postgresql, ``Store(path)`` of a config's state path opens the
+    database that config's daemon uses."""
+    if state_backend() != "postgresql":
+        return
+    from reelwatch.state.store import Store
+    original = Store.__init__
+
+    def init(self, path=":memory:", **kw):  # type: ignore[no-untyped-def]
+        url = _urls.get(str(path))
+        if url:
+            kw.setdefault("password", PASSWORD)
+            kw.pop("readonly", None)
+        original(self, url or path, **kw)
+    monkeypatch.setattr(Store, "__init__", init)
 
 
 test_state_url.__test__ = False  # type: ignore[attr-defined]  (not a test)

@@ -32,11 +32,9 @@ def node_config(tmp_path: Path, name: str, url: str, inbox, volume: str, *, leas
     folder = tmp_path / name
     folder.mkdir()
     config = write_config(folder, inbox, volumes={volume: "dit"}, digest=digest, extra=extra)
-    text = config.read_text()
+    text = "".join(line for line in config.read_text().splitlines(keepends=True) if not line.startswith("url = "))
     text = text.replace(f'path = "{folder / "state.db"}"\n',
-                        f'path = "{folder / "state.db"}"\nnode = "{name}"\nlease = {lease}\n', 1)
-    if "url = " not in text:
-        text = text.replace(f'node = "{name}"\n', f'node = "{name}"\nurl = "{url}"\n', 1)
+                        f'path = "{folder / "state.db"}"\nnode = "{name}"\nlease = {lease}\nurl = "{url}"\n', 1)
     config.write_text(text)
     return config
 

@@ -178,7 +178,8 @@ def test_the_password_never_shows(pg_server, tmp_path, caplog, monkeypatch):
     monkeypatch.delenv("REELWATCH_STATE_PASSWORD", raising=False)
     (tmp_path / "pw").write_text(wrong + "\n")
     config = write_config(tmp_path)
-    text = config.read_text().replace(f'path = "{tmp_path / "state.db"}"',
+    text = "".join(line for line in config.read_text().splitlines(keepends=True) if not line.startswith("url = "))
+    text = text.replace(f'path = "{tmp_path / "state.db"}"',
                                       f'path = "{tmp_path / "state.db"}"\nurl = "{url}"\n'
                                       f'password_file = "{tmp_path / "pw"}"', 1)
     config.write_text(text)

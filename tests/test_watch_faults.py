@@ -10,7 +10,6 @@ import re
 import shutil
 import signal
 import socket
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DaemonProcess, reelwatch, write_config
+from conftest import DaemonProcess, open_state_db, reelwatch, write_config
 
 QUEUE_KNOB = Path("/proc/sys/fs/inotify/max_queued_events")
 
@@ -35,7 +34,7 @@ def wait_until(pred, timeout: float, step: float = 0.1) -> bool:
 
 
 def audit(tmp_path: Path, event: str) -> list[str]:
-    db = sqlite3.connect(tmp_path / "state.db")
+    db = open_state_db(tmp_path / "state.db")
     try:
         return [r[0] for r in db.execute("SELECT relpath FROM audit WHERE event=? ORDER BY id", (event,))]
     finally:
@@ -43,7 +42,7 @@ def audit(tmp_path: Path, event: str) -> list[str]:
 
 
 def open_findings(tmp_path: Path, rule: str) -> list[tuple[str, str]]:
-    db = sqlite3.connect(tmp_path / "state.db")
+    db = open_state_db(tmp_path / "state.db")
     try:
         return db.execute("SELECT relpath, status FROM findings WHERE rule=? ORDER BY id", (rule,)).fetchall()
     finally:
