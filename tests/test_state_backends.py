@@ -196,3 +196,17 @@ def test_a_server_that_is_down_is_a_plain_error(tmp_path):
     with pytest.raises(StateRefused) as err:
         Store("postgresql://rw@127.0.0.1:9/none", password="x")
     assert "cannot be reached" in str(err.value) and "127.0.0.1" in str(err.value)
+
+
+def test_names_that_are_not_utf8_round_trip(make_store):
+    import os
+    name = os.fsdecode(b"A002R2EC/A002C005\xff\xfe.mov")
+    store = make_store()
+    a = Asset("raid", "/raid", name, 0, 1)
+    store.commit_check(a, Facts(kind="empty"), [Finding("sanity.empty", Severity.ERROR, a, "empty", owner="dit")],
+                       ROUTE, batch=1)
+    store.close()
+    store = make_store()
+    [f] = store.findings()
+    assert f.relpath == name and store.is_checked(a) and list(store.known_paths("raid")) == [(name, 0, 1)]
+    assert store.folder_signatures("raid", "A002R2EC") == {name.split("/")[1]: (0, 1)}

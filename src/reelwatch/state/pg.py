@@ -143,18 +143,44 @@ class Result:
             yield row
 
 
+# Names that are not UTF-8: Python shows each such byte as a lone surrogate (U+DC80..U+DCFF),
+# which PostgreSQL's text refuses; they are stored as the last 128 code points of plane 16
+# (private use, never seen in a real file name) and turned back when read.
+_TO_PG = {0xDC80 + i: 0x10FF80 + i for i in range(128)}
+_FROM_PG = {v: k for k, v in _TO_PG.items()}
+
+
+def _bindable(value: Any) -> Any:
+    if type(value) is str and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.translate(_TO_PG)
+    return value
+
+
+def _args(args: Any) -> Any:
+    return tuple(_bindable(v) for v in args)
+
+
+def _readable(value: Any) -> Any:
+    if type(value) is str and not value.isascii():
+        return value.translate(_FROM_PG)
+    return value
+
+
 def _rows_of(cursor: Any) -> list[Row]:
     if cursor.description is None:
         return []
     index = {d.name.lower(): i for i, d in enumerate(cursor.description)}
-    return [Row(values, index) for values in cursor.fetchall()]
+    return [Row([_readable(v) for v in values], index) for values in cursor.fetchall()]
 
 
 class PgConnection:
     """What the store needs of a connection, over a psycopg pool (see the module docstring).
     Not thread-safe by itself: the store holds its lock around every use, as with SQLite."""
 
-    odd = False  # names that are not UTF-8: not stored in PostgreSQL yet (its text type refuses them)
+    odd = False  # (SQLite's flag for names that are not UTF-8: here every read turns them back, see _TO_PG)
 
     def __init__(self, url: str, password: str | None = None, *, size: int = 4, connect_timeout: float = 5) -> None:
         import psycopg
@@ -242,9 +268,9 @@ class PgConnection:
     def _on(conn: Any, text: str, args: Any, returning: bool, many: bool) -> Result:
         with conn.cursor() as cur:
             if many:
-                cur.executemany(text, list(args))
+                cur.executemany(text, [_args(a) for a in args])
                 return Result([], None, cur.rowcount, None)
-            cur.execute(text, tuple(args) if args else None)
+            cur.execute(text, _args(args) if args else None)
             rows = _rows_of(cur)
             lastrowid = rows[0][0] if returning and rows else None
             return Result([] if returning else rows, cur.description, cur.rowcount, lastrowid)
