@@ -73,7 +73,7 @@ def cmd_rehash(args: argparse.Namespace) -> int:
     runtime = load_runtime(args.config, None)
     config = runtime.config
     path = config.resolve(config.state.path)
-    if not path.exists():
+    if not config.state.url and not path.exists():
         print(f"no state database at {path} yet: nothing has been hashed, nothing to re-hash", file=sys.stderr)
         return 0
     if args.algo:
@@ -82,7 +82,8 @@ def cmd_rehash(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"reelwatch rehash: {exc}", file=sys.stderr)
             return 2
-    store = Store(path)
+    from ..state.connect import open_state
+    store = open_state(config)  # [state] url: the fleet's database
     pipeline = Pipeline(runtime.pm, config, store)
     try:
         report = rehash(store, config, sample=args.sample, algo=args.algo, rng=random.Random(args.seed),

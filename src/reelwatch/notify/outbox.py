@@ -356,7 +356,8 @@ class Outbox:
         """One round: urgent alerts, escalate, digest, deliver. Returns messages delivered."""
         self._send_urgent()
         # one node of a fleet digests at a time: each role gets one digest, escalations happen once
-        if fleet.hold(self.store, "digest", self.node, self.config.state.lease, self.clock()):
+        if self.store.backend == "sqlite" or fleet.hold(self.store, "digest", self.node, self.config.state.lease,
+                                                        self.clock()):  # (SQLite: one daemon per file, locked)
             self.escalate()
             self.digest()
         return self.deliver()
