@@ -68,7 +68,6 @@ def cmd_rehash(args: argparse.Namespace) -> int:
     from ..integrity.hashing import normalize_algo
     from ..checking.pipeline import Pipeline
     from ..service.rehash import rehash
-    from ..state.store import Store
     from ..checking.pipeline import Router as PipelineRouter
     runtime = load_runtime(args.config, None)
     config = runtime.config
