@@ -144,7 +144,7 @@ def test_an_ack_through_one_node_stops_escalation_everywhere(tmp_path, pg_url, i
     for cfg in (a_cfg, b_cfg):
         text = cfg.read_text().replace(f'[roles.dit]\nnotify = ["{inbox.url("dit")}"]\n',
                                        f'[roles.dit]\nnotify = ["{inbox.url("dit")}"]\nescalate_to = "supervisor"\n'
-                                       'escalate_after = 12\n', 1)
+                                       'escalate_after = 25\n', 1)
         cfg.write_text(text)
     a = daemon(a_cfg)
     a.wait_ready()
@@ -159,7 +159,7 @@ def test_an_ack_through_one_node_stops_escalation_everywhere(tmp_path, pg_url, i
     done = reelwatch("ack", str(first), "--config", str(b_cfg), "--by", "dit@cart-b")  # through the other node
     assert done.returncode == 0, done.stderr
     assert store.query("SELECT COUNT(*) FROM notices WHERE kind='escalated'")[0][0] == 0, "too slow to test"
-    assert wait_until(lambda: store.query("SELECT COUNT(*) FROM notices WHERE kind='escalated'")[0][0] >= 1, 40)
+    assert wait_until(lambda: store.query("SELECT COUNT(*) FROM notices WHERE kind='escalated'")[0][0] >= 1, 90)
     time.sleep(3)
     escalated = [r[0] for r in store.query("SELECT finding_id FROM notices WHERE kind='escalated'")]
     assert first not in escalated and len(escalated) == 1, escalated

@@ -44,8 +44,9 @@ def claim_message(store: Store, msg_id: int, node: str, lease: float, now: float
     """Take message ``msg_id`` for ``lease`` seconds if it is still pending and nobody else holds
     a live lease on it; the row as it is now (None: not ours to send)."""
     free = "state='pending' AND (claimed_by IS NULL OR claimed_by=? OR lease_until<?)"
-    with store.tx(shared=True) as db:
-        if store.backend == "postgresql":  # a row another node is claiming right now is skipped, not waited for
+    pg = store.backend == "postgresql"
+    with store.tx(shared=True) if pg else store.tx() as db:
+        if pg:  # a row another node is claiming right now is skipped, not waited for
             got = db.execute(f"SELECT id FROM outbox WHERE id=? AND {free} FOR UPDATE SKIP LOCKED",
                              (msg_id, node, now)).fetchone()
             if got is None:

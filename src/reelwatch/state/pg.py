@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -32,6 +33,8 @@ from .sql import Catalog, to_postgres
 WRITE_LOCK = 0x7265656C  # "reel": one key for the whole production's writes
 MIGRATE_LOCK = 0x72656D67  # held while a node creates or migrates the schema
 URL_SCHEMES = ("postgresql://", "postgres://")
+IDLE_CHECK = 2.0
+"""Seconds after which a pooled connection is tried before use."""
 
 
 def is_url(path: object) -> bool:
@@ -191,9 +194,9 @@ class PgConnection:
         kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": int(max(1, connect_timeout))}
         if password:
             kwargs["password"] = password
+        self._used: dict[int, float] = {}
         self._pool = ConnectionPool(url, kwargs=kwargs, min_size=1, max_size=size, open=False,
-                                    check=ConnectionPool.check_connection, timeout=connect_timeout,
-                                    name="reelwatch-state")
+                                    check=self._check, timeout=connect_timeout, name="reelwatch-state")
         try:
             psycopg.connect(url, **kwargs).close()  # first alone: the pool would hide why it fails
             self._pool.open(wait=True, timeout=connect_timeout)
@@ -204,6 +207,18 @@ class PgConnection:
         self._catalog: Catalog = {}
         self._sql: dict[str, tuple[str, bool]] = {}
         self.refresh_catalog()
+
+    def _check(self, conn: Any) -> None:
+        """Before handing out a connection: one that sat idle is tried first (the server may have
+        restarted since), one used a moment ago is not (a round trip per statement, measured:
+        bench/bench_state.py)."""
+        if time.monotonic() - self._used.get(id(conn), 0.0) > IDLE_CHECK:
+            from psycopg_pool import ConnectionPool
+            ConnectionPool.check_connection(conn)
+
+    def _give_back(self, conn: Any) -> None:
+        self._used[id(conn)] = time.monotonic()
+        self._pool.putconn(conn)
 
     # -- errors ------------------------------------------------------------------------------
     def _scrub(self, text: str) -> str:
@@ -255,8 +270,11 @@ class PgConnection:
         try:
             if self._tx is not None:
                 return self._on(self._tx, text, args, returning, many)
-            with self._pool.connection() as conn:
+            conn = self._pool.getconn()
+            try:
                 return self._on(conn, text, args, returning, many)
+            finally:
+                self._give_back(conn)
         except self._psycopg.Error as exc:
             raise self._error(exc) from None
         except Exception as exc:
@@ -301,7 +319,7 @@ class PgConnection:
             if exclusive:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
         except self._psycopg.Error as exc:
-            self._pool.putconn(conn)
+            self._give_back(conn)
             raise self._error(exc) from None
         self._tx = conn
         return Result([], None, -1, None)
@@ -315,7 +333,7 @@ class PgConnection:
         except self._psycopg.Error as exc:
             raise self._error(exc) from None
         finally:
-            self._pool.putconn(conn)
+            self._give_back(conn)
         return Result([], None, -1, None)
 
     def close(self) -> None:
