@@ -29,7 +29,7 @@ from reelwatch.state.store import Store
 FORECAST_EVERY = 10.0
 """Seconds between forecast rounds in the daemon (docs/forecast.md)."""
 STATUS_EVERY = 2.0
-"""Seconds between status rounds (reelwatch.service.daemon.STATUS_EVERY)."""
+"""Seconds between status rounds (reelwatch.service.status.STATUS_EVERY)."""
 
 
 def main(drives: int, rounds: int) -> None:

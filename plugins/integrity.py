@@ -30,11 +30,9 @@ from reelwatch.integrity.checksums import (Mismatch, asset_at, cached_manifest, 
 from reelwatch.core.config import Config
 from reelwatch.core.globs import applies
 from reelwatch.integrity.hashing import ALGORITHMS, normalize_algo
-from reelwatch.core.hookspecs import History as StateHistory
+from reelwatch.core.hookspecs import History
 from reelwatch.integrity.manifests import Manifest, ManifestError, NotLegacyMHL, verify_manifest
-from reelwatch.integrity.manifests import Problem as ManifestProblem
-from reelwatch.integrity.mhl.read import FOLDER, MHLError
-from reelwatch.integrity.mhl.read import Problem as MHLProblem
+from reelwatch.integrity.mhl.read import FOLDER, Discrepancy, MHLError
 from reelwatch.integrity.mhl.verify import verify
 from reelwatch.core.wording import listed
 
@@ -163,7 +161,7 @@ def _finding(rule: str, asset: Asset, message: str, expected: str, impact: str, 
 # -- per-asset checks ----------------------------------------------------------------------------
 
 @hookimpl
-def check(asset: Asset, history: StateHistory, config: Config) -> list[Finding] | None:
+def check(asset: Asset, history: History, config: Config) -> list[Finding] | None:
     cfg = _cfg(config)
     if not applies(asset.relpath, asset.volume, cfg.volumes, cfg.globs):
         return None
@@ -175,7 +173,7 @@ def check(asset: Asset, history: StateHistory, config: Config) -> list[Finding] 
     return out
 
 
-def _check_mhl(asset: Asset, history: StateHistory, cfg: IntegrityConfig) -> list[Finding]:
+def _check_mhl(asset: Asset, history: History, cfg: IntegrityConfig) -> list[Finding]:
     where, bad = mhl_mismatches(asset, history.file_hash, cfg.algorithms)
     if not bad:
         return []
@@ -195,7 +193,7 @@ def _mhl_mismatch(asset: Asset, where: str, bad: list[Mismatch]) -> Finding:
         history=where, files=[b[0] for b in bad], algo=bad[0][1], actual=bad[0][2], recorded=bad[0][3])
 
 
-def _check_manifests(asset: Asset, history: StateHistory, cfg: IntegrityConfig) -> list[Finding]:
+def _check_manifests(asset: Asset, history: History, cfg: IntegrityConfig) -> list[Finding]:
     bad, sources = manifest_mismatches(asset, history.file_hash, cfg.algorithms)
     if not bad:
         return []
@@ -205,7 +203,7 @@ def _check_manifests(asset: Asset, history: StateHistory, cfg: IntegrityConfig) 
 # -- folder-level checks -------------------------------------------------------------------------
 
 @hookimpl
-def batch_done(assets: Sequence[Asset], history: StateHistory, config: Config) -> list[Finding]:
+def batch_done(assets: Sequence[Asset], history: History, config: Config) -> list[Finding]:
     cfg = _cfg(config)
     out: list[Finding] = []
     by_volume: dict[tuple[str, str], list[Asset]] = defaultdict(list)
@@ -222,7 +220,7 @@ def batch_done(assets: Sequence[Asset], history: StateHistory, config: Config) -
 
 
 def _batch_mhl(volume: str, root: str, items: list[Asset], tops: set[str], in_batch: set[str],
-               history: StateHistory, cfg: IntegrityConfig) -> list[Finding]:
+               history: History, cfg: IntegrityConfig) -> list[Finding]:
     out: list[Finding] = []
     for hroot in history_roots(root, items, tops):
         prefix = volume_relpath(hroot, root)
@@ -242,9 +240,9 @@ def _batch_mhl(volume: str, root: str, items: list[Asset], tops: set[str], in_ba
 
 
 def _mhl_findings(volume: str, root: str, prefix: str, join: Callable[[str], str],
-                  problems: Iterable[MHLProblem]) -> list[Finding]:
+                  problems: Iterable[Discrepancy]) -> list[Finding]:
     out: list[Finding] = []
-    kinds: dict[tuple[str, str], list[MHLProblem]] = defaultdict(list)
+    kinds: dict[tuple[str, str], list[Discrepancy]] = defaultdict(list)
     for p in problems:
         kinds[(p.kind, join(p.history) if p.history else prefix)].append(p)
     for (kind, hist), items in sorted(kinds.items()):
@@ -275,7 +273,7 @@ def _mhl_findings(volume: str, root: str, prefix: str, join: Callable[[str], str
 
 
 def _structure_findings(volume: str, root: str, kind: str, where: str, join: Callable[[str], str],
-                        items: list[MHLProblem]) -> list[Finding]:
+                        items: list[Discrepancy]) -> list[Finding]:
     """A chain or manifest of a history that is missing, changed or unreadable."""
     out = []
     for p in items:
@@ -301,9 +299,9 @@ def _is(members: list[str]) -> str:
     return "is" if len(members) == 1 else "are"
 
 
-def _batch_manifests(volume: str, root: str, tops: set[str], in_batch: set[str], history: StateHistory,
+def _batch_manifests(volume: str, root: str, tops: set[str], in_batch: set[str], history: History,
                      cfg: IntegrityConfig) -> list[Finding]:
-    problems: dict[tuple[str, str], list[tuple[str, ManifestProblem]]] = defaultdict(list)
+    problems: dict[tuple[str, str], list[tuple[str, Discrepancy]]] = defaultdict(list)
     out: list[Finding] = []
     for mpath in manifests_below(root, tops):
         mrel = volume_relpath(mpath, root)

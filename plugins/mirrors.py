@@ -52,7 +52,8 @@ from reelwatch.core.config import Config, drive_volume_name
 from reelwatch.core.globs import match
 from reelwatch.integrity.hashing import normalize_algo
 from reelwatch.core.hookspecs import History
-from reelwatch.integrity.mirror_wording import both, files, mismatch_parts, names, seal_parts, size
+from reelwatch.core.wording import human_size
+from reelwatch.integrity.mirror_wording import both, files, mismatch_parts, names, seal_parts
 from reelwatch.integrity.mirrorset import Listing, Place, Slot, compare, gather, join, odd_copies, unit_of, units
 from reelwatch.state.store import scope_of
 
@@ -364,7 +365,7 @@ def _sealed(mset: MirrorSet, slots: Sequence[Slot], unit: str, what: str, asset:
     return [_finding(
         "mirror.safe_to_format", asset,
         f"{what[0].upper() + what[1:]} is safe to format: "
-        + (f"all {files(n)} ({size(asset.size)}) match" if n > 1 else f"its only file ({size(asset.size)}) matches")
+        + (f"all {files(n)} ({human_size(asset.size)}) match" if n > 1 else f"its only file ({human_size(asset.size)}) matches")
         + f" on {both(labels)} ({mset.algo}){against}",
         f"every copy of {what} is complete, identical, and matches the card's seal where there is one",
         f"the media of {what} exists in {len(labels)} verified copies", "", details,

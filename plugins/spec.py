@@ -8,7 +8,6 @@ evaluated per file, or per sampled frame of an image sequence.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,6 +17,7 @@ from reelwatch import Asset, Facts, Finding, RuleInfo, Severity, hookimpl
 from reelwatch.spec.mediaconch import Outcome, Policy, PolicyError, PolicyResult, describe, evaluate, file_fields
 from reelwatch.spec.profiles import Scope, SpecConfig, check_profile, scope_for
 from reelwatch.spec.fields import FAMILIES
+from reelwatch.core.wording import did_you_mean
 
 _SEVERITY = {Outcome.FAIL: Severity.ERROR, Outcome.WARN: Severity.WARNING, Outcome.INFO: Severity.INFO}
 _WORST = [Outcome.FAIL, Outcome.WARN, Outcome.INFO, Outcome.UNKNOWN, Outcome.PASS]
@@ -37,9 +37,6 @@ def configure(config: Any) -> None:
         log.warning("spec_config_problem", problem=problem)
 
 
-def _suggest(word: str, choices: list[str]) -> str:
-    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def config_problems(config: Any) -> list[str]:
@@ -48,7 +45,7 @@ def config_problems(config: Any) -> list[str]:
     if not isinstance(section, SpecConfig):
         return []
     volumes = [v.name for v in config.volumes]
-    problems = [f"rules.spec.apply[{i}].volumes: no volume named {name!r}{_suggest(name, volumes)}; "
+    problems = [f"rules.spec.apply[{i}].volumes: no volume named {name!r}{did_you_mean(name, volumes)}; "
                 f"defined: {', '.join(volumes)}"
                 for i, entry in enumerate(section.apply) for name in entry.volumes if volumes and name not in volumes]
     for name, profile in section.profiles.items():

@@ -15,7 +15,7 @@ from reelwatch.core.config import build_config
 from reelwatch.core.manager import PluginManager
 from reelwatch.core.model import Asset, Facts, Finding, Severity
 from reelwatch.notify.outbox import Outbox
-from reelwatch.checking.pipeline import Router
+from reelwatch.checking.routing import RoleRouter
 from reelwatch.state.store import Store
 from reelwatch.notify.thumbs import Thumbnails
 
@@ -40,7 +40,7 @@ def test_a_hundred_truncated_clips_do_not_hold_the_first_message(tmp_path, inbox
     outbox = Outbox(store, config, lambda m, t: notifier.notify(m, t, config), attach=thumbs)
     pm = PluginManager()
     pm.load(shipped=False, entry_points=False)
-    router = Router(pm, config)
+    router = RoleRouter(pm, config)
     for i in range(100):
         clip = card / f"A002C{i:03d}_141024_R2EC.mov"
         clip.write_bytes(broken.read_bytes())

@@ -15,7 +15,7 @@ import pytest
 from reelwatch.core.config import build_config
 from reelwatch.core.model import Asset, Facts, Finding, Severity
 from reelwatch.notify.outbox import Outbox
-from reelwatch.checking.pipeline import Router
+from reelwatch.checking.routing import RoleRouter
 from reelwatch.core.manager import PluginManager
 from reelwatch.builtin.notify_apprise import AppriseNotifier, deliver
 from reelwatch.state.store import Store
@@ -58,7 +58,7 @@ def smtp():
     controller.stop()
 
 
-def make_outbox(tmp_path: Path, roles: dict[str, list[str]], **notify: object) -> tuple[Store, Outbox, Router]:
+def make_outbox(tmp_path: Path, roles: dict[str, list[str]], **notify: object) -> tuple[Store, Outbox, RoleRouter]:
     raw = {"production": {"name": "Harbour Lights"},
            "roles": {r: {"notify": t} for r, t in roles.items()},
            "volumes": [{"name": "ingest", "path": str(tmp_path), "owner": next(iter(roles))}],
@@ -69,7 +69,7 @@ def make_outbox(tmp_path: Path, roles: dict[str, list[str]], **notify: object) -
     outbox = Outbox(store, config, lambda m, t: notifier.notify(m, t, config))
     pm = PluginManager()
     pm.load(shipped=False, entry_points=False)
-    return store, outbox, Router(pm, config)
+    return store, outbox, RoleRouter(pm, config)
 
 
 def finding(tmp_path: Path, name: str, rule: str = "sanity.truncated", owner: str = "dit",
@@ -337,7 +337,7 @@ def test_route_hook_adds_recipients(tmp_path, inbox):
                                      "colour": {"notify": [inbox.url("colour")]}}})
     pm = PluginManager()
     pm.load(dirs=[plugin_dir], shipped=False, entry_points=False)
-    routes = Router(pm, config)(finding(tmp_path, "A.mov", impacts=("nobody",)))
+    routes = RoleRouter(pm, config)(finding(tmp_path, "A.mov", impacts=("nobody",)))
     assert routes == [("dit", "new"), ("colour", "affects")]
 
 

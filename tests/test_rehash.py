@@ -16,7 +16,7 @@ from reelwatch.checking.runtime import load_runtime
 from reelwatch.integrity.hashing import hash_file
 from reelwatch.core.model import Severity
 from reelwatch.notify.outbox import Outbox
-from reelwatch.checking.pipeline import Router
+from reelwatch.checking.routing import RoleRouter
 from reelwatch.cli.rehash import parse_duration, parse_sample, parse_size
 from reelwatch.service.rehash import DAY, RULE, rehash
 from reelwatch.state.store import Store
@@ -46,7 +46,7 @@ class Env:
     def __init__(self, tmp_path: Path, files: int = 10, volumes: dict[str, str] | None = None) -> None:
         self.config_path = write_config(tmp_path, volumes=volumes or {"raid": "dit"}, settle=0)
         runtime = load_runtime(self.config_path, None)
-        self.config, self.router = runtime.config, Router(runtime.pm, runtime.config)
+        self.config, self.router = runtime.config, RoleRouter(runtime.pm, runtime.config)
         self.now = START
         self.store = Store(tmp_path / "state.db", clock=lambda: self.now)
         self.root = tmp_path / "raid"

@@ -46,13 +46,13 @@ def test_the_outbox_records_target_ids_never_urls(tmp_path, inbox):
     store = Store(tmp_path / "state.db")
     notifier = AppriseNotifier()
     outbox = Outbox(store, config, lambda m, t: notifier.notify(m, t, config))
-    from reelwatch.checking.pipeline import Router
+    from reelwatch.checking.routing import RoleRouter
     from reelwatch.core.manager import PluginManager
     pm = PluginManager()
     pm.load(shipped=False, entry_points=False)
     asset = Asset("ingest", str(tmp_path), "A002C006.mov", 0, 1)
     finding = Finding("sanity.empty", Severity.ERROR, asset, "the file is empty (0 bytes)", owner="dit")
-    store.commit_check(asset, Facts(kind="empty"), [finding], Router(pm, config), batch=1)
+    store.commit_check(asset, Facts(kind="empty"), [finding], RoleRouter(pm, config), batch=1)
     outbox.tick()
     assert inbox.wait_for(1, 5, role="dit")
     [row] = store.query("SELECT state, delivered FROM outbox")

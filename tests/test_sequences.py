@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -59,12 +58,11 @@ def test_frame_key(name, key):
     assert frame_key(name) == key
 
 
-def test_frame_key_is_fast():
+def test_frame_key_groups_frames_of_each_version():
+    # Its speed is measured in bench/bench_frame_key.py (tests are not timed).
     names = [f"AGM_104_065_010_PL01_v{v:03d}.{i:04d}.exr" for v in range(5) for i in range(10_000)]
-    started = time.perf_counter()
     keys = {frame_key(n) for n in names}
     assert keys == {(f"AGM_104_065_010_PL01_v{v:03d}.", ".exr", 4) for v in range(5)}
-    assert time.perf_counter() - started < 1.0
 
 
 def test_group_names_splits_singles_sequences_and_keeps_real_range():
@@ -91,9 +89,7 @@ def test_unpadded_run_splits_at_the_digit_boundary_and_knows_its_sibling():
 def test_missing_ranges_work_from_differences():
     assert missing_ranges([1001, 1002, 1003, 1007, 1008, 1010]) == [(1004, 1006), (1009, 1009)]
     assert missing_ranges([1001, 1004, 1007, 1013], step=3) == [(1010, 1010)]
-    started = time.perf_counter()
-    assert missing_ranges([1, 2_000_000_000]) == [(2, 1_999_999_999)]
-    assert time.perf_counter() - started < 0.1
+    assert missing_ranges([1, 2_000_000_000]) == [(2, 1_999_999_999)]  # from differences: a frame walk would hang
     assert describe_ranges([(1004, 1006), (1009, 1009)]) == "1004-1006 and 1009"
     assert describe_ranges([(i, i) for i in range(0, 20, 2)], limit=3) == "0, 2, 4 and 7 more ranges"
 

@@ -2,8 +2,8 @@
 
 - :mod:`.runtime`: plugins loaded in order (builtins, shipped, entry points, config folders) and the
   config validated against them
-- :mod:`.pipeline`: asset -> facts (probed once, cached) -> checks -> findings -> store, in one transaction, and
-  who hears about a finding; :mod:`.fold`: one problem, one finding;
+- :mod:`.pipeline`: asset -> facts (probed once, cached) -> checks -> findings -> store, in one transaction;
+  :mod:`.routing`: who hears about a finding (:class:`~.routing.RoleRouter`); :mod:`.fold`: one problem, one finding;
   :mod:`.twins`: byte-identical copies parsed once
 - :mod:`.oneshot`: ``reelwatch check``, no daemon and no notifications
 

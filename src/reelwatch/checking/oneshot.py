@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.model import Asset, Finding, Severity
+from ..core.tree import join, walk_tree
 from ..probe.pool import ProbePool
 
 if TYPE_CHECKING:
@@ -117,18 +118,16 @@ def expand(volume: str, root: Path, start: Path, ignore: Callable[[str, str], bo
             names = [real.name]
             yield from _folder_assets(volume, root, "" if folder == "." else folder, names, skipped)
         return
-    stack = [start.resolve().relative_to(root).as_posix()]
-    while stack:
-        folder = stack.pop()
-        folder = "" if folder == "." else folder
-        try:
-            entries = sorted(os.scandir(root / folder), key=lambda e: e.name)
-        except OSError as exc:
-            problems.append(_unreadable(volume, root, folder, _why(exc, root / folder)))
-            continue
+    top = start.resolve().relative_to(root).as_posix()
+
+    def unreadable(folder: str, exc: OSError) -> None:
+        problems.append(_unreadable(volume, root, folder, _why(exc, root / folder)))
+
+    for folder, entries, subdirs in walk_tree(root, "" if top == "." else top, on_error=unreadable):
+        subdirs.clear()  # followed only where the stat below says folder and the ignore rules let it
         names = []
         for e in entries:
-            rel = f"{folder}/{e.name}" if folder else e.name
+            rel = join(folder, e.name)
             try:
                 mode = e.stat(follow_symlinks=False).st_mode
             except FileNotFoundError:
@@ -140,7 +139,7 @@ def expand(volume: str, root: Path, start: Path, ignore: Callable[[str, str], bo
                 continue
             if statmod.S_ISDIR(mode):
                 if not ignore(volume, rel + "/"):
-                    stack.append(rel)
+                    subdirs.append(rel)
             elif statmod.S_ISREG(mode):
                 if not ignore(volume, rel):
                     names.append(e.name)
@@ -152,8 +151,7 @@ def expand(volume: str, root: Path, start: Path, ignore: Callable[[str, str], bo
 def _folder_assets(volume: str, root: Path, folder: str, names: list[str],
                    skipped: list[tuple[str, str]]) -> Iterator[Asset]:
     from ..core import sequences
-    from .pipeline import file_asset
-    from ..watch.settle import unit_of
+    from ..watch.settle import file_asset, unit_of
     singles, seqs = sequences.folder_assets(volume, str(root), folder, names)
     for name in singles:
         rel = f"{folder}/{name}" if folder else name
@@ -180,7 +178,8 @@ def run_check(paths: list[str], config_path: str | None, *, workers: int = 0,
         pool = ProbePool(workers).start(1)
     try:
         from .runtime import load_runtime
-        from .pipeline import Pipeline, apply_defaults
+        from .pipeline import Pipeline
+        from .routing import apply_defaults
         from ..state.store import Store
         runtime = load_runtime(config_path, pool)
         pool.size = workers or runtime.config.probe.workers or pool.size

@@ -6,71 +6,20 @@ database in the same transaction as the check, and the outbox worker sends them.
 
 from __future__ import annotations
 
-import os
-import stat as statmod
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 
 import structlog
 
 from ..core.config import Config
 from .fold import explain, fold
+from .routing import RoleRouter, apply_defaults
 from ..core.manager import PluginManager
-from ..core.model import Asset, Facts, Finding, Severity, as_tuple
+from ..core.model import Asset, Facts, Finding, Severity
 from ..state.store import Store, scope_of
+from ..watch.settle import file_asset  # noqa: F401  (re-exported: tests and tools build assets with it here)
 
 log = structlog.get_logger("reelwatch.pipeline")
-FALLBACK_OWNER = "supervisor"
-
-
-def apply_defaults(finding: Finding, config: Config) -> Finding | None:
-    """Fill in the volume owner and apply ``[overrides."rule.id"]``; None when disabled."""
-    override = config.overrides.get(finding.rule)
-    if override is not None and not override.enabled:
-        return None
-    changes: dict[str, object] = {}
-    if finding.owner is None:
-        volume = config.volume(finding.asset.volume)
-        changes["owner"] = volume.owner if volume else FALLBACK_OWNER
-    if override is not None:
-        if override.severity:
-            changes["severity"] = Severity.parse(override.severity)
-        if override.owner:
-            changes["owner"] = override.owner
-        if override.impacts is not None:
-            changes["impacts"] = as_tuple(override.impacts)
-    return replace(finding, **changes) if changes else finding  # type: ignore[arg-type]
-
-
-@dataclass
-class Router:
-    """Who hears about a finding: its owner (``new``), its impacted roles and any extra
-    recipients named by ``route`` hooks (``affects``). Unknown roles are skipped."""
-
-    pm: PluginManager
-    config: Config
-    warned: set[str] = field(default_factory=set)
-
-    def __call__(self, finding: Finding) -> list[tuple[str, str]]:
-        if finding.details.get("explained"):
-            return []  # a consequence of problems already reported on its files (see reelwatch.checking.fold)
-        known = set(self.config.roles)
-        out: list[tuple[str, str]] = []
-        wanted = [(finding.owner, "new")] + [(r, "affects") for r in finding.impacts]
-        wanted += [(r, "affects") for r in self.pm.route(finding, self.config)]
-        for role, kind in wanted:
-            if not role or any(role == r for r, _ in out):
-                continue
-            if role not in known:
-                if known and role not in self.warned:
-                    self.warned.add(role)
-                    log.warning("unknown_role", role=role, rule=finding.rule)
-                continue
-            out.append((role, kind))
-        return out
-
-
 class Pipeline:
     """Checks assets and records the outcome; shared by ``reelwatch check`` and the daemon."""
 
@@ -78,11 +27,11 @@ class Pipeline:
         self.pm = pm
         self.config = config
         self.store = store
-        self.router = Router(pm, config)
+        self.router = RoleRouter(pm, config)
 
     def reconfigure(self, pm: PluginManager, config: Config) -> None:
         self.pm, self.config = pm, config
-        self.router = Router(pm, config)
+        self.router = RoleRouter(pm, config)
 
     def facts(self, asset: Asset) -> Facts:
         cached = self.store.cached_facts(asset)
@@ -245,17 +194,6 @@ class Pipeline:
 def refused(facts: Facts) -> bool:
     """Facts of a file reelwatch was not allowed to read: never trusted from the cache."""
     return (facts.error or "").startswith("permission denied")
-
-
-def file_asset(volume: str, root: str | Path, relpath: str) -> Asset | None:
-    """Asset for one regular file, or None when it is gone or not a regular file."""
-    try:
-        st = os.stat(Path(root) / relpath)
-    except OSError:
-        return None
-    if not statmod.S_ISREG(st.st_mode):
-        return None
-    return Asset(volume=volume, root=str(root), relpath=relpath, size=st.st_size, mtime_ns=st.st_mtime_ns)
 
 
 def worst(findings: Iterable[Finding]) -> Severity | None:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from ..builtin.ignore import IgnoreRules
 from ..builtin.notify_apprise import AppriseNotifier
 from ..builtin.sanity import Sanity
-from ..core.config import Config, ConfigError, Plugins, Problem, build_config
+from ..core.config import Config, ConfigError, Plugins, ConfigProblem, build_config
 from ..core.config_paths import config_warnings, override_warnings
 from ..core.manager import PluginManager
 from ..probe.pool import MediaInfoProbe, ProbePool
@@ -41,7 +41,7 @@ def read_config(path: str | Path) -> tuple[str, dict[str, Any]]:
         return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         where = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        raise ConfigError(source, [Problem(f"not valid TOML: {exc}", line=int(where[1]) if where else None)]
+        raise ConfigError(source, [ConfigProblem(f"not valid TOML: {exc}", line=int(where[1]) if where else None)]
                           ) from None
 
 
@@ -59,11 +59,11 @@ class Runtime:
     """``file:line: ...`` lines about what is valid but will not work as meant."""
 
 
-def _load_problem(error: str) -> Problem:
+def _load_problem(error: str) -> ConfigProblem:
     """A plugin load error: located in the plugin file when it names one, else at [plugins]."""
     if Path(error.split(":", 1)[0]).is_absolute():
-        return Problem(error, located=True)
-    return Problem(f"plugins: {error}", ("plugins", "dirs") if "directory" in error else ("plugins",))
+        return ConfigProblem(error, located=True)
+    return ConfigProblem(f"plugins: {error}", ("plugins", "dirs") if "directory" in error else ("plugins",))
 
 
 def load_runtime(config_path: str | Path | None, pool: ProbePool | None) -> Runtime:
@@ -86,7 +86,7 @@ def load_runtime(config_path: str | Path | None, pool: ProbePool | None) -> Runt
     pm.load(builtins=builtin_plugins(pool), dirs=dirs, disable=plugin_cfg.disable)
     sections = pm.config_sections()
     rule_ids = {r.id for r in pm.rule_infos()}  # a plugin whose rules() fails is a load error now
-    problems: list[Problem] = []
+    problems: list[ConfigProblem] = []
     if pm.load_errors and config_path:
         problems += [_load_problem(e) for e in pm.load_errors]
     config: Config | None = None
@@ -95,7 +95,7 @@ def load_runtime(config_path: str | Path | None, pool: ProbePool | None) -> Runt
     except ConfigError as err:
         problems += err.items
     if config is not None:
-        problems += [Problem(p, ("rules",)) for p in pm.configure(config)]
+        problems += [ConfigProblem(p, ("rules",)) for p in pm.configure(config)]
     warnings = [w.render(source, "warning: ") for w in [*config_warnings(raw, base_dir, text),
                                                          *override_warnings(raw, rule_ids, text)]]
     if problems or config is None:

@@ -68,7 +68,8 @@ def cmd_rehash(args: argparse.Namespace) -> int:
     from ..integrity.hashing import normalize_algo
     from ..checking.pipeline import Pipeline
     from ..service.rehash import rehash
-    from ..checking.pipeline import Router as PipelineRouter
+    from ..checking.routing import RoleRouter
+    from ..state.connect import open_state
     runtime = load_runtime(args.config, None)
     config = runtime.config
     path = config.resolve(config.state.path)
@@ -81,12 +82,11 @@ def cmd_rehash(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"reelwatch rehash: {exc}", file=sys.stderr)
             return 2
-    from ..state.connect import open_state
     store = open_state(config)  # [state] url: the fleet's database
     pipeline = Pipeline(runtime.pm, config, store)
     try:
         report = rehash(store, config, sample=args.sample, algo=args.algo, rng=random.Random(args.seed),
-                        router=PipelineRouter(runtime.pm, config), max_bytes=args.max_bytes,
+                        router=RoleRouter(runtime.pm, config), max_bytes=args.max_bytes,
                         max_seconds=args.max_time,
                         rejudge=lambda assets: pipeline.finish_batch(assets, store.next_batch()))
     finally:

@@ -8,7 +8,6 @@ validate them with the model they return from the ``config_sections`` hook.
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -20,10 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .config_lines import key_lines, line_of
 from .model import Severity, config_rate
+from .wording import did_you_mean
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class ConfigProblem:
     """One thing wrong (or worth a warning) in a config, and where it is written."""
 
     text: str
@@ -40,13 +40,13 @@ class Problem:
         return f"{source}:{self.line}: {prefix}{self.text}" if self.line else f"{source}: {prefix}{self.text}"
 
 
-def locate(problems: Sequence[str | Problem], text: str | None) -> list[Problem]:
+def locate(problems: Sequence[str | ConfigProblem], text: str | None) -> list[ConfigProblem]:
     """Problems with their line numbers filled in from the config ``text``, duplicates dropped."""
     lines = key_lines(text) if text else {}
-    out: list[Problem] = []
+    out: list[ConfigProblem] = []
     seen: set[str] = set()
     for p in problems:
-        item = p if isinstance(p, Problem) else Problem(str(p))
+        item = p if isinstance(p, ConfigProblem) else ConfigProblem(str(p))
         if item.text in seen:
             continue
         seen.add(item.text)
@@ -61,7 +61,7 @@ class ConfigError(Exception):
     path), ``items`` the same with where each is written; ``str()`` lists them all, one
     ``file:line: ...`` per line, like a linter."""
 
-    def __init__(self, source: str, problems: Sequence[str | Problem], text: str | None = None):
+    def __init__(self, source: str, problems: Sequence[str | ConfigProblem], text: str | None = None):
         self.source = source
         # in file order, like a linter; problems in other files (plugins) after the config's own
         self.items = sorted(locate(problems, text), key=lambda p: (p.located, p.line is None, p.line or 0))
@@ -198,7 +198,7 @@ class Service(_Strict):
     @classmethod
     def _metrics(cls, v: str | None) -> str | None:
         if v is not None:
-            from ..service.metrics import check_address
+            from .addresses import check_address
             check_address(v)  # loopback only: the endpoint has no authentication
         return v
 
@@ -253,9 +253,6 @@ def drive_volume_name(template: str, path: str) -> str:
     return f"{template}-{slug}"
 
 
-def _suggest(word: str, choices: Any) -> str:
-    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -313,7 +310,7 @@ def _model_fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(models[-1].model_fields) if models else []
 
 
-def validation_problems(err: ValidationError, model: type[BaseModel], prefix: tuple[Any, ...] = ()) -> list[Problem]:
+def validation_problems(err: ValidationError, model: type[BaseModel], prefix: tuple[Any, ...] = ()) -> list[ConfigProblem]:
     """One readable problem per pydantic error: key path, what was found, what is allowed."""
     out = []
     for e in err.errors():
@@ -322,14 +319,14 @@ def validation_problems(err: ValidationError, model: type[BaseModel], prefix: tu
         if e["type"] == "extra_forbidden":
             allowed = _model_fields_at(model, tuple(e["loc"]))
             allowed = [a for a in allowed if a not in ("source", "base_dir")]
-            hint = _suggest(str(e["loc"][-1]), allowed)
-            out.append(Problem(f"{where}: unknown key{hint}; allowed here: {', '.join(allowed) or 'none'}", loc))
+            hint = did_you_mean(str(e["loc"][-1]), allowed)
+            out.append(ConfigProblem(f"{where}: unknown key{hint}; allowed here: {', '.join(allowed) or 'none'}", loc))
             continue
         found = e.get("input")
         # a notification target is never echoed: whatever is there may be a token
         shown = "" if isinstance(found, dict) or "notify" in loc else f" (found {found!r})"
         msg = e["msg"].removeprefix("Value error, ")
-        out.append(Problem(f"{where}: {msg}{shown}", loc))
+        out.append(ConfigProblem(f"{where}: {msg}{shown}", loc))
     return out
 
 
@@ -342,17 +339,17 @@ def format_validation_error(err: ValidationError, model: type[BaseModel], prefix
 SectionValidator = Callable[[Any], Any]
 
 
-def _cross_problems(raw: Mapping[str, Any]) -> list[Problem]:
+def _cross_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     """Checks across sections (unique volume names, roles that exist), on the raw data, so
     that they are reported in the same run as every other mistake."""
-    out: list[Problem] = []
+    out: list[ConfigProblem] = []
     volumes = raw.get("volumes") if isinstance(raw.get("volumes"), list) else []
     volumes = [v if isinstance(v, Mapping) else {} for v in volumes]
     names = [v.get("name") for v in volumes if isinstance(v.get("name"), str)]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         first = next(i for i, v in enumerate(volumes) if v.get("name") in dupes)
-        out.append(Problem(f"volumes: volume names must be unique; repeated: {', '.join(dupes)}",
+        out.append(ConfigProblem(f"volumes: volume names must be unique; repeated: {', '.join(dupes)}",
                            ("volumes", first, "name")))
     roles = raw.get("roles") if isinstance(raw.get("roles"), Mapping) else {}
     known = set(roles)
@@ -361,17 +358,17 @@ def _cross_problems(raw: Mapping[str, Any]) -> list[Problem]:
     for i, v in enumerate(volumes):
         owner = v.get("owner", "dit")
         if isinstance(owner, str) and owner not in known:
-            out.append(Problem(f"volumes[{i}].owner: role {owner!r} is not defined under [roles]"
-                               + _suggest(owner, known), ("volumes", i, "owner")))
+            out.append(ConfigProblem(f"volumes[{i}].owner: role {owner!r} is not defined under [roles]"
+                               + did_you_mean(owner, known), ("volumes", i, "owner")))
     for name, role in roles.items():
         target = role.get("escalate_to") if isinstance(role, Mapping) else None
         if isinstance(target, str) and target not in known:
-            out.append(Problem(f"roles.{name}.escalate_to: role {target!r} is not defined" + _suggest(target, known),
+            out.append(ConfigProblem(f"roles.{name}.escalate_to: role {target!r} is not defined" + did_you_mean(target, known),
                                ("roles", name, "escalate_to")))
     notify = raw.get("notify") if isinstance(raw.get("notify"), Mapping) else {}
     admin = notify.get("admin_role")
     if isinstance(admin, str) and admin not in known:
-        out.append(Problem(f"notify.admin_role: role {admin!r} is not defined under [roles]" + _suggest(admin, known),
+        out.append(ConfigProblem(f"notify.admin_role: role {admin!r} is not defined under [roles]" + did_you_mean(admin, known),
                            ("notify", "admin_role")))
     return out
 
@@ -387,10 +384,10 @@ def build_config(raw: Mapping[str, Any], *, source: str = "<config>", base_dir: 
     data = dict(raw)
     data["source"] = source
     data["base_dir"] = base_dir
-    problems: list[Problem] = []
+    problems: list[ConfigProblem] = []
     for reserved in ("source", "base_dir"):
         if reserved in raw:
-            problems.append(Problem(f"{reserved}: unknown key; it is set by reelwatch", (reserved,)))
+            problems.append(ConfigProblem(f"{reserved}: unknown key; it is set by reelwatch", (reserved,)))
     config: Config | None = None
     try:
         config = Config.model_validate(data)
@@ -403,7 +400,7 @@ def build_config(raw: Mapping[str, Any], *, source: str = "<config>", base_dir: 
     for name, section in rules.items():
         validator = sections.get(name)
         if validator is None:
-            problems.append(Problem(f"rules.{name}: no loaded plugin owns this section{_suggest(name, sections)}; "
+            problems.append(ConfigProblem(f"rules.{name}: no loaded plugin owns this section{did_you_mean(name, sections)}; "
                                     f"known sections: {', '.join(sorted(sections)) or 'none'}", ("rules", name)))
             continue
         try:
@@ -414,7 +411,7 @@ def build_config(raw: Mapping[str, Any], *, source: str = "<config>", base_dir: 
         except ValidationError as err:
             problems += validation_problems(err, validator, prefix=("rules", name))
         except Exception as exc:  # a plugin's own validator: its failure is a config problem, never a crash
-            problems.append(Problem(f"rules.{name}: {exc}" if isinstance(exc, ValueError | TypeError)
+            problems.append(ConfigProblem(f"rules.{name}: {exc}" if isinstance(exc, ValueError | TypeError)
                                     else f"rules.{name}: the plugin's validator failed: {type(exc).__name__}: {exc}",
                                     ("rules", name)))
     if problems or config is None:

@@ -9,17 +9,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import Config, Problem, Role, Volume, drive_volume_name, locate
+from .config import Config, ConfigProblem, Role, Volume, drive_volume_name, locate
 
 GLOB = set("*?[")
 """A volume path with any of these is a mount root (DIT cart): each folder it matches is a drive."""
 
 
-def config_warnings(raw: Mapping[str, Any], base_dir: str, text: str | None = None) -> list[Problem]:
+def config_warnings(raw: Mapping[str, Any], base_dir: str, text: str | None = None) -> list[ConfigProblem]:
     """What is valid but will not work as meant: volume paths that do not exist (yet), and
     roles that nobody can reach (no notification targets). Read from the raw config, so that
     they are reported in the same run as its errors."""
-    out: list[Problem] = []
+    out: list[ConfigProblem] = []
     volumes = raw.get("volumes") if isinstance(raw.get("volumes"), list) else []
     for i, vol in enumerate(volumes):
         written = vol.get("path") if isinstance(vol, Mapping) else None
@@ -32,23 +32,23 @@ def config_warnings(raw: Mapping[str, Any], base_dir: str, text: str | None = No
             while GLOB & set(str(parent)):
                 parent = parent.parent
             if not parent.is_dir():
-                out.append(Problem(f"volumes[{i}].path: {parent} does not exist, so no drive can appear under "
+                out.append(ConfigProblem(f"volumes[{i}].path: {parent} does not exist, so no drive can appear under "
                                    f"the mount root {written}", ("volumes", i, "path")))
             continue
         if not path.exists():
             name = vol.get("name", i)
-            out.append(Problem(f"volumes[{i}].path: {path} does not exist (yet); volume {name!r} is reported "
+            out.append(ConfigProblem(f"volumes[{i}].path: {path} does not exist (yet); volume {name!r} is reported "
                                "unavailable until it appears", ("volumes", i, "path")))
         elif not path.is_dir():
-            out.append(Problem(f"volumes[{i}].path: {path} is a file, not a folder", ("volumes", i, "path")))
+            out.append(ConfigProblem(f"volumes[{i}].path: {path} is a file, not a folder", ("volumes", i, "path")))
     roles = raw.get("roles") if isinstance(raw.get("roles"), Mapping) else {}
     for name, role in roles.items():
         if isinstance(role, Mapping) and not role.get("notify") and set(role) <= set(Role.model_fields):
-            out.append(Problem(f"roles.{name}: no notify targets, so nobody hears about what {name!r} must know "
+            out.append(ConfigProblem(f"roles.{name}: no notify targets, so nobody hears about what {name!r} must know "
                                "or fix; add an apprise URL to notify", ("roles", name)))
     probe = raw.get("probe")
     if isinstance(probe, Mapping) and "noatime" in probe:
-        out.append(Problem("probe.noatime: no longer supported, and ignored: MediaInfo's stream mode reported good "
+        out.append(ConfigProblem("probe.noatime: no longer supported, and ignored: MediaInfo's stream mode reported good "
                            "MXF files as truncated. MediaInfo now opens media itself (the first read of a new file "
                            "may set its access time); checksums and sidecars are still read with O_NOATIME. Remove "
                            "the setting, and mount the volume with noatime if access times matter (docs/deploy.md)",
@@ -56,7 +56,7 @@ def config_warnings(raw: Mapping[str, Any], base_dir: str, text: str | None = No
     return locate(out, text)
 
 
-def override_warnings(raw: Mapping[str, Any], rule_ids: set[str], text: str | None = None) -> list[Problem]:
+def override_warnings(raw: Mapping[str, Any], rule_ids: set[str], text: str | None = None) -> list[ConfigProblem]:
     """``[overrides."<rule id>"]`` naming a rule that no loaded plugin documents: most often a
     typo, which would leave the rule as it was without a word."""
     import difflib
@@ -65,7 +65,7 @@ def override_warnings(raw: Mapping[str, Any], rule_ids: set[str], text: str | No
     for rid in overrides:
         if rid not in rule_ids:
             hint = difflib.get_close_matches(str(rid), sorted(rule_ids), n=1, cutoff=0.6)
-            out.append(Problem(f"overrides.{rid}: no loaded plugin documents this rule id"
+            out.append(ConfigProblem(f"overrides.{rid}: no loaded plugin documents this rule id"
                                + (f" (did you mean {hint[0]!r}?)" if hint else "")
                                + "; the override changes nothing unless a plugin raises it", ("overrides", rid)))
     return locate(out, text)

@@ -29,7 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .manifests import Manifest, ManifestError, is_manifest_name, read_manifest, verify_manifest
-from .mhl.read import FOLDER, Hasher, History, MHLError, ancestor_roots, child_roots, find_roots, load_history
+from .mhl.read import FOLDER, Hasher, MHLHistory, MHLError, ancestor_roots, child_roots, find_roots, load_history
 from ..core.model import Asset
 from ..core.sequences import group_names
 
@@ -51,23 +51,23 @@ def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 @lru_cache(maxsize=64)
-def _history(root: str, _signature: tuple[tuple[str, int, int], ...]) -> History:
+def _history(root: str, _signature: tuple[tuple[str, int, int], ...]) -> MHLHistory:
     return load_history(root, children=False)
 
 
-def cached_history(root: Path) -> History:
+def cached_history(root: Path) -> MHLHistory:
     """The history in ``root/ascmhl`` alone (no nested ones), parsed again only when its files change."""
     return _history(str(root), _signature(root / FOLDER))
 
 
-def cached_tree(root: Path) -> History:
+def cached_tree(root: Path) -> MHLHistory:
     """The history at ``root`` with every nested one, the outer one from the cache (the per-file
     checks of the same batch have just parsed it: a card's manifest lists every file)."""
     outer = cached_history(root)
     kids = child_roots(root)
     if not kids:
         return outer
-    return History(outer.root, outer.generations, outer.chain, tuple(load_history(k) for k in kids), outer.problems)
+    return MHLHistory(outer.root, outer.generations, outer.chain, tuple(load_history(k) for k in kids), outer.problems)
 
 
 @lru_cache(maxsize=256)
@@ -185,9 +185,9 @@ def mhl_mismatches(asset: Asset, hasher: Hasher, algorithms: tuple[str, ...]) ->
     """The files of an asset that do not match the ASC MHL history that lists them, and the
     volume-relative root of that history ('' for the volume root). Files no history lists, or
     lists only in formats outside ``algorithms``, are not checked here."""
-    histories: dict[str, list[tuple[Path, History]]] = {}
+    histories: dict[str, list[tuple[Path, MHLHistory]]] = {}
 
-    def around(folder: str) -> list[tuple[Path, History]]:
+    def around(folder: str) -> list[tuple[Path, MHLHistory]]:
         if folder not in histories:  # every frame of a sequence shares its folder's histories
             found = []
             for root in ancestor_roots(folder + "/-", asset.root):

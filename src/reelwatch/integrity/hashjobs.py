@@ -23,6 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from ..core.wording import human_size
 from .hashing import hash_file
 
 LONG_BYTES = 1 << 30
@@ -46,15 +47,7 @@ class LongHash:
         pct = 100 * self.done / self.size if self.size else 100.0
         rate = self.done / max(time.monotonic() - self.started, 1e-6)
         left = f", about {_duration((self.size - self.done) / rate)} left" if rate > 0 and self.done else ""
-        return f"{self.algo} of {os.path.basename(self.path)}: {pct:.0f}% of {_size(self.size)}{left}"
-
-
-def _size(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
+        return f"{self.algo} of {os.path.basename(self.path)}: {pct:.0f}% of {human_size(self.size)}{left}"
 
 
 def _duration(seconds: float) -> str:

@@ -30,7 +30,9 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 from ..core import xmlread
+from ..core.tree import join, walk_tree
 from .hashing import hash_file, normalize_algo, read_noatime
+from .mhl.model import Discrepancy
 
 MANIFEST_EXTENSIONS = (".md5", ".sha1", ".sha256", ".xxhash", ".xxh", ".xxh128", ".xxh64", ".xxh3", ".xxh32",
                        ".mhl")
@@ -218,37 +220,19 @@ def read_manifest(path: str | os.PathLike[str]) -> Manifest:
 
 # -- verifying -----------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """``mismatch``, ``missing`` or ``unlisted``; ``path`` is relative to the manifest's folder."""
-
-    kind: str
-    path: str
-    algo: str = ""
-    expected: str = ""
-    actual: str = ""
-    detail: str = ""
-
-
 def covered_files(manifest: Manifest) -> Iterator[str]:
     """Files a manifest is expected to list: its folder (its whole tree when it names
     sub-folders), minus manifests, ``ascmhl/`` folders and OS litter."""
-    base = manifest.folder
-    stack = [""]
-    while stack:
-        rel_dir = stack.pop()
-        try:
-            entries = sorted(os.scandir(base / rel_dir), key=lambda e: e.name)
-        except OSError:
-            continue
+    for rel_dir, entries, subdirs in walk_tree(manifest.folder):
+        subdirs.clear()
         for e in entries:
-            rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
+            rel = join(rel_dir, e.name)
             if e.name in LITTER or e.name.startswith("._"):
                 continue
             try:
                 if e.is_dir(follow_symlinks=False):
                     if manifest.recursive and e.name != "ascmhl":
-                        stack.append(rel)
+                        subdirs.append(rel)
                     continue
                 regular = e.is_file()
             except OSError:
@@ -260,30 +244,30 @@ def covered_files(manifest: Manifest) -> Iterator[str]:
 def verify_manifest(manifest: Manifest, *, hasher: Callable[[str, str], str] | None = None,
                     algorithms: tuple[str, ...] | None = None, check_hashes: bool = True,
                     skip_hashes: frozenset[str] = frozenset(), unlisted: bool = True,
-                    within: str | os.PathLike[str] | None = None) -> list[Problem]:
+                    within: str | os.PathLike[str] | None = None) -> list[Discrepancy]:
     """Verify a folder against one manifest: wrong, missing and (optionally) unlisted files.
 
     Entries naming a path outside ``within`` (absolute paths from another machine, ``../``)
     are reported missing and never read; non-regular files (pipes, devices) are never read.
     """
     hasher = hasher or (lambda p, a: hash_file(p, a))
-    problems: list[Problem] = []
+    problems: list[Discrepancy] = []
     fence = os.path.abspath(within) if within is not None else None
     for entry in manifest.entries:
         full = Path(entry.path) if entry.path.startswith("/") else manifest.folder / entry.path
         if fence is not None and os.path.commonpath([fence, os.path.abspath(full)]) != fence:
-            problems.append(Problem("missing", entry.path, detail="outside the volume"))
+            problems.append(Discrepancy("missing", entry.path, detail="outside the volume"))
             continue
         try:
             st = full.stat()
         except OSError:
-            problems.append(Problem("missing", entry.path))
+            problems.append(Discrepancy("missing", entry.path))
             continue
         if not stat.S_ISREG(st.st_mode):
-            problems.append(Problem("mismatch", entry.path, detail="not a regular file"))
+            problems.append(Discrepancy("mismatch", entry.path, detail="not a regular file"))
             continue
         if entry.size is not None and st.st_size != entry.size:
-            problems.append(Problem("mismatch", entry.path, "size", str(entry.size), str(st.st_size)))
+            problems.append(Discrepancy("mismatch", entry.path, "size", str(entry.size), str(st.st_size)))
             continue
         choice = entry.pick(algorithms)
         if not check_hashes or entry.path in skip_hashes or choice is None:
@@ -292,12 +276,12 @@ def verify_manifest(manifest: Manifest, *, hasher: Callable[[str, str], str] | N
         try:
             actual = hasher(str(full), algo).lower()
         except OSError as exc:
-            problems.append(Problem("mismatch", entry.path, algo, expected, "",
+            problems.append(Discrepancy("mismatch", entry.path, algo, expected, "",
                                     f"cannot be read: {exc.strerror or exc}"))
             continue
         if actual != expected:
-            problems.append(Problem("mismatch", entry.path, algo, expected, actual))
+            problems.append(Discrepancy("mismatch", entry.path, algo, expected, actual))
     if unlisted:
         listed = {e.path for e in manifest.entries}
-        problems += [Problem("unlisted", rel) for rel in covered_files(manifest) if rel not in listed]
+        problems += [Discrepancy("unlisted", rel) for rel in covered_files(manifest) if rel not in listed]
     return problems

@@ -31,13 +31,6 @@ def names(rels: Sequence[str]) -> str:
     return f"{shown} and {len(rels) - SHOWN} more" if len(rels) > SHOWN else shown
 
 
-def size(n: int) -> str:
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} bytes"
-
-
 def _verb(n: int, one: str, many: str) -> str:
     return one if n == 1 else many
 

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..builtin.ignore import LITTER, LITTER_DIRS, is_temp_name
 from ..core.globs import match
+from ..core.litter import LITTER, LITTER_DIRS, is_temp_name
 from ..core.hookspecs import History
 from ..core.model import Asset
+from ..core.tree import walk_tree
 
 HISTORY_DIR = "ascmhl"
 HASH_THREADS = 4
@@ -120,15 +121,12 @@ def walk(place: Place, unit_rel: str, ignore: Sequence[str], now: float) -> List
     if not statmod.S_ISDIR(st.st_mode):
         return None
     out = Listing(newest_ctime=st.st_ctime)
-    stack = [""]
-    while stack:
-        sub = stack.pop()
-        try:
-            with os.scandir(top / sub) as it:
-                entries = list(it)
-        except OSError:
-            out.unreadable.append(f"{sub}/" if sub else "./")
-            continue
+
+    def unreadable(sub: str, _: OSError) -> None:
+        out.unreadable.append(f"{sub}/" if sub else "./")
+
+    for sub, entries, subdirs in walk_tree(top, on_error=unreadable, sort=False):
+        subdirs.clear()
         for e in entries:
             rel = join(sub, e.name)
             try:
@@ -138,7 +136,7 @@ def walk(place: Place, unit_rel: str, ignore: Sequence[str], now: float) -> List
                 continue
             if statmod.S_ISDIR(est.st_mode):
                 if not skip_dir(e.name) and not ignored(rel, ignore):
-                    stack.append(rel)
+                    subdirs.append(rel)
                     out.newest_ctime = max(out.newest_ctime, est.st_ctime)
             elif statmod.S_ISREG(est.st_mode) and e.name not in LITTER and not is_temp_name(e.name) \
                     and not ignored(rel, ignore):

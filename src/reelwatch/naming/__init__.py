@@ -9,12 +9,15 @@ to one *shape* per combination, "present" first. Fields outside :data:`FIELDS` a
 
 Besides matching, :meth:`Convention.diagnose` explains a failed name field by field: a loose
 matcher aligns the name with each shape (separators and letter case tolerated) and every
-part that breaks the strict pattern becomes a :class:`Problem` with a correction where one
+part that breaks the strict pattern becomes a :class:`NameProblem` with a correction where one
 can be derived (zero padding, case). Names are data only: no regex is ever built from one.
 
 This module is the public entry point; compiling templates lives in
 :mod:`reelwatch.naming.template`, diagnosing names in :mod:`reelwatch.naming.diagnose` and the
 presets in :mod:`reelwatch.naming.presets`.
+
+The engine of ``plugins/naming.py``. What it may import: :mod:`reelwatch.core` only (today it
+needs only the standard library).
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .diagnose import LEGAL, Diagnosis, Problem, diagnose, quote, sanitize
+from .diagnose import LEGAL, Diagnosis, NameProblem, diagnose, quote, sanitize
 from .presets import FIELDS, KINDS, PRESETS, Preset
 from .template import MAX_SHAPES, Field, Shape, TemplateError, compile_shapes, field_pattern
 
-__all__ = ["FIELDS", "KINDS", "LEGAL", "MAX_SHAPES", "PRESETS", "Convention", "Diagnosis", "Field", "Problem",
+__all__ = ["FIELDS", "KINDS", "LEGAL", "MAX_SHAPES", "PRESETS", "Convention", "Diagnosis", "Field", "NameProblem",
            "Shape", "TemplateError", "compile_convention", "field_pattern", "preset_convention", "sanitize", "quote"]
 
 

@@ -2,7 +2,7 @@
 
 A loose matcher (:attr:`~reelwatch.naming.template.Shape.loose`) aligns a failed name with each
 shape of the convention, separators and letter case tolerated; every part that breaks the
-strict pattern becomes a :class:`Problem` with a correction where one can be derived (zero
+strict pattern becomes a :class:`NameProblem` with a correction where one can be derived (zero
 padding, case). A name that cannot be aligned at all is told how far it follows the
 convention. Names are data only: no regex is ever built from one.
 """
@@ -13,21 +13,34 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .presets import FIELDS
 from .template import SEPARATORS, Field, Shape
 
-if TYPE_CHECKING:
-    from . import Convention
-
-__all__ = ["LEGAL", "Diagnosis", "Problem", "diagnose", "quote", "sanitize"]
+__all__ = ["LEGAL", "Diagnosis", "NameProblem", "diagnose", "quote", "sanitize"]
 
 LEGAL = re.compile(r"[A-Za-z0-9._-]")
 
 
+class ConventionView(Protocol):
+    """What diagnosing needs of a :class:`reelwatch.naming.Convention` (declared here, so that
+    this module does not import the package that imports it)."""
+
+    @property
+    def shapes(self) -> tuple[Shape, ...]: ...
+
+    @property
+    def case_sensitive(self) -> bool: ...
+
+    @property
+    def flags(self) -> int: ...
+
+    def match(self, name: str) -> tuple[Shape, dict[str, str]] | None: ...
+
+
 @dataclass(frozen=True, slots=True)
-class Problem:
+class NameProblem:
     """One part of a name that breaks the convention."""
 
     field: str | None
@@ -42,7 +55,7 @@ class Diagnosis:
 
     ok: bool
     fields: Mapping[str, str] = field(default_factory=dict)
-    problems: tuple[Problem, ...] = ()
+    problems: tuple[NameProblem, ...] = ()
     corrected: str | None = None
     mismatch: str | None = None
     """Set when the name cannot be aligned with the convention at all: why, in plain words."""
@@ -66,13 +79,13 @@ def sanitize(name: str) -> tuple[str, tuple[str, ...]]:
 
 # -- diagnosis ----------------------------------------------------------------------------------
 
-def diagnose(conv: Convention, name: str) -> Diagnosis:
+def diagnose(conv: ConventionView, name: str) -> Diagnosis:
     """Explain, field by field, how ``name`` breaks the convention."""
     found = conv.match(name)
     if found:
         return Diagnosis(ok=True, fields={k: v for k, v in found[1].items() if k in FIELDS},
                          shape=found[0])
-    best: tuple[tuple[bool, int, int], Shape, list[Problem], str | None] | None = None
+    best: tuple[tuple[bool, int, int], Shape, list[NameProblem], str | None] | None = None
     for order, shape in enumerate(conv.shapes):
         m = shape.loose.match(name)
         if not m:
@@ -101,11 +114,11 @@ def _correct(value: str, f: Field, flags: int) -> str | None:
     return next((c for c in candidates if c != value and re.fullmatch(f.regex, c, flags)), None)
 
 
-def _explain(conv: Convention, shape: Shape, m: re.Match[str]) -> tuple[list[Problem], str | None]:
+def _explain(conv: ConventionView, shape: Shape, m: re.Match[str]) -> tuple[list[NameProblem], str | None]:
     flags, els = conv.flags, shape.elements
     actual = [m.group(f"e{i}") for i in range(len(els))]
     fixed = list(actual)
-    problems: list[tuple[int, Problem]] = []
+    problems: list[tuple[int, NameProblem]] = []
     first: dict[str, str] = {}
     for i, el in enumerate(els):
         if not isinstance(el, str):
@@ -120,7 +133,7 @@ def _explain(conv: Convention, shape: Shape, m: re.Match[str]) -> tuple[list[Pro
         prev = els[i - 1] if i else None
         where = f" after {prev.label} {quote(actual[i - 1])}" if isinstance(prev, Field) else ""
         what = "separator" if all(c in SEPARATORS for c in el) else "text"
-        problems.append((i, Problem(None, f"{what} {quote(actual[i])}{where} must be {quote(el)}")))
+        problems.append((i, NameProblem(None, f"{what} {quote(actual[i])}{where} must be {quote(el)}")))
     for i, el in enumerate(els):
         if isinstance(el, str):
             continue
@@ -135,7 +148,7 @@ def _explain(conv: Convention, shape: Shape, m: re.Match[str]) -> tuple[list[Pro
             reasons.append(f"must begin with{case} {quote(letters)}")
         if el.name in first:
             if value != first[el.name]:
-                problems.append((i, Problem(el.name, f"{el.label} {quote(value)} appears twice and must "
+                problems.append((i, NameProblem(el.name, f"{el.label} {quote(value)} appears twice and must "
                                                      f"be the same both times: {first[el.name]}")))
                 fixed[i] = first[el.name]
             continue
@@ -150,7 +163,7 @@ def _explain(conv: Convention, shape: Shape, m: re.Match[str]) -> tuple[list[Pro
                 category = f"{el.name}_padding"
             shown = shown_prefix + value
             good = f": {letters}{fixed[i]}" if fixed[i] != value or shown_prefix != letters else ""
-            problems.append((i, Problem(el.name, f"{el.label} {quote(shown)} {' and '.join(reasons)}{good}",
+            problems.append((i, NameProblem(el.name, f"{el.label} {quote(shown)} {' and '.join(reasons)}{good}",
                                         category)))
     corrected = "".join(fixed)
     ordered = [p for _, p in sorted(problems, key=lambda item: item[0])]
@@ -165,7 +178,7 @@ def _what(els: Sequence[str | Field], k: int) -> str:
     return quote(el) + (f" and the {nxt.label}" if isinstance(nxt, Field) else "")
 
 
-def _progress(conv: Convention, name: str) -> str:
+def _progress(conv: ConventionView, name: str) -> str:
     """How far a name follows the convention before it goes wrong, in plain words."""
     best = (-1, -1, conv.shapes[0])
     for shape in conv.shapes:

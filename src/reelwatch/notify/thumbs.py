@@ -23,6 +23,7 @@ from pathlib import Path
 import structlog
 
 from ..core.model import Notice
+from .frames import frame_grab, have_pyav
 
 log = structlog.get_logger("reelwatch.thumbs")
 PICTURE_RULES = ("spec.resolution", "spec.frame_rate", "spec.colour", "spec.scan", "spec.chroma",
@@ -85,7 +86,6 @@ class Thumbnails:
 
     def prepare(self, notices: Sequence[Notice]) -> None:
         """Queue grabs for these notices (a few per message's worth); returns at once."""
-        from ..demo.mediagen import have_pyav
         if self._closed or not have_pyav():
             return
         wanted = 0
@@ -167,5 +167,4 @@ def grab_isolated(source: Path, dest: Path, timeout: float = GRAB_TIMEOUT) -> bo
 
 
 if __name__ == "__main__":
-    from ..demo.mediagen import frame_grab
     raise SystemExit(0 if frame_grab(sys.argv[1], sys.argv[2], max_width=640) is not None else 1)

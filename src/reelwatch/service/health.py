@@ -18,7 +18,7 @@ log = structlog.get_logger("reelwatch.daemon")
 
 def dead_threads(daemon: Any) -> list[str]:
     """Names of the daemon's own threads that have died: control, checkers, outbox, metrics."""
-    dead = [t.name for t in daemon._checkers if not t.is_alive()]
+    dead = [t.name for t in daemon.checkers.threads if not t.is_alive()]
     if daemon.outbox_worker is not None and not daemon.outbox_worker.is_alive():
         dead.append(daemon.outbox_worker.name)
     if daemon.control is not None and not daemon.control.is_alive() and not daemon.stopping.is_set():
@@ -47,10 +47,11 @@ class Supervisor:
         for name in sorted(set(dead) - self.reported):
             log.error("thread_died", thread=name)
             if d.store is not None:
-                d._recorded(lambda: d.store.audit("thread_died", thread=name))  # noqa: B023  (called at once)
-            d._tell_admin(f"reelwatch is unhealthy: its {name} thread died",
-                          f"The {name} thread of the reelwatch daemon stopped, so part of the watching or "
-                          "checking is no longer done. The systemd watchdog will restart the service; if it "
-                          "does not run under systemd, restart it yourself and look at its log (thread_died).")
+                d.recorded(lambda: d.store.audit("thread_died", thread=name))  # noqa: B023  (called at once)
+            d.messages.tell_admin(f"reelwatch is unhealthy: its {name} thread died",
+                                  f"The {name} thread of the reelwatch daemon stopped, so part of the watching or "
+                                  "checking is no longer done. The systemd watchdog will restart the service; if "
+                                  "it does not run under systemd, restart it yourself and look at its log "
+                                  "(thread_died).")
         self.reported = set(dead)
         return dead

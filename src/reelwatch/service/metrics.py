@@ -11,7 +11,6 @@ name volumes and rules, and the endpoint has no authentication of its own.
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import threading
 from http.server import ThreadingHTTPServer
@@ -19,53 +18,14 @@ from http.server import ThreadingHTTPServer
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 from prometheus_client.exposition import MetricsHandler
 
+from ..core.addresses import check_address, is_loopback, parse_address
+
+__all__ = ["CHECK_BUCKETS", "THREAD_NAME", "Metrics", "MetricsServer", "check_address", "is_loopback",
+           "parse_address"]
+
 CHECK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
 """Seconds: a cached re-check of a small file (~5 ms) up to a MediaInfo probe near its timeout."""
 THREAD_NAME = "reelwatch-metrics"
-
-
-def parse_address(address: str) -> tuple[str, int]:
-    """``"127.0.0.1:9464"``, ``"[::1]:9464"`` or ``"localhost:9464"`` -> (host, port).
-
-    Raises :class:`ValueError` naming what is wrong. An empty host (``":9464"``) is returned
-    as ``""``, which means every interface.
-    """
-    text = address.strip()
-    host, sep, port_text = text.rpartition(":")
-    if not sep:
-        raise ValueError(f"metrics address {address!r} has no port; write it as host:port, e.g. 127.0.0.1:9464")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    elif ":" in host:
-        raise ValueError(f"metrics address {address!r}: write an IPv6 address in brackets, e.g. [::1]:9464")
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ValueError(f"metrics address {address!r}: port {port_text!r} is not a number from 0 to 65535")
-    return host, int(port_text)
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and literal loopback addresses (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name other than localhost: we cannot promise where it points
-
-
-def check_address(address: str, *, allow_remote: bool = False) -> tuple[str, int]:
-    """Parse ``address`` and refuse a non-loopback host unless ``allow_remote``.
-
-    Binds nothing, so config validation can call it. Raises :class:`ValueError`.
-    """
-    host, port = parse_address(address)
-    if not allow_remote and not is_loopback(host):
-        shown = host or "every interface"
-        raise ValueError(f"metrics address {address!r} is not a loopback address (it would listen on {shown}); "
-                         "the endpoint has no authentication, so write a loopback address such as "
-                         "metrics = \"127.0.0.1:9464\" and, for scraping from another machine, put a reverse "
-                         "proxy with TLS and authentication in front of it")
-    return host, port
 
 
 class _Server(ThreadingHTTPServer):

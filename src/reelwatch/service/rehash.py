@@ -332,19 +332,19 @@ def rehash(store: Store, config: Config, *, sample: int | float, algo: str | Non
     ``sample`` is a number of files or a fraction of them; files with an open
     ``integrity.hash_changed`` are re-checked first and count towards it. ``algo`` limits the run
     to checksums of one algorithm. ``router`` decides who hears about a finding (the daemon's
-    :class:`reelwatch.checking.pipeline.Router`; by default owner and impacts only). Reading stops when
+    :class:`reelwatch.checking.routing.RoleRouter`; by default owner and impacts only). Reading stops when
     ``max_bytes`` or ``max_seconds`` is used up (a file already started is finished). ``rejudge`` is
     called with the files found changed or restored, after their findings are recorded, so that what
     they feed is judged again (the command line runs the ``batch_done`` rules over them: a card that
     was "safe to format" is not any more).
     """
-    from ..checking.pipeline import apply_defaults
+    from ..checking.routing import apply_defaults
     algo = normalize_algo(algo) if algo else None
     rng = rng or random.Random()
     if router is None:
         from ..core.manager import PluginManager
-        from ..checking.pipeline import Router as PipelineRouter
-        router = PipelineRouter(PluginManager(), config)
+        from ..checking.routing import RoleRouter
+        router = RoleRouter(PluginManager(), config)
     where, args = (" WHERE algo=?", [algo]) if algo else ("", [])
     report = RehashReport(candidates=int(store.query(f"SELECT COUNT(DISTINCT path) FROM hashes{where}", args)[0][0]))
     want = report.sample = sample_size(sample, report.candidates)

@@ -11,7 +11,6 @@ mistake is reported with a suggestion before anything is judged. The checks them
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 from ..core.globs import applies
 from .mediaconch_policy import Policy, PolicyError, load_policy
 from ..core.model import Asset, config_rate
+from ..core.wording import did_you_mean
 
 __all__ = ["Ints", "SpecApply", "SpecConfig", "SpecProfile", "Strs"]
 
@@ -136,7 +136,7 @@ class SpecConfig(_Strict):
         for name, body in (v.items() if isinstance(v, dict) else ()):
             for key in (body if isinstance(body, dict) else ()):
                 if key not in allowed:
-                    raise ValueError(f"profile {name!r} has an unknown key {key!r}{_suggest(key, allowed)}; "
+                    raise ValueError(f"profile {name!r} has an unknown key {key!r}{did_you_mean(key, allowed)}; "
                                      f"allowed: {', '.join(allowed)}")
         return v
 
@@ -146,14 +146,14 @@ class SpecConfig(_Strict):
         for i, entry in enumerate(self.apply):
             if entry.profile not in self.profiles:
                 raise ValueError(f"apply[{i}].profile: no profile named {entry.profile!r}"
-                                 f"{_suggest(entry.profile, names)}; defined: {', '.join(names) or 'none'}")
+                                 f"{did_you_mean(entry.profile, names)}; defined: {', '.join(names) or 'none'}")
         for name in names:
             seen = [name]
             parent = self.profiles[name].extends
             while parent is not None:
                 if parent not in self.profiles:
                     raise ValueError(f"profiles.{seen[-1]}.extends: no profile named {parent!r}"
-                                     f"{_suggest(parent, names)}")
+                                     f"{did_you_mean(parent, names)}")
                 if parent in seen:
                     raise ValueError(f"profiles.{name}.extends: profiles extend each other in a loop: "
                                      + " -> ".join(seen + [parent]))
@@ -192,6 +192,3 @@ class SpecConfig(_Strict):
         return result
 
 
-def _suggest(word: str, choices: list[str]) -> str:
-    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""

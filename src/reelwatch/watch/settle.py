@@ -20,13 +20,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import structlog
 
 from ..core import sequences
 from .links import LinkPolicy, note, odd_kind, outside_finding
 from ..core.model import Asset, Finding, RuleInfo, Severity
-from ..checking.pipeline import file_asset
 
 log = structlog.get_logger("reelwatch.settle")
 STILL_GROWING = RuleInfo(
@@ -37,6 +37,18 @@ FindingSink = Callable[[str, Sequence[Finding], tuple[str, ...]], None]
 
 Signature = tuple[int, int, int]
 """(count of files, total bytes, newest mtime_ns) of a unit."""
+
+
+def file_asset(volume: str, root: str | Path, relpath: str) -> Asset | None:
+    """Asset for one regular file, or None when it is gone or not a regular file."""
+    try:
+        st = os.stat(Path(root) / relpath)
+    except OSError:
+        return None
+    if not statmod.S_ISREG(st.st_mode):
+        return None
+    return Asset(volume=volume, root=str(root), relpath=relpath, size=st.st_size, mtime_ns=st.st_mtime_ns)
+
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,7 @@ class VolumeRuntime:
     """Called now and then during long scans (the systemd watchdog is pinged from here)."""
     was_mount: bool = False
     on_problem: Callable[[Volume, str, str], None] | None = None
-    """Called once per new problem of the watching itself (key, plain-words text)."""
+    """Called once per new problem of the watching itself, with (the volume's config, subject, plain-words text)."""
     on_admin: Callable[[str, str], None] | None = None
     """Tells the admin (subject, text) when live watching degrades or recovers."""
     on_findings: Callable[[str, str, Sequence[Finding], tuple[str, ...] | None], None] | None = None

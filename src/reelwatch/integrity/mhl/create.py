@@ -15,17 +15,26 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from ... import __version__
 from ..hashing import hash_bytes, hash_file, normalize_algo
 from .read import child_roots, has_history, load_history
-from .model import (CHAIN, FOLDER, HASH_TAGS, NS, NS_DIRECTORY, ChainEntry, HashEntry, History, MHLError, Problem,
+from .model import (CHAIN, FOLDER, HASH_TAGS, NS, NS_DIRECTORY, ChainEntry, HashEntry, MHLHistory, MHLError, Discrepancy,
                         ignore_matcher)
 
 CREATE_ALGORITHMS = ("md5", "sha1", "xxh128", "xxh3", "xxh64")
 """Formats a new generation can be written in (hex digests; C4 is only used for references)."""
+
+
+def _version() -> str:
+    """reelwatch's version as installed (read here, not from the package root, which imports the
+    plugin API and so sits above the engines)."""
+    try:
+        return metadata.version("reelwatch")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +49,7 @@ class Author:
 class CreateResult:
     written: tuple[Path, ...]
     """Manifests written, innermost history first."""
-    problems: tuple[Problem, ...]
+    problems: tuple[Discrepancy, ...]
     """What the verification of the existing history found (hash_mismatch, missing_file)."""
 
     @property
@@ -52,7 +61,7 @@ class CreateResult:
 
 @dataclass
 class _NewList:
-    history: History
+    history: MHLHistory
     media: list[str] = field(default_factory=list)
     """Rendered ``<hash>``/``<directoryhash>`` elements, in traversal order."""
     root: tuple[str, str] | None = None
@@ -92,10 +101,10 @@ def _pair_xml(algo: str, content: str, structure: str, date: str, indent: str) -
                    for part, value in (("content", content), ("structure", structure)))
 
 
-def _load_or_empty(root: Path) -> History:
+def _load_or_empty(root: Path) -> MHLHistory:
     if has_history(root):
         return load_history(root)
-    return History(root, children=tuple(load_history(p) for p in child_roots(root)))
+    return MHLHistory(root, children=tuple(load_history(p) for p in child_roots(root)))
 
 
 def create_generation(root: str | os.PathLike[str], algo: str = "xxh128", *,
@@ -122,10 +131,10 @@ def create_generation(root: str | os.PathLike[str], algo: str = "xxh128", *,
     histories = dict(history.walk())
     ignored = ignore_matcher(history)
     lists: dict[str, _NewList] = {}
-    problems: list[Problem] = []
+    problems: list[Discrepancy] = []
     found: set[str] = set()
 
-    def owner(rel: str) -> tuple[str, History, str]:
+    def owner(rel: str) -> tuple[str, MHLHistory, str]:
         pre = max((p for p in histories if rel.startswith(p)), key=len)
         return pre, histories[pre], rel[len(pre):]
 
@@ -150,7 +159,7 @@ def create_generation(root: str | os.PathLike[str], algo: str = "xxh128", *,
                 failed |= not ok
                 entries.append(HashEntry(fmt, value, "verified" if ok else "failed", date))
                 if not ok:
-                    problems.append(Problem("hash_mismatch", rel, fmt, first.value if first else "", value))
+                    problems.append(Discrepancy("hash_mismatch", rel, fmt, first.value if first else "", value))
             if algo not in check and not failed:
                 entries.append(HashEntry(algo, current, "verified", date))
         entries.sort(key=lambda e: HASH_TAGS.index(e.algo))
@@ -197,12 +206,12 @@ def create_generation(root: str | os.PathLike[str], algo: str = "xxh128", *,
         for rel in sorted(h.paths()):
             full = pre + rel
             if full not in found and not ignored(full, False):
-                problems.append(Problem("missing_file", full))
+                problems.append(Discrepancy("missing_file", full))
 
     host = hostname if hostname is not None else platform.node() or "unknown"
     creator = (f"  <creatorinfo>\n    <creationdate>{date}</creationdate>\n"
                f"    <hostname>{_xml_text(host, 'host name')}</hostname>\n"
-               f"    <tool{_attr('version', __version__)}>{_xml_text(tool, 'tool name')}</tool>\n")
+               f"    <tool{_attr('version', _version())}>{_xml_text(tool, 'tool name')}</tool>\n")
     if author is not None:
         creator += (f"    <author{_attr('email', author.email) if author.email else ''}"
                     f"{_attr('phone', author.phone) if author.phone else ''}"

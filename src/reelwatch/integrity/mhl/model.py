@@ -3,8 +3,8 @@
 A history is the ``ascmhl/`` folder inside a card or reel folder: the chain file
 ``ascmhl_chain.xml`` lists every generation manifest (``0001_A002R2EC_2020-01-16_091500Z.mhl``
 ...) with its C4 hash, and each manifest lists files with their hashes. Sub-folders may hold
-their own (nested) histories; a file belongs to the innermost one. :class:`History` answers
-what a history says about a file; :class:`Problem` is one thing wrong with a history or with
+their own (nested) histories; a file belongs to the innermost one. :class:`MHLHistory` answers
+what a history says about a file; :class:`Discrepancy` is one thing wrong with a history or with
 the folder it describes, with the exit code the reference ``ascmhl verify`` gives it.
 
 Reading a history from disk is :mod:`reelwatch.integrity.mhl.read`, verifying a folder against it
@@ -29,7 +29,7 @@ HASH_TAGS = ("c4", "md5", "sha1", "xxh128", "xxh3", "xxh64")
 """Hash format elements in the order the ASC MHL schema requires them."""
 EXIT_CODES = {"missing_file": 10, "hash_mismatch": 11, "new_file": 21, "no_history": 30,
               "manifest_modified": 31, "unreadable": 31, "chain_missing": 32, "manifest_missing": 33}
-"""Problem kind -> the exit code of the reference ``ascmhl verify`` for it."""
+"""ASC MHL discrepancy kind -> the exit code of the reference ``ascmhl verify`` for it."""
 _STRUCTURE = ("manifest_modified", "unreadable", "chain_missing", "manifest_missing")
 
 Hasher = Callable[[str, str], str]
@@ -93,8 +93,12 @@ class ChainEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
-    """One verification problem; ``path`` is relative to the verified root folder."""
+class Discrepancy:
+    """One place where files and their checksum record disagree, or the record itself is wrong.
+
+    ASC MHL kinds are the keys of :data:`EXIT_CODES`; checksum manifests (MHL v1, md5/xxhsum
+    lists, :mod:`reelwatch.integrity.manifests`) use ``mismatch``, ``missing`` and ``unlisted``,
+    which have no exit code. ``path`` is relative to the verified root folder."""
 
     kind: str
     path: str
@@ -115,15 +119,15 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class History:
+class MHLHistory:
     """One ``ascmhl/`` history and its nested child histories."""
 
     root: Path
     generations: tuple[Generation, ...] = ()
     chain: tuple[ChainEntry, ...] | None = None
     """None when the chain file is missing or unreadable."""
-    children: tuple[History, ...] = ()
-    problems: tuple[Problem, ...] = ()
+    children: tuple[MHLHistory, ...] = ()
+    problems: tuple[Discrepancy, ...] = ()
     """Structural problems of this history itself (paths relative to its root)."""
     _index: dict[str, list[MediaHash]] = field(default_factory=dict, repr=False, compare=False)
 
@@ -136,14 +140,14 @@ class History:
         """True when a manifest is missing, unreadable or untrusted: absence proves nothing."""
         return any(p.kind in ("manifest_missing", "unreadable", "manifest_modified") for p in self.problems)
 
-    def walk(self, prefix: str = "") -> Iterator[tuple[str, History]]:
+    def walk(self, prefix: str = "") -> Iterator[tuple[str, MHLHistory]]:
         """This history and every nested one, with their root paths relative to this root."""
         yield prefix, self
         for child in self.children:
             rel = child.root.relative_to(self.root).as_posix()
             yield from child.walk(f"{prefix}{rel}/" if prefix or rel else "")
 
-    def history_for(self, relpath: str) -> tuple[History, str]:
+    def history_for(self, relpath: str) -> tuple[MHLHistory, str]:
         """The innermost history holding ``relpath`` and the path relative to its root."""
         for child in self.children:
             rel = child.root.relative_to(self.root).as_posix()
@@ -226,7 +230,7 @@ class IgnoreSpec:
 
 
 
-def ignore_matcher(history: History) -> Callable[[str, bool], bool]:
+def ignore_matcher(history: MHLHistory) -> Callable[[str, bool], bool]:
     """``ignored(relpath, is_dir)`` for paths relative to ``history``'s root: each nested
     history's own ignore list applies inside its folder."""
     specs = [(prefix, IgnoreSpec(h.ignore_patterns())) for prefix, h in history.walk()]

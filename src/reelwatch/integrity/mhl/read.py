@@ -5,7 +5,7 @@ A history is the ``ascmhl/`` folder inside a card or reel folder: the chain file
 files with their hashes (the model is :mod:`reelwatch.integrity.mhl.model`, re-exported here).
 :func:`load_history` never stops at the first structural problem: a missing or unreadable
 chain, or a manifest that is missing, unreadable or no longer matches its C4 (then its entries
-are not trusted), is recorded in ``History.problems`` with the exit code the reference
+are not trusted), is recorded in ``MHLHistory.problems`` with the exit code the reference
 ``ascmhl verify`` (ascmhl 1.2) gives it; only a missing ``ascmhl/`` folder raises
 :class:`MHLError`.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..hashing import hash_file, read_noatime
 from .model import (CHAIN, DEFAULT_IGNORE, EXIT_CODES, FOLDER, HASH_TAGS, NS, NS_DIRECTORY, ChainEntry,
-                        Generation, HashEntry, Hasher, History, IgnoreSpec, MediaHash, MHLError, Problem, Reference,
+                        Generation, HashEntry, Hasher, MHLHistory, IgnoreSpec, MediaHash, MHLError, Discrepancy, Reference,
                         ignore_matcher)
 from ...core.xmlread import at as _at
 from ...core.xmlread import children as _children
@@ -30,7 +30,7 @@ from ...core.xmlread import local as _local
 from ...core.xmlread import text as _text
 
 __all__ = ["CHAIN", "DEFAULT_IGNORE", "EXIT_CODES", "FOLDER", "HASH_TAGS", "NS", "NS_DIRECTORY", "ChainEntry",
-           "Generation", "HashEntry", "Hasher", "History", "IgnoreSpec", "MHLError", "MediaHash", "Problem",
+           "Generation", "HashEntry", "Hasher", "MHLHistory", "IgnoreSpec", "MHLError", "MediaHash", "Discrepancy",
            "Reference", "ancestor_roots", "child_roots", "find_roots", "has_history", "ignore_matcher",
            "load_history", "parse_chain", "parse_manifest"]
 
@@ -98,44 +98,44 @@ def has_history(folder: str | os.PathLike[str]) -> bool:
     return os.path.isdir(os.path.join(folder, FOLDER))
 
 
-def load_history(root: str | os.PathLike[str], *, children: bool = True) -> History:
+def load_history(root: str | os.PathLike[str], *, children: bool = True) -> MHLHistory:
     """Read the history in ``root/ascmhl`` (and, by default, every nested one below ``root``).
 
     Structural problems (chain missing, manifest missing/modified/unreadable) are recorded in
-    ``History.problems``; only a missing ``ascmhl/`` folder raises MHLError (exit code 30).
+    ``MHLHistory.problems``; only a missing ``ascmhl/`` folder raises MHLError (exit code 30).
     """
     root = Path(root)
     folder = root / FOLDER
     if not folder.is_dir():
         raise MHLError(f"no ASC MHL history at {root}")
-    problems: list[Problem] = []
+    problems: list[Discrepancy] = []
     chain: tuple[ChainEntry, ...] | None = None
     untrusted: set[str] = set()
     chain_path = folder / CHAIN
     if not chain_path.is_file():
-        problems.append(Problem("chain_missing", f"{FOLDER}/{CHAIN}"))
+        problems.append(Discrepancy("chain_missing", f"{FOLDER}/{CHAIN}"))
     else:
         try:
             chain = parse_chain(chain_path)
         except MHLError as exc:
-            problems.append(Problem("unreadable", f"{FOLDER}/{CHAIN}", detail=str(exc)))
+            problems.append(Discrepancy("unreadable", f"{FOLDER}/{CHAIN}", detail=str(exc)))
     for entry in chain or ():
         mpath = folder / entry.filename
         if not entry.filename or Path(entry.filename).name != entry.filename or entry.filename in (".", ".."):
-            problems.append(Problem("unreadable", f"{FOLDER}/{CHAIN}",
+            problems.append(Discrepancy("unreadable", f"{FOLDER}/{CHAIN}",
                                     detail=f"it names {entry.filename!r}, which is not a file of the ascmhl folder"))
             continue
         if not mpath.is_file():
-            problems.append(Problem("manifest_missing", f"{FOLDER}/{entry.filename}"))
+            problems.append(Discrepancy("manifest_missing", f"{FOLDER}/{entry.filename}"))
             continue
         try:
             actual = hash_file(mpath, entry.algo or "c4")
         except (OSError, ValueError) as exc:
-            problems.append(Problem("unreadable", f"{FOLDER}/{entry.filename}", detail=str(exc)))
+            problems.append(Discrepancy("unreadable", f"{FOLDER}/{entry.filename}", detail=str(exc)))
             continue
         if actual != entry.value:
             untrusted.add(entry.filename)
-            problems.append(Problem("manifest_modified", f"{FOLDER}/{entry.filename}", entry.algo or "c4",
+            problems.append(Discrepancy("manifest_modified", f"{FOLDER}/{entry.filename}", entry.algo or "c4",
                                     entry.value, actual))
     generations = []
     for name in sorted(os.listdir(folder)):
@@ -145,10 +145,10 @@ def load_history(root: str | os.PathLike[str], *, children: bool = True) -> Hist
         try:
             generations.append(parse_manifest(folder / name, int(m.group(1)), name not in untrusted))
         except MHLError as exc:
-            problems.append(Problem("unreadable", f"{FOLDER}/{name}", detail=str(exc)))
+            problems.append(Discrepancy("unreadable", f"{FOLDER}/{name}", detail=str(exc)))
     generations.sort(key=lambda g: g.number)
     kids = tuple(load_history(p) for p in child_roots(root)) if children else ()
-    history = History(root, tuple(generations), chain, kids, tuple(problems))
+    history = MHLHistory(root, tuple(generations), chain, kids, tuple(problems))
     if children:
         history = _check_references(history)
     return history
@@ -168,27 +168,27 @@ def child_roots(root: Path) -> list[Path]:
     return found
 
 
-def _check_references(history: History) -> History:
+def _check_references(history: MHLHistory) -> MHLHistory:
     """Compare the C4 that the latest manifest recorded for each child manifest."""
-    extra: list[Problem] = []
+    extra: list[Discrepancy] = []
     latest = next((g for g in reversed(history.generations) if g.trusted), None)
     for ref in latest.references if latest else ():
         target = history.root / ref.path
         if Path(ref.path).is_absolute() or ".." in Path(ref.path).parts:
-            extra.append(Problem("unreadable", f"{FOLDER}/{latest.filename}",
+            extra.append(Discrepancy("unreadable", f"{FOLDER}/{latest.filename}",
                                  detail=f"it references {ref.path!r}, outside its folder"))
             continue
         if not target.is_file():
             if not IgnoreSpec(history.ignore_patterns()).match(str(Path(ref.path).parent.parent), True):
-                extra.append(Problem("manifest_missing", ref.path, detail="referenced by " + latest.filename))
+                extra.append(Discrepancy("manifest_missing", ref.path, detail="referenced by " + latest.filename))
             continue
         actual = hash_file(target, "c4")
         if actual != ref.c4:
-            extra.append(Problem("manifest_modified", ref.path, "c4", ref.c4, actual,
+            extra.append(Discrepancy("manifest_modified", ref.path, "c4", ref.c4, actual,
                                  detail="referenced by " + latest.filename))
     if not extra:
         return history
-    return History(history.root, history.generations, history.chain, history.children,
+    return MHLHistory(history.root, history.generations, history.chain, history.children,
                    history.problems + tuple(extra))
 
 

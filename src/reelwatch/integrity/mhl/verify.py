@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...core.tree import join, walk_tree
 from ..hashing import hash_file
 from .read import ancestor_roots, load_history
-from .model import EXIT_CODES, FOLDER, HashEntry, Hasher, History, MHLError, Problem, ignore_matcher
+from .model import EXIT_CODES, FOLDER, HashEntry, Hasher, MHLHistory, MHLError, Discrepancy, ignore_matcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,7 @@ class Report:
     """What :func:`verify` found in one history root."""
 
     root: Path
-    problems: tuple[Problem, ...]
+    problems: tuple[Discrepancy, ...]
     verified: int = 0
     """Files whose hash was checked and matched."""
 
@@ -42,21 +43,15 @@ class Report:
         return 0
 
 
-def walk_files(root: Path, history: History) -> Iterator[str]:
+def walk_files(root: Path, history: MHLHistory) -> Iterator[str]:
     """Every file below ``root`` (posix, relative), skipping ``ascmhl/`` and ignored paths
     (each nested history's own ignore list applies in its folder). Only regular files (and links
     to them) are listed; links to folders are not followed."""
     ignored = ignore_matcher(history)
-    stack = [""]
-    while stack:
-        rel_dir = stack.pop()
-        try:
-            entries = sorted(os.scandir(root / rel_dir), key=lambda e: e.name)
-        except OSError:
-            continue
-        subdirs = []
+    for rel_dir, entries, subdirs in walk_tree(root):
+        subdirs.clear()
         for e in entries:
-            rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
+            rel = join(rel_dir, e.name)
             try:
                 is_dir = e.is_dir(follow_symlinks=False)
                 if not is_dir and not e.is_file():
@@ -69,12 +64,11 @@ def walk_files(root: Path, history: History) -> Iterator[str]:
                 subdirs.append(rel)
             else:
                 yield rel
-        stack.extend(reversed(subdirs))
 
 
 def verify(root: str | os.PathLike[str], *, hasher: Hasher | None = None, check_hashes: bool = True,
            skip_hashes: frozenset[str] = frozenset(), algorithms: tuple[str, ...] | None = None,
-           history: History | None = None) -> Report:
+           history: MHLHistory | None = None) -> Report:
     """Verify the folder ``root`` against its history, like ``ascmhl verify``.
 
     ``hasher`` defaults to :func:`reelwatch.integrity.hashing.hash_file`; ``skip_hashes`` lists
@@ -84,10 +78,10 @@ def verify(root: str | os.PathLike[str], *, hasher: Hasher | None = None, check_
     root = Path(root)
     hasher = hasher or (lambda p, a: hash_file(p, a))
     history = history or load_history(root)
-    problems: list[Problem] = []
+    problems: list[Discrepancy] = []
     expected: dict[str, str] = {}
     for prefix, h in history.walk():
-        problems += [Problem(p.kind, prefix + p.path, p.algo, p.expected, p.actual, p.detail, prefix.rstrip("/"))
+        problems += [Discrepancy(p.kind, prefix + p.path, p.algo, p.expected, p.actual, p.detail, prefix.rstrip("/"))
                      for p in h.problems]
         expected.update((prefix + p, prefix.rstrip("/")) for p in h.paths())
     found: set[str] = set()
@@ -98,7 +92,7 @@ def verify(root: str | os.PathLike[str], *, hasher: Hasher | None = None, check_
         where = rel[: len(rel) - len(hrel)].rstrip("/")
         if not h.known(hrel):
             if not h.incomplete:
-                problems.append(Problem("new_file", rel, history=where))
+                problems.append(Discrepancy("new_file", rel, history=where))
             continue
         entry = h.original(hrel, algorithms)
         if entry is None or not check_hashes or rel in skip_hashes:
@@ -106,23 +100,23 @@ def verify(root: str | os.PathLike[str], *, hasher: Hasher | None = None, check_
         try:
             actual = hasher(str(root / rel), entry.algo).lower()
         except (OSError, ValueError) as exc:
-            problems.append(Problem("hash_mismatch", rel, entry.algo, entry.value, "",
+            problems.append(Discrepancy("hash_mismatch", rel, entry.algo, entry.value, "",
                                     f"cannot be read: {getattr(exc, 'strerror', None) or exc}", where))
             continue
         if actual != entry.value.lower():
-            problems.append(Problem("hash_mismatch", rel, entry.algo, entry.value, actual, history=where))
+            problems.append(Discrepancy("hash_mismatch", rel, entry.algo, entry.value, actual, history=where))
         else:
             verified += 1
     ignored = ignore_matcher(history)
     for rel in sorted(set(expected) - found):
         if ignored(rel, False):
             continue
-        problems.append(Problem("missing_file", rel, history=expected[rel]))
+        problems.append(Discrepancy("missing_file", rel, history=expected[rel]))
     return Report(root, tuple(problems), verified)
 
 
 def expected_hash(path: str | os.PathLike[str], stop: str | os.PathLike[str], *,
-                  loader: Callable[[Path], History] | None = None,
+                  loader: Callable[[Path], MHLHistory] | None = None,
                   algorithms: tuple[str, ...] | None = None) -> tuple[Path, str, HashEntry | None] | None:
     """The history entry a single file must match: ``(history root, relpath, entry)``.
 

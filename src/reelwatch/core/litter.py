@@ -1,0 +1,26 @@
+"""What no production cares about: OS litter and the temp names of copies in flight.
+
+Used by the builtin ``ignore`` rules and by whatever lists a folder without the plugin manager
+(comparing offload copies).
+"""
+
+from __future__ import annotations
+
+import re
+
+LITTER = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".localized", "Icon\r", ".apdisk"})
+LITTER_DIRS = frozenset({".Spotlight-V100", ".Trashes", ".fseventsd", ".TemporaryItems", ".DocumentRevisions-V100",
+                         "$RECYCLE.BIN", "System Volume Information", "lost+found", ".Trash-1000", "@eaDir",
+                         "#recycle", ".snapshot", ".zfs"})
+TEMP_NAME = re.compile(r"""
+    ^\._                      # AppleDouble resource forks
+  | ^\..+\.[A-Za-z0-9]{6}$    # rsync in-flight: .name.XXXXXX
+  | \.(part|partial|tmp|temp|crdownload|download|filepart|!sync)$
+  | ^~\$ | ~$                 # Office locks, editor backups
+  | ^\.~lock\.
+""", re.IGNORECASE | re.VERBOSE)
+
+
+def is_temp_name(name: str) -> bool:
+    """True for names that copies use while in flight; such files are followed to their final name."""
+    return bool(TEMP_NAME.search(name))
