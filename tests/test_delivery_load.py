@@ -56,7 +56,9 @@ def test_a_hundred_truncated_clips_do_not_hold_the_first_message(tmp_path, inbox
         last = time.monotonic() - started
         print(f"\n100 truncated clips: first message {first:.2f} s, last {last:.2f} s")
         assert {m.role for m in got} == {"dit", "editorial"}
-        assert first < 3.0 and last < 5.0, (first, last)
+        # Not a speed target (bench/ holds those): the old code held the first message for 137 s while it
+        # grabbed frames in line; 1.2 s now on a quiet machine, 5 s at load 20. The bound only tells the two apart.
+        assert first < 30 and last < 40, (first, last)
         # the grabs were tried in the background, a few, once: failures are remembered
         assert thumbs.idle(60)
         failed = sorted((tmp_path / "thumbnails").glob("*.failed"))

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from reelwatch.cli.main import EXIT_USAGE, build_parser
+from reelwatch.cli.base import EXIT_USAGE
+from reelwatch.cli.main import parse
 from reelwatch.service.systemd import Notifier
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,14 +106,14 @@ def test_commands_are_real_cli_invocations(unit: tuple[str, Unit]) -> None:
     """ExecStart and ExecReload parse with reelwatch's own argument parser."""
     _, u = unit
     start = shlex.split(one(u, "Service", "ExecStart"))
-    args = build_parser().parse_args(start[1:])
-    assert args.command == "run" and args.config.startswith("/etc/reelwatch/")
+    command, params = parse(start[1:])
+    assert command == ("run",) and params["config"].startswith("/etc/reelwatch/")
     reload = u["Service"]["ExecReload"]
     assert reload[-1] == "/bin/kill -HUP $MAINPID", "SIGHUP is how the daemon reloads"
     validate = shlex.split(reload[0])
     assert validate[0] == DEPLOYED_BINARY
-    args = build_parser().parse_args(validate[1:])
-    assert (args.command, args.config_command, args.file) == ("config", "validate", start[-1])
+    command, params = parse(validate[1:])
+    assert (command, params["file"]) == (("config", "validate"), start[-1])
 
 
 def test_timeouts_fit_the_daemon(unit: tuple[str, Unit]) -> None:

@@ -1,19 +1,23 @@
-"""Readable text for ``reelwatch history`` (an asset's timeline) and the daemon line of
-``reelwatch status``, from the audit trail in the state database. Scripts get the same
-timeline with ``--format json``. File names are shown, never interpreted."""
+"""``reelwatch history PATH``: an asset's life (checks, findings, who was told, acks) as a timeline
+for people, and the daemon line of ``reelwatch status``, from the audit trail in the state
+database. Scripts get the same events with ``--format json`` (its shape is a contract). File
+names are shown, never interpreted."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import click
 from rich.console import Console
 
 from ..state.store import Store
+from .base import config_option, format_option
 
 STALE_AFTER = 30.0
 """Seconds without a status update after which a daemon that says it runs is "not responding"
@@ -96,9 +100,42 @@ def timeline(store: Store, rows: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
     return events
 
 
-def _shown(text: str) -> str:
+def shown(text: str) -> str:
     """A name for a terminal: control characters as ``\\xNN``, never interpreted."""
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
+def console() -> Console:
+    """A console for people: on a terminal, its width; into a pipe or a file, one line per row
+    whatever its length, so that ``grep`` finds a volume or an event on one line."""
+    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 100_000)
+
+
+@click.command(help="Show an asset's life: checks, findings, who was told, acks.")
+@click.argument("path")
+@config_option()
+@format_option(help="table (a timeline) for people; json (the same events) for scripts")
+def history(path: str, config: str, fmt: str) -> int:
+    from ..checking.runtime import load_runtime
+    from ..core.config_paths import volume_of
+    from .admin import _store
+    cfg = load_runtime(config, None).config
+    store = _store(cfg)
+    if store is None:
+        print("no state database yet", file=sys.stderr)
+        return 1
+    where = volume_of(cfg, path)
+    volume, rel = (where[0], where[2]) if where else (None, path)
+    rows = store.history_of(volume, rel)
+    if not rows:
+        print(f"nothing recorded for {rel}" + (f" on volume {volume}" if volume else ""), file=sys.stderr)
+        return 1
+    print_history(store, volume, rel, rows, fmt)
+    return 0
+
+
+STYLE = {"finding": "bold red", "resolved": "green", "ack": "cyan", "told": "", "checked": "dim",
+         "gone": "yellow", "rehash_verified": "green", "escalated": "bold yellow"}
 
 
 def print_history(store: Store, volume: str | None, relpath: str, rows: Sequence[sqlite3.Row], fmt: str) -> None:
@@ -106,11 +143,25 @@ def print_history(store: Store, volume: str | None, relpath: str, rows: Sequence
     if fmt == "json":
         print(json.dumps({"volume": volume, "path": relpath, "events": events}, indent=2, default=str))
         return
-    out = [f"history of {relpath}" + (f" on volume {volume}" if volume else "")]
-    for e in events:
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console()
+    out.print(Text(shown(f"history of {relpath}" + (f" on volume {volume}" if volume else "")), style="bold"))
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column("time", no_wrap=True)
+    table.add_column("event", no_wrap=True)
+    table.add_column("what", overflow="fold")
+    day = None
+    for e in events:  # the date once per day, then the times: a timeline read down the page
+        when = datetime.fromtimestamp(e["ts"])
+        if when.date() != day:
+            day = when.date()
+            table.add_row(Text(day.isoformat(), style="bold"), "", "")
         where = f"  [{e['volume']}]" if volume is None and e["volume"] else ""
-        out.append(f"{_when(e['ts'])}  {e['text']}{where}")
-    Console(highlight=False, soft_wrap=True).print("\n".join(_shown(line) for line in out), markup=False)
+        table.add_row(when.strftime("%H:%M:%S"), Text(e["event"].replace("_", " "), style=STYLE.get(e["event"], "")),
+                      Text(shown(f"{e['text']}{where}")))
+    out.print(table)
 
 
 def status_lines(store: Store | None, volumes: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], dict[str, Any]]:

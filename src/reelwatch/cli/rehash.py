@@ -1,7 +1,7 @@
 """The command line of sampled re-hashing: ``reelwatch rehash`` (the engine is :mod:`reelwatch.service.rehash`).
 
 Parses the sample, size and duration options, runs :func:`reelwatch.service.rehash.rehash` against the
-production's state database and prints its report as text or JSON. ``python -m
+production's state database and prints its report as a table (lines for people) or JSON. ``python -m
 reelwatch.cli.rehash --config X`` does the same as ``reelwatch rehash``.
 """
 
@@ -14,8 +14,12 @@ import re
 import sys
 from collections.abc import Sequence
 
-# The engine is imported where it is used: ``reelwatch check`` builds this parser too, and must
-# not pay for loading it (issue 12: start-up of a one-file check).
+import click
+
+from .base import Parsed, config_option, format_option
+
+# The engine is imported where it is used: ``reelwatch --help`` loads this module too, and need not
+# pay for loading it.
 
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15}
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -51,47 +55,47 @@ def parse_duration(text: str) -> float:
     return float(m[1]) * _SECONDS[m[2]]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``reelwatch rehash`` (``--config`` is added by the caller)."""
-    parser.add_argument("--sample", type=parse_sample, default=200,
-                        help="files to re-hash: a number (200, the default) or a share (5%%)")
-    parser.add_argument("--algo", help="only checksums of this algorithm (default: any recorded; the fastest)")
-    parser.add_argument("--max-bytes", type=parse_size, help="stop after reading this much, e.g. 2T")
-    parser.add_argument("--max-time", type=parse_duration, help="stop starting new files after this long, e.g. 6h")
-    parser.add_argument("--seed", type=int, help="seed of the random order within a day (for reproducible runs)")
-    parser.add_argument("--format", choices=["text", "json"], default="text")
-
-
-def cmd_rehash(args: argparse.Namespace) -> int:
+@click.command(help="Re-read a sample of files with recorded checksums; report silent changes. Exit 0 when "
+                    "nothing changed silently, 1 when something did.")
+@config_option()
+@click.option("--sample", type=Parsed("sample", parse_sample), default="200", show_default=True,
+              help="files to re-hash: a number, or a share (5%)")
+@click.option("--algo", help="only checksums of this algorithm (default: any recorded; the fastest)")
+@click.option("--max-bytes", type=Parsed("size", parse_size), help="stop after reading this much, e.g. 2T")
+@click.option("--max-time", type=Parsed("duration", parse_duration),
+              help="stop starting new files after this long, e.g. 6h")
+@click.option("--seed", type=int, help="seed of the random order within a day (for reproducible runs)")
+@format_option(help="table (lines for people) or json; text, the name before 0.2, still means table")
+def rehash(config: str, sample: int | float, algo: str | None, max_bytes: int | None, max_time: float | None,
+           seed: int | None, fmt: str) -> int:
     """Run from the command line: exit 0 when nothing changed silently, 1 when something did."""
+    from ..checking.pipeline import Pipeline
+    from ..checking.routing import RoleRouter
     from ..checking.runtime import load_runtime
     from ..integrity.hashing import normalize_algo
-    from ..checking.pipeline import Pipeline
-    from ..service.rehash import rehash
-    from ..checking.routing import RoleRouter
+    from ..service.rehash import rehash as run_rehash
     from ..state.connect import open_state
-    runtime = load_runtime(args.config, None)
-    config = runtime.config
-    path = config.resolve(config.state.path)
-    if not config.state.url and not path.exists():
+    runtime = load_runtime(config, None)
+    cfg = runtime.config
+    path = cfg.resolve(cfg.state.path)
+    if not cfg.state.url and not path.exists():
         print(f"no state database at {path} yet: nothing has been hashed, nothing to re-hash", file=sys.stderr)
         return 0
-    if args.algo:
+    if algo:
         try:
-            normalize_algo(args.algo)
+            normalize_algo(algo)
         except ValueError as exc:
             print(f"reelwatch rehash: {exc}", file=sys.stderr)
             return 2
-    store = open_state(config)  # [state] url: the fleet's database
-    pipeline = Pipeline(runtime.pm, config, store)
+    store = open_state(cfg)  # [state] url: the fleet's database
+    pipeline = Pipeline(runtime.pm, cfg, store)
     try:
-        report = rehash(store, config, sample=args.sample, algo=args.algo, rng=random.Random(args.seed),
-                        router=RoleRouter(runtime.pm, config), max_bytes=args.max_bytes,
-                        max_seconds=args.max_time,
-                        rejudge=lambda assets: pipeline.finish_batch(assets, store.next_batch()))
+        report = run_rehash(store, cfg, sample=sample, algo=algo, rng=random.Random(seed),
+                            router=RoleRouter(runtime.pm, cfg), max_bytes=max_bytes, max_seconds=max_time,
+                            rejudge=lambda assets: pipeline.finish_batch(assets, store.next_batch()))
     finally:
         store.close()
-    if args.format == "json":
+    if fmt == "json":
         print(json.dumps(report.to_dict(), indent=2))
     else:
         print("\n".join(report.lines()))
@@ -99,20 +103,9 @@ def cmd_rehash(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ..service import rehash as engine
-    from ..core.config import ConfigError
     """``python -m reelwatch.cli.rehash --config X`` (the same as ``reelwatch rehash``)."""
-    from ..service.log import configure_logging
-    parser = argparse.ArgumentParser(prog="reelwatch rehash", description=(engine.__doc__ or "").splitlines()[0])
-    parser.add_argument("--config", required=True, help="production config (TOML)")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    configure_logging(level="warning")
-    try:
-        return cmd_rehash(args)
-    except ConfigError as err:
-        print(str(err), file=sys.stderr)
-        return 2
+    from .main import main as reelwatch
+    return reelwatch(["rehash", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""``reelwatch state check | recover``: is the state database sound, and repair it when not.
+"""``reelwatch state check | recover | migrate``: is the state database sound, repair it when not,
+move it into a fleet's PostgreSQL (the work: :mod:`reelwatch.state.move`).
 
 ``recover`` never deletes anything: the damaged file (with its -wal and -shm) is kept next to
 the new one as ``state.db.broken-YYYYmmddTHHMMSS``. The fresh database gets every row that can
@@ -9,42 +10,44 @@ are kept; pending messages and notices are still sent.
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
 import sys
 from pathlib import Path
+
+import click
 
 from ..checking.runtime import load_runtime
 from ..state.dbfile import check_file, salvage, set_aside
 from ..state.disk import daemon_running
 from ..state.store import Store
+from .base import LazyGroup, config_option
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
-def add_arguments(parser: argparse.ArgumentParser, config_default: str | None) -> None:
-    sub = parser.add_subparsers(dest="state_command", required=True, parser_class=type(parser))
-    c = sub.add_parser("check", help="check the state database for damage")
-    c.add_argument("--config", default=config_default, required=config_default is None)
-    r = sub.add_parser("recover", help="keep a damaged state database aside and start a fresh one from what "
-                                       "can still be read (stop the service first)")
-    r.add_argument("--config", default=config_default, required=config_default is None)
-    r.add_argument("--force", action="store_true", help="recover even when the check finds no damage")
-    m = sub.add_parser("migrate", help="move this node's SQLite state into the fleet's PostgreSQL database")
-    m.add_argument("--config", default=config_default, required=config_default is None)
-    m.add_argument("--to", required=True, metavar="postgresql://USER@HOST:PORT/DB",
-                   help="the target database (empty); no password in it")
-    m.add_argument("--password-file", help="a file holding the password (else $REELWATCH_STATE_PASSWORD, "
-                                           "PGPASSWORD or ~/.pgpass)")
+def _path(config: str) -> Path:
+    cfg = load_runtime(config, None).config
+    return cfg.resolve(cfg.state.path)
 
 
-def _path(args: argparse.Namespace) -> Path:
-    config = load_runtime(args.config, None).config
-    return config.resolve(config.state.path)
+class _StateGroup(LazyGroup):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except sqlite3.Error as exc:  # a damaged file, too: these commands are how it is repaired
+            print(f"the state database could not be read or written: {exc}", file=sys.stderr)
+            return EXIT_USAGE
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    path = _path(args)
+@click.group(cls=_StateGroup, lazy={}, help="Check or repair the state database.")
+def state() -> None:
+    pass
+
+
+@state.command("check", help="Check the state database for damage (exit 1 when damaged).")
+@config_option()
+def cmd_check(config: str) -> int:
+    path = _path(config)
     if not path.exists():
         print(f"{path}: no state database yet (the daemon creates it on its first start)")
         return EXIT_OK
@@ -55,13 +58,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"{path}: damaged")
     for problem in problems:
         print(f"  - {problem}")
-    print(f"To repair it: stop the service, then run  reelwatch state recover --config {args.config}\n"
+    print(f"To repair it: stop the service, then run  reelwatch state recover --config {config}\n"
           "(the damaged file is kept; see docs/deploy.md, 'A damaged state database').")
     return EXIT_PROBLEMS
 
 
-def cmd_recover(args: argparse.Namespace) -> int:
-    path = _path(args)
+@state.command("recover", help="Keep a damaged state database aside and start a fresh one from what can "
+                               "still be read (stop the service first).")
+@config_option()
+@click.option("--force", is_flag=True, help="recover even when the check finds no damage")
+def cmd_recover(config: str, force: bool) -> int:
+    path = _path(config)
     if not path.exists():
         print(f"{path}: no state database: nothing to recover", file=sys.stderr)
         return EXIT_USAGE
@@ -70,7 +77,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
               "(systemctl stop reelwatch@NAME), then run this again.", file=sys.stderr)
         return EXIT_USAGE
     problems = check_file(path)
-    if not problems and not args.force:
+    if not problems and not force:
         print(f"{path}: ok, nothing to recover (use --force to rebuild it anyway)")
         return EXIT_OK
     kept = set_aside(path)
@@ -97,11 +104,18 @@ def cmd_recover(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
+@state.command("migrate", help="Move this node's SQLite state into the fleet's PostgreSQL database (empty; stop "
+                               "the service first).")
+@config_option()
+@click.option("--to", "to", required=True, metavar="postgresql://USER@HOST:PORT/DB",
+              help="the target database (empty); no password in it")
+@click.option("--password-file", type=click.Path(dir_okay=False),
+              help="a file holding the password (else $REELWATCH_STATE_PASSWORD, PGPASSWORD or ~/.pgpass)")
+def cmd_migrate(config: str, to: str, password_file: str | None) -> int:
     from ..state.move import MigrateRefused, move
     from ..state.pg import read_password, url_problem
-    path = _path(args)
-    problem = url_problem(args.to)
+    path = _path(config)
+    problem = url_problem(to)
     if problem:
         print(f"reelwatch state migrate: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -114,7 +128,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     src = Store(path)
     try:
-        dst = Store(args.to, password=read_password(args.password_file))
+        dst = Store(to, password=read_password(password_file))
         try:
             copied = move(src, dst)
         except MigrateRefused as exc:
@@ -128,13 +142,3 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     print(f"Now set [state] url = \"{dst.path}\" in the config (the password in password_file), and start the "
           f"service. {path} is left as it was.")
     return EXIT_OK
-
-
-def dispatch(args: argparse.Namespace) -> int:
-    try:
-        if args.state_command == "migrate":
-            return cmd_migrate(args)
-        return cmd_check(args) if args.state_command == "check" else cmd_recover(args)
-    except sqlite3.Error as exc:
-        print(f"the state database could not be read or written: {exc}", file=sys.stderr)
-        return EXIT_USAGE
