@@ -16,12 +16,19 @@ from typing import Any
 
 import structlog
 
-from .. import __version__
 from ..state import fleet
 
 log = structlog.get_logger("reelwatch.fleet")
 BEAT_EVERY = 10.0
 """Seconds between heartbeats (a write to the shared state per node: cheap at any fleet size)."""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("reelwatch")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 class FleetMember:
@@ -32,7 +39,7 @@ class FleetMember:
         self._last = 0.0
 
     def register(self) -> None:
-        fleet.register(self.store, self.name, socket.gethostname(), self.volumes, __version__, os.getpid(), time.time())
+        fleet.register(self.store, self.name, socket.gethostname(), self.volumes, _version(), os.getpid(), time.time())
         self._last = time.monotonic()
         log.info("node_registered", node=self.name, volumes=len(self.volumes))
 
