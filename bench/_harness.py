@@ -26,7 +26,7 @@ def write_config(base: Path, inbox_url, *, settle: float, observer: str = "inoti
 class Daemon:
     def __init__(self, config: Path, ready_timeout: float = 30, debug: bool = False) -> None:
         self.log = config.parent / "daemon.log"
-        self._fh = open(self.log, "wb")
+        self._fh = open(self.log, "wb")  # noqa: SIM115 -- the daemon writes to it until stop() closes it
         level = ["--log-level", "debug"] if debug else []  # a rescan that finds nothing new is a debug line
         self.proc = subprocess.Popen([sys.executable, "-m", "reelwatch.cli", *level, "run", "--config", str(config)],
                                      stdout=self._fh, stderr=subprocess.STDOUT, env=dict(os.environ))

@@ -24,17 +24,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from reelwatch import Asset, Finding, RuleInfo, Severity, hookimpl
-from reelwatch.integrity.checksums import (Mismatch, asset_at, cached_manifest, cached_tree, group_assets, history_roots,
-                                 manifest_mismatches, manifests_below, member_files, mhl_mismatches, volume_relpath)
-from reelwatch.core.config import Config
-from reelwatch.core.globs import applies
-from reelwatch.integrity.hashing import ALGORITHMS, normalize_algo
-from reelwatch.core.hookspecs import History
-from reelwatch.integrity.manifests import Manifest, ManifestError, NotLegacyMHL, verify_manifest
-from reelwatch.integrity.mhl.read import FOLDER, Discrepancy, MHLError
-from reelwatch.integrity.mhl.verify import verify
-from reelwatch.core.wording import listed
+from reelwatch.api import (ALGORITHMS, Asset, Config, Finding, History, RuleInfo, Severity, applies, hookimpl, listed,
+                           normalize_algo)
+from reelwatch.api.integrity import MHL_FOLDER as FOLDER
+from reelwatch.api.integrity import (Discrepancy, Manifest, ManifestError, MHLError, Mismatch, NotLegacyMHL, asset_at,
+                                     cached_manifest, cached_tree, group_assets, history_roots, manifest_mismatches,
+                                     manifests_below, member_files, mhl_mismatches, verify, verify_manifest,
+                                     volume_relpath)
 
 NAME = "integrity"
 OWNER = "dit"
@@ -225,7 +221,7 @@ def _batch_mhl(volume: str, root: str, items: list[Asset], tops: set[str], in_ba
     for hroot in history_roots(root, items, tops):
         prefix = volume_relpath(hroot, root)
         where = prefix or "the volume root"
-        join = (lambda r: f"{prefix}/{r}") if prefix else (lambda r: r)
+        join = (lambda r, p=prefix: f"{p}/{r}") if prefix else (lambda r: r)
         try:
             report = verify(hroot, hasher=history.file_hash, algorithms=cfg.algorithms, history=cached_tree(hroot),
                             skip_hashes=frozenset(r[len(prefix) + 1:] if prefix else r for r in in_batch))

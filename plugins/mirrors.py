@@ -46,16 +46,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from reelwatch import Asset, Finding, RuleInfo, Severity, hookimpl
-from reelwatch.integrity.cardseal import SILENT_CHANGE, SealCheck, check_copy
-from reelwatch.core.config import Config, drive_volume_name
-from reelwatch.core.globs import match
-from reelwatch.integrity.hashing import normalize_algo
-from reelwatch.core.hookspecs import History
-from reelwatch.core.wording import human_size
-from reelwatch.integrity.mirror_wording import both, files, mismatch_parts, names, seal_parts
-from reelwatch.integrity.mirrorset import Listing, Place, Slot, compare, gather, join, odd_copies, unit_of, units
-from reelwatch.state.store import scope_of
+from reelwatch.api import (Asset, Config, Finding, History, RuleInfo, Severity, drive_volume_name, hookimpl, human_size,
+                           match, normalize_algo, scope_of)
+from reelwatch.api.mirrors import (SILENT_CHANGE, Listing, Place, SealCheck, Slot, both, check_copy, compare, files,
+                                   gather, join, mismatch_parts, odd_copies, seal_parts, unit_of, units)
 
 NAME = "mirrors"
 OWNER = "dit"

@@ -29,12 +29,9 @@ from typing import Any
 import fileseq
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from reelwatch import Asset, Finding, RuleInfo, Severity, hookimpl
-from reelwatch.core.globs import applies
-from reelwatch.naming import (FIELDS, PRESETS, Convention, Diagnosis, TemplateError, compile_convention, field_pattern,
-                              preset_convention, quote, sanitize)
-from reelwatch.naming.presets import CAMERA_IMPACT
-from reelwatch.core.ownership import is_delivery, volume_owner
+from reelwatch.api import Asset, Finding, RuleInfo, Severity, applies, hookimpl, is_delivery, volume_owner
+from reelwatch.api.naming import (CAMERA_IMPACT, FIELDS, PRESETS, Convention, Diagnosis, TemplateError,
+                                  compile_convention, field_pattern, preset_convention, quote, sanitize)
 
 NAME = "naming"
 LEGAL_TEXT = "only letters a-z and A-Z, digits 0-9, '.', '_' and '-' (no spaces or other symbols)"

@@ -19,11 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from reelwatch import Asset, Finding, RuleInfo, Severity, hookimpl
-from reelwatch.core.config import Config
-from reelwatch.core.globs import applies
-from reelwatch.core.ownership import is_delivery
-from reelwatch.core.wording import listed
+from reelwatch.api import Asset, Config, Finding, RuleInfo, Severity, applies, hookimpl, is_delivery, listed
 
 NAME = "permissions"
 OWNER = "admin"

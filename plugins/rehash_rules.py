@@ -4,8 +4,8 @@ sampled re-hashing runs as its own process, from a systemd timer."""
 
 from __future__ import annotations
 
-from reelwatch import RuleInfo, hookimpl
-from reelwatch.service.rehash import RULE
+from reelwatch.api import RuleInfo, hookimpl
+from reelwatch.api.integrity import REHASH_RULE as RULE
 
 
 @hookimpl

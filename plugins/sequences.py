@@ -26,12 +26,9 @@ from fileseq import FrameSet
 from fileseq.exceptions import FileSeqException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from reelwatch import Asset, Facts, Finding, RuleInfo, Severity, hookimpl
-from reelwatch.core.globs import applies, match
-from reelwatch.core.ownership import is_delivery
-from reelwatch.core.sequences import (count_in, describe_ranges, frame_ranges, group_names, missing_ranges,
-                                 related_runs, sequence_key)
-from reelwatch.core.wording import human_size
+from reelwatch.api import Asset, Facts, Finding, RuleInfo, Severity, applies, hookimpl, human_size, is_delivery, match
+from reelwatch.api.sequences import (count_in, describe_ranges, frame_ranges, group_names, missing_ranges,
+                                     related_runs, sequence_key)
 
 NAME = "sequences"
 MAX_MEMBERSHIP_TESTS = 200_000

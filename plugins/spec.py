@@ -13,11 +13,9 @@ from typing import Any
 
 import structlog
 
-from reelwatch import Asset, Facts, Finding, RuleInfo, Severity, hookimpl
-from reelwatch.spec.mediaconch import Outcome, Policy, PolicyError, PolicyResult, describe, evaluate, file_fields
-from reelwatch.spec.profiles import Scope, SpecConfig, check_profile, scope_for
-from reelwatch.spec.fields import FAMILIES
-from reelwatch.core.wording import did_you_mean
+from reelwatch.api import Asset, Facts, Finding, RuleInfo, Severity, did_you_mean, hookimpl
+from reelwatch.api.spec import (FAMILIES, Outcome, Policy, PolicyError, PolicyResult, Scope, SpecConfig, check_profile,
+                                describe, evaluate, file_fields, scope_for)
 
 _SEVERITY = {Outcome.FAIL: Severity.ERROR, Outcome.WARN: Severity.WARNING, Outcome.INFO: Severity.INFO}
 _WORST = [Outcome.FAIL, Outcome.WARN, Outcome.INFO, Outcome.UNKNOWN, Outcome.PASS]

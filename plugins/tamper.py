@@ -12,10 +12,10 @@ history view.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
-from reelwatch import Asset, Facts, Finding, History, RuleInfo, Severity, hookimpl
+from reelwatch.api import Asset, Facts, Finding, History, RuleInfo, Severity, hookimpl
 
 RULE = RuleInfo(
     id="integrity.changed_after_ingest",
@@ -30,7 +30,7 @@ def rules() -> tuple[RuleInfo, ...]:
 
 
 def _when(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @hookimpl

@@ -26,12 +26,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from reelwatch import Asset, Facts, Finding, RuleInfo, Severity, hookimpl
-from reelwatch.core.globs import applies
-from reelwatch.integrity.hashing import normalize_algo
-from reelwatch.core.ownership import is_delivery, volume_of
-from reelwatch.state.store import scope_of
-from reelwatch.core.wording import human_size
+from reelwatch.api import (Asset, Facts, Finding, RuleInfo, Severity, applies, hookimpl, human_size, is_delivery,
+                           normalize_algo, scope_of, volume_of)
 
 NAME = "versions"
 Line = tuple[tuple[str, str], ...]

@@ -112,7 +112,7 @@ class DaemonProcess:
     def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.log = config.parent / f"daemon-{time.monotonic_ns()}.log"
-        self._fh = open(self.log, "wb")
+        self._fh = open(self.log, "wb")  # noqa: SIM115 -- the daemon writes to it until stop() closes it
         self.proc = subprocess.Popen([sys.executable, "-m", "reelwatch.cli", "run", "--config", str(config)],
                                      stdout=self._fh, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
 

@@ -91,7 +91,7 @@ def test_unknown_keys_get_did_you_mean_at_every_depth():
         ("overrides", "spec.frame_rate", "severty"): {"overrides": {"spec.frame_rate": {"severty": "error"}}},
         ("productoin",): {"productoin": {}},
     }
-    for loc, raw in cases.items():
+    for _loc, raw in cases.items():
         with pytest.raises(ConfigError) as err:
             build_config(raw)
         [problem] = err.value.problems

@@ -39,6 +39,9 @@ ALLOWED: dict[str, set[str]] = {
     "reelwatch.cli": BELOW_CHECKING | {"reelwatch.checking", "reelwatch.service", "reelwatch.demo", "reelwatch"},
     # the package itself: the plugin author's public names, re-exported from below
     "reelwatch": BELOW_CHECKING,
+    # the public plugin API (reelwatch.api): the core and the engines the shipped rules use
+    "reelwatch.api": {"reelwatch.core", "reelwatch.integrity", "reelwatch.naming", "reelwatch.spec",
+                      "reelwatch.state"},
 }
 
 MAX_LINES = 450

@@ -206,7 +206,7 @@ def test_mhl_v1_verification_on_real_files(tmp_path: Path) -> None:
                 f"<xxhash64>{le}</xxhash64><hashdate>2019-03-17T08:32:51</hashdate></hash>")
 
     body = "".join(h(r) for r in ("DCIM/SEB_1.JPG", "DCIM/SEB_1.CR2"))
-    body += f"<hash><file>SIZE_ONLY.XML</file><size>4</size><null/></hash>"
+    body += "<hash><file>SIZE_ONLY.XML</file><size>4</size><null/></hash>"
     body += "<hash><file>file3.jpg</file><size>5</size><xxhash64be>y19649bc55e32b83f</xxhash64be></hash>"
     (card / "A005.mhl").write_text(f'<?xml version="1.0"?><hashlist version="1.1"><creatorinfo><tool>Hedge</tool>'
                                    f"</creatorinfo>{body}</hashlist>")

@@ -157,6 +157,5 @@ def test_remote_when_allowed() -> None:
 
 
 def test_port_in_use_is_an_os_error() -> None:
-    with Metrics().serve("127.0.0.1:0") as first:
-        with pytest.raises(OSError):
-            Metrics().serve(f"127.0.0.1:{first.port}")
+    with Metrics().serve("127.0.0.1:0") as first, pytest.raises(OSError):
+        Metrics().serve(f"127.0.0.1:{first.port}")

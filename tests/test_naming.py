@@ -208,7 +208,7 @@ def test_wavinfo_names_agree_with_the_sound_report() -> None:
     rows = list(csv.reader(io.StringIO((folder / "WaveAgentSoundReport.csv").read_text(errors="replace"))))
     header = next(i for i, r in enumerate(rows) if r and r[0] == "File Name")
     cols = rows[header]
-    report = {r[0]: dict(zip(cols, r)) for r in rows[header + 1:] if r and r[0].upper().endswith(".WAV")}
+    report = {r[0]: dict(zip(cols, r, strict=False)) for r in rows[header + 1:] if r and r[0].upper().endswith(".WAV")}
     sound = preset_convention("sound")
     checked = 0
     for name, row in report.items():

@@ -17,7 +17,7 @@ from reelwatch.core.model import Asset, Facts, Finding, Severity
 from reelwatch.notify.outbox import Outbox
 from reelwatch.checking.routing import RoleRouter
 from reelwatch.core.manager import PluginManager
-from reelwatch.builtin.notify_apprise import AppriseNotifier, deliver
+from reelwatch.builtin.notify_apprise import AppriseNotifier
 from reelwatch.state.store import Store
 
 from conftest import reelwatch, write_config

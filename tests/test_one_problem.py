@@ -120,7 +120,7 @@ def test_a_half_copied_clip_is_one_finding_with_its_consequences_listed_under_it
     assert verdict.roles == () and verdict.data["details"]["explained"]  # recorded, nobody told twice
     # every role hears about the broken clip once, and the supervisor too (changed after ingest reaches them)
     per_role = {}
-    for role, rule, rel in cart.notices():
+    for role, rule, _rel in cart.notices():
         if rule != "mirror.safe_to_format":
             per_role.setdefault(role, []).append(rule)
     assert per_role == {r: ["sanity.truncated"] for r in ("dit", "editorial", "vfx", "sound", "supervisor")}

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from reelwatch.core.model import Asset
-from reelwatch.probe.pool import ProbePool, ProbeUnavailable
+from reelwatch.probe.pool import ProbePool
 
 from conftest import reelwatch, write_config
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 import urllib.request
 from pathlib import Path
 
-import pytest
 
 from reelwatch.service.daemon import Daemon
 

@@ -139,7 +139,7 @@ def test_a_full_database_is_reported_as_such_by_the_store(tmp_path):
     pages = store.query("PRAGMA page_count")[0][0]
     store.db.execute(f"PRAGMA max_page_count={pages + 2}")
     with pytest.raises(sqlite3.OperationalError):
-        for i in range(1000):
+        for _i in range(1000):
             store.audit("filler", detail="x" * 4000)
     assert seen and seen[0][0] == "full" and "full" in str(seen[0][1])
     # the connection is still usable: the failed transaction was rolled back, not left open

@@ -168,7 +168,7 @@ def _stage(tmp: Path) -> Path:
     for src in (PLAIN, TEMPLATE):
         text = src.read_text()
         staged = text.replace(DEPLOYED_BINARY, quoted)
-        changed = [a for a, b in zip(text.splitlines(), staged.splitlines()) if a != b]
+        changed = [a for a, b in zip(text.splitlines(), staged.splitlines(), strict=False) if a != b]
         assert len(changed) == 2 and all(c.startswith(("ExecStart=", "ExecReload=")) for c in changed)
         (units / src.name).write_text(staged)
     return units

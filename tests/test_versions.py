@@ -195,7 +195,7 @@ def test_history_survives_a_restart_regression_days_later_and_gap_resolution(env
     assert _msgs(checked, "version.regression") == [
         f"v003 of {SHOT} arrived after v004 was already delivered (0115/{SHOT}_v004.mov)"]
     # the gap closed, but it was attached in 0115/: resolved once that folder is seen again
-    env.write(f"0115/notes.txt", b"hi")
+    env.write("0115/notes.txt", b"hi")
     env.batch("0115/notes.txt")
     assert env.open_findings("version.gap") == []
     assert [f.status for f in env.store.findings(status=("resolved",)) if f.rule == "version.gap"] == ["resolved"]

@@ -264,7 +264,7 @@ def test_a_history_arriving_after_its_media_is_verified(tmp_path, media, inbox, 
     assert wait_until(lambda: audit(tmp_path, "checked"), 15)
     time.sleep(1.5)  # the media's batch is over before the history lands
     shutil.copytree(staging / "ascmhl", card / "ascmhl")
-    got = inbox.wait_for(1, 20, role="dit")
+    inbox.wait_for(1, 20, role="dit")
     assert wait_until(lambda: any("mhl.hash_mismatch" in m.body["message"] for m in inbox.received), 20), \
         d.output()[-3000:]
     d.stop()

@@ -1,7 +1,8 @@
 """reelwatch: a production-workflow guard for film and TV.
 
-The public API for plugin authors is re-exported here: the ``hookimpl`` marker and the
-core values. See :mod:`reelwatch.core.hookspecs` for every hook.
+The public API for plugin authors is :mod:`reelwatch.api` (guide: ``docs/plugins.md``). The
+``hookimpl`` marker and the core values are also re-exported here, for plugins written before it;
+see :mod:`reelwatch.core.hookspecs` for every hook.
 """
 
 from .core.hookspecs import History, hookimpl

@@ -24,10 +24,7 @@ from ..core.sequences import describe_ranges, missing_ranges
 
 PORTABLE = re.compile(r"[A-Za-z0-9._-]+")
 MAX_PATH = 256
-MEDIA_EXTENSIONS = frozenset("""
-mov mxf mp4 m4v avi mkv mts m2ts braw r3d ari arx crm mpg mpeg dv wav bwf aif aiff mp3 m4a flac
-dpx exr tif tiff cin dng png jpg jpeg tga j2c jp2 webm
-""".split())
+MEDIA_EXTENSIONS = frozenset(["mov", "mxf", "mp4", "m4v", "avi", "mkv", "mts", "m2ts", "braw", "r3d", "ari", "arx", "crm", "mpg", "mpeg", "dv", "wav", "bwf", "aif", "aiff", "mp3", "m4a", "flac", "dpx", "exr", "tif", "tiff", "cin", "dng", "png", "jpg", "jpeg", "tga", "j2c", "jp2", "webm"])
 ROOT_CAUSE = MappingProxyType({"root_cause": True})
 """A broken file is one problem: the pipeline lists what other rules found in it under this finding
 (see :mod:`reelwatch.checking.fold`) instead of judging facts read from a broken file."""

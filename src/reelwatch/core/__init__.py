@@ -1,7 +1,7 @@
 """The core: the frozen values, the hooks, the plugin manager and the config. Everything else builds on it.
 
-- :mod:`.model`: :class:`~.model.Asset`, :class:`~.model.Facts`, :class:`~.model.Finding`, messages and exact frame
-  rates (no I/O)
+- :mod:`.model`: :class:`~.model.Asset`, :class:`~.model.Facts`, :class:`~.model.Finding`, messages (no I/O);
+  :mod:`.rates`: exact frame rates (re-exported by :mod:`.model`)
 - :mod:`.hookspecs`: every hook, one typed function each (the plugin author's manual);
   :mod:`.manager` and :mod:`.plugin_checks`: loading plugins and calling them in isolation
 - :mod:`.config`, :mod:`.config_lines`, :mod:`.config_paths`: the production config, validated, with

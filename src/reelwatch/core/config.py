@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .config_lines import key_lines, line_of
+from .config_lines import key_lines, line_of, raw_list, raw_map
 from .model import Severity, config_rate
 from .wording import did_you_mean
 
@@ -118,6 +118,9 @@ class Role(_Strict):
 
 
 class Volume(_Strict):
+    """One watched volume of ``[[volumes]]``: its ``name``, ``path``, ``kind`` (``ingest`` or
+    ``delivery``), ``owner`` role, and how it is watched."""
+
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     path: str
     kind: Literal["ingest", "delivery"] = "ingest"
@@ -236,6 +239,7 @@ class Config(_Strict):
     base_dir: str = "."
 
     def volume(self, name: str) -> Volume | None:
+        """The volume called ``name``, or None."""
         return next((v for v in self.volumes if v.name == name), None)
 
     def resolve(self, path: str) -> Path:
@@ -343,15 +347,14 @@ def _cross_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     """Checks across sections (unique volume names, roles that exist), on the raw data, so
     that they are reported in the same run as every other mistake."""
     out: list[ConfigProblem] = []
-    volumes = raw.get("volumes") if isinstance(raw.get("volumes"), list) else []
-    volumes = [v if isinstance(v, Mapping) else {} for v in volumes]
-    names = [v.get("name") for v in volumes if isinstance(v.get("name"), str)]
+    volumes = [v if isinstance(v, Mapping) else {} for v in raw_list(raw, "volumes")]
+    names: list[str] = [v["name"] for v in volumes if isinstance(v.get("name"), str)]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         first = next(i for i, v in enumerate(volumes) if v.get("name") in dupes)
         out.append(ConfigProblem(f"volumes: volume names must be unique; repeated: {', '.join(dupes)}",
                            ("volumes", first, "name")))
-    roles = raw.get("roles") if isinstance(raw.get("roles"), Mapping) else {}
+    roles = raw_map(raw, "roles")
     known = set(roles)
     if not known:
         return out
@@ -365,7 +368,7 @@ def _cross_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
         if isinstance(target, str) and target not in known:
             out.append(ConfigProblem(f"roles.{name}.escalate_to: role {target!r} is not defined" + did_you_mean(target, known),
                                ("roles", name, "escalate_to")))
-    notify = raw.get("notify") if isinstance(raw.get("notify"), Mapping) else {}
+    notify = raw_map(raw, "notify")
     admin = notify.get("admin_role")
     if isinstance(admin, str) and admin not in known:
         out.append(ConfigProblem(f"notify.admin_role: role {admin!r} is not defined under [roles]" + did_you_mean(admin, known),
@@ -396,7 +399,7 @@ def build_config(raw: Mapping[str, Any], *, source: str = "<config>", base_dir: 
     problems += _cross_problems(raw)
     validated: dict[str, Any] = {}
     sections = sections or {}
-    rules = raw.get("rules") if isinstance(raw.get("rules"), Mapping) else {}
+    rules = raw_map(raw, "rules")
     for name, section in rules.items():
         validator = sections.get(name)
         if validator is None:

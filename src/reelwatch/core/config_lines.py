@@ -195,3 +195,15 @@ def line_of(lines: Mapping[Path, int], loc: Path) -> int | None:
         if loc[:n] in lines:
             return lines[loc[:n]]
     return None
+
+
+def raw_list(raw: Mapping[str, Any], key: str) -> list[Any]:
+    """``raw[key]`` when it is a list, else an empty one: cross-section checks read unvalidated data."""
+    value = raw.get(key)
+    return value if isinstance(value, list) else []
+
+
+def raw_map(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """``raw[key]`` when it is a table, else an empty one: cross-section checks read unvalidated data."""
+    value = raw.get(key)
+    return value if isinstance(value, Mapping) else {}

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .config_lines import raw_list, raw_map
 from .config import Config, ConfigProblem, Role, Volume, drive_volume_name, locate
 
 GLOB = set("*?[")
@@ -20,7 +21,7 @@ def config_warnings(raw: Mapping[str, Any], base_dir: str, text: str | None = No
     roles that nobody can reach (no notification targets). Read from the raw config, so that
     they are reported in the same run as its errors."""
     out: list[ConfigProblem] = []
-    volumes = raw.get("volumes") if isinstance(raw.get("volumes"), list) else []
+    volumes = raw_list(raw, "volumes")
     for i, vol in enumerate(volumes):
         written = vol.get("path") if isinstance(vol, Mapping) else None
         if not isinstance(written, str) or not written:
@@ -41,7 +42,7 @@ def config_warnings(raw: Mapping[str, Any], base_dir: str, text: str | None = No
                                "unavailable until it appears", ("volumes", i, "path")))
         elif not path.is_dir():
             out.append(ConfigProblem(f"volumes[{i}].path: {path} is a file, not a folder", ("volumes", i, "path")))
-    roles = raw.get("roles") if isinstance(raw.get("roles"), Mapping) else {}
+    roles = raw_map(raw, "roles")
     for name, role in roles.items():
         if isinstance(role, Mapping) and not role.get("notify") and set(role) <= set(Role.model_fields):
             out.append(ConfigProblem(f"roles.{name}: no notify targets, so nobody hears about what {name!r} must know "
@@ -60,7 +61,7 @@ def override_warnings(raw: Mapping[str, Any], rule_ids: set[str], text: str | No
     """``[overrides."<rule id>"]`` naming a rule that no loaded plugin documents: most often a
     typo, which would leave the rule as it was without a word."""
     import difflib
-    overrides = raw.get("overrides") if isinstance(raw.get("overrides"), Mapping) else {}
+    overrides = raw_map(raw, "overrides")
     out = []
     for rid in overrides:
         if rid not in rule_ids:

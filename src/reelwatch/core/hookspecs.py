@@ -1,18 +1,24 @@
 """The plugin author's manual: every hook reelwatch calls, one typed function each.
 
-A plugin is a module or object with functions marked ``@reelwatch.hookimpl`` whose names
-match the hooks below. An implementation may take only the arguments it needs, so
-``def check(asset): ...`` is a valid check. Rules shipped with reelwatch use exactly
-these hooks; nothing private is available to them.
+A plugin is a module or object with functions marked ``@hookimpl`` (``from reelwatch.api import
+hookimpl``) whose names match the hooks below. An implementation may take only the arguments it
+needs, so ``def check(asset): ...`` is a valid check. Rules shipped with reelwatch use exactly
+these hooks and import reelwatch only from :mod:`reelwatch.api`, the public API, as a facility's
+plugin does. The guide, with a worked example, is ``docs/plugins.md``.
 
-Load order: builtins, then the ``reelwatch.plugins`` entry points, then ``.py`` files in
-the directories listed under ``[plugins] dirs`` in the config.
+Load order: builtins, then the rule plugins shipped with reelwatch (``plugins/``, installed as
+``reelwatch/plugins``), then the ``reelwatch.plugins`` entry points, then ``.py`` files in the
+directories listed under ``[plugins] dirs`` in the config. pluggy calls the implementations of a
+hook last registered first, so a facility's plugin runs before the shipped rules.
 
 Isolation: ``check``, ``collect``, ``route`` and ``batch_done`` implementations are called
 one by one. One that raises becomes a ``reelwatch.plugin_error`` finding naming the plugin;
 the other implementations still run and the daemon carries on. A wrapper
 (``@hookimpl(wrapper=True)``: ``results = yield``, then return them) wraps those isolated
-calls and gets the list of their results; it never sees another plugin's failure.
+calls and gets the list of their results (one entry per implementation that returned
+something); it may return any iterable of them, as in pluggy. It never sees another plugin's
+failure: it cannot hide one, and a wrapper that raises is itself a ``reelwatch.plugin_error``
+while the inner results stand.
 
 Validation: an implementation of a hook that is not below (``def chek``), or that asks for an
 argument the hook does not pass, stops the plugin from loading, and the config is refused

@@ -2,9 +2,10 @@
 
 Load order is explicit: builtins, then the rule plugins shipped with reelwatch (the
 ``plugins/`` folder, installed as ``reelwatch/plugins``), then the ``reelwatch.plugins``
-entry points, then the ``.py`` files of the plugin directories named in the config; blocked
+entry points, then the ``.py`` files of the folders in the config's ``[plugins] dirs``; blocked
 names are unregistered. Shipped plugins are loaded by path exactly like a facility's plugin
-folder, so they can use nothing a facility plugin could not.
+folder and import reelwatch only from :mod:`reelwatch.api`, so they can use nothing a facility
+plugin could not.
 
 Every plugin is validated before it can run: an implementation of a hook that does not exist
 (``def chek``), an argument the hook does not pass, a wrapper that never yields, a file that
@@ -22,7 +23,7 @@ import importlib.util
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,10 @@ import structlog
 
 from . import hookspecs
 from .model import Asset, Finding, RuleInfo, Severity
-from .plugin_checks import error_line, problems_of, spec_names, unknown_hooks
+from .plugin_checks import error_line, problems_of, spec_names, unknown_hooks, where
 
 ENTRY_POINT_GROUP = "reelwatch.plugins"
+_CORE = Path(__file__).resolve().parent
 log = structlog.get_logger("reelwatch.plugins")
 
 
@@ -43,8 +45,10 @@ class PluginLoadError(Exception):
 
 
 def _plugin_error(asset: Asset, plugin: str, hook: str, exc: BaseException) -> Finding:
-    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-    at = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+    # name the innermost frame outside reelwatch's core: the plugin's line (or a library it called),
+    # never the manager's own line that noticed a bad return value
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).parent != _CORE]
+    at = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
     return Finding(
         rule="reelwatch.plugin_error",
         severity=Severity.ERROR,
@@ -297,12 +301,15 @@ class PluginManager:
         try:
             gen.send(outcome if impl.hookwrapper else inner)
         except StopIteration as stop:
-            if impl.hookwrapper:
-                return list(outcome.get_result() or [])
-            if not isinstance(stop.value, list | tuple):
-                raise TypeError(f"the wrapper returned {type(stop.value).__name__}, not the list of results "
-                                "it was given") from None
-            return list(stop.value)
+            value = outcome.get_result() if impl.hookwrapper else stop.value
+            # pluggy passes on whatever a wrapper returns; any iterable of results (a list, a
+            # generator that filters them, a flat run of findings) is results here too
+            if value is None and impl.hookwrapper:
+                return []
+            if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+                raise TypeError(f"the wrapper returned {type(value).__name__}, not the results it was given "
+                                f"(return them: results = yield; return results) ({where(impl.function)})") from None
+            return list(value)  # a generator runs here, inside the wrapper's isolation
         gen.close()
         raise RuntimeError("the wrapper yielded a second time")
 

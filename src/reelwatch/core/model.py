@@ -14,6 +14,11 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
 
+# exact frame rates live in .rates; they are re-exported here, where their callers import them
+from .rates import config_rate as config_rate
+from .rates import format_rate as format_rate
+from .rates import parse_rate as parse_rate
+
 ROLES = ("dit", "editorial", "vfx", "sound", "colour", "supervisor", "admin")
 """The roles reelwatch knows out of the box. A config may define more."""
 
@@ -28,6 +33,8 @@ class Severity(IntEnum):
 
     @classmethod
     def parse(cls, value: str | int | Severity) -> Severity:
+        """A severity from config text (``"warning"``, any case), its number or itself; ValueError
+        naming the allowed ones otherwise."""
         if isinstance(value, Severity):
             return value
         if isinstance(value, int):
@@ -40,6 +47,7 @@ class Severity(IntEnum):
 
     @property
     def label(self) -> str:
+        """The lower-case name, as configs and JSON write it: ``warning``."""
         return self.name.lower()
 
 
@@ -103,11 +111,17 @@ class Asset:
     """
 
     volume: str
+    """Name of the volume it is on, as the config names it (``ingest``, ``delivery``)."""
     root: str
+    """Absolute path of the volume's root folder."""
     relpath: str
+    """Path relative to the volume root, with ``/`` (for a sequence: its folder and pattern)."""
     size: int
+    """Size in bytes (for a sequence: of all its frames)."""
     mtime_ns: int
+    """Modification time in nanoseconds since the epoch (for a sequence: its newest frame)."""
     sequence: SequenceInfo | None = None
+    """The frames, when the asset is an image sequence; None for a single file."""
 
     @property
     def path(self) -> str:
@@ -117,6 +131,7 @@ class Asset:
 
     @property
     def name(self) -> str:
+        """The file name (for a sequence: its pattern, ``plate.1001-1010#.dpx``)."""
         return self.relpath.rpartition("/")[2]
 
     @property
@@ -126,6 +141,7 @@ class Asset:
 
     @property
     def key(self) -> tuple[str, str, int, int]:
+        """(volume, relpath, size, mtime_ns): this version of the asset."""
         return (self.volume, self.relpath, self.size, self.mtime_ns)
 
     def member_paths(self) -> tuple[str, ...]:
@@ -140,28 +156,39 @@ class Asset:
 class Facts:
     """What is known about one asset version, probed once and cached.
 
-    Track fields keep MediaInfo's own names (``format``, ``frame_rate``, ``istruncated``,
-    ``general_compliance`` ...) so that MediaConch policies can address them. ``derived``
-    holds facts that collector plugins add, such as the fields parsed from a name.
+    Track fields keep MediaInfo's own names and units (``format``, ``frame_rate``, ``istruncated``,
+    ``general_compliance`` ...) so that MediaConch policies can address them: durations and delays
+    are in milliseconds, frame rates are text (``"23.976"``), sizes in bytes, sample rates in Hz.
+    Plugins read them with units through :func:`reelwatch.api.media` (frame rate as a Fraction,
+    duration in seconds). ``derived`` holds facts that collector plugins add, such as the fields
+    parsed from a name.
     """
 
     kind: str
     """``media``, ``image_sequence``, ``empty``, ``unreadable``, ``missing`` or ``sidecar`` (a checksum
     list, ASC MHL or XML file: a record about media, not handed to MediaInfo)."""
     general: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """MediaInfo's General track: ``format``, ``duration`` (ms), ``file_size`` (bytes), ``istruncated`` ..."""
     video: tuple[Mapping[str, Any], ...] = ()
+    """Video tracks: ``format``, ``width``, ``height``, ``frame_rate`` (text), ``framerate_num``/``_den`` ..."""
     audio: tuple[Mapping[str, Any], ...] = ()
+    """Audio tracks: ``format``, ``sampling_rate`` (Hz), ``bit_depth``, ``channel_s`` ..."""
     image: tuple[Mapping[str, Any], ...] = ()
+    """Image tracks (stills, and sampled frames of an image sequence)."""
     other: tuple[Mapping[str, Any], ...] = ()
+    """Other tracks, such as a timecode track (``time_code_of_first_frame``)."""
     text: tuple[Mapping[str, Any], ...] = ()
+    """Text tracks (subtitles, captions)."""
     error: str | None = None
     """Why probing failed or was incomplete (timeout, crash, unreadable), in plain words."""
     derived: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """What ``collect`` hooks added (the naming plugin: ``{"fields": {"show": ..., "shot": ...}}``)."""
     probe: str = ""
     """Which probe produced these facts, e.g. ``mediainfo 24.12``."""
 
     @property
     def is_media(self) -> bool:
+        """True for a probed media file or image sequence (not empty, unreadable, missing or a sidecar)."""
         return self.kind in ("media", "image_sequence")
 
     @property
@@ -181,6 +208,7 @@ class Facts:
         return getattr(self, kind, ()) if kind in ("video", "audio", "image", "other", "text") else ()
 
     def with_derived(self, extra: Mapping[str, Any]) -> Facts:
+        """A copy with ``extra`` merged into :attr:`derived`."""
         merged = {**thaw(self.derived), **thaw(extra)}
         return Facts(
             kind=self.kind, general=self.general, video=self.video, audio=self.audio,
@@ -189,6 +217,7 @@ class Facts:
         )
 
     def to_json(self) -> str:
+        """The facts as JSON, as the state database caches them."""
         return json.dumps({
             "kind": self.kind, "general": self.general, "video": self.video, "audio": self.audio,
             "image": self.image, "other": self.other, "text": self.text, "error": self.error,
@@ -197,6 +226,8 @@ class Facts:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Facts:
+        """Facts from plain data (``{"kind": "media", "audio": [{"sampling_rate": 48000}]}``), frozen;
+        MediaInfo's field names and units, as pymediainfo reports them."""
         return cls(
             kind=data.get("kind", "media"),
             general=freeze(data.get("general") or {}),
@@ -212,6 +243,7 @@ class Facts:
 
     @classmethod
     def from_json(cls, text: str) -> Facts:
+        """Inverse of :meth:`to_json`."""
         return cls.from_mapping(json.loads(text))
 
 
@@ -225,11 +257,17 @@ class Finding:
     """
 
     rule: str
+    """Stable dotted id of the rule, ``<family>.<name>``; documented by the plugin's ``rules`` hook."""
     severity: Severity
+    """How bad it is; a config can override it per rule."""
     asset: Asset
+    """The asset the problem is about."""
     message: str
+    """What is wrong, in plain words, one sentence; the same problem gives the same message."""
     owner: str | None = None
+    """The role that must fix it; None: the owner of the asset's volume."""
     impacts: tuple[str, ...] = ()
+    """Roles downstream that it affects; each is told, with :attr:`impact`."""
     expected: str = ""
     """What the workflow requires, in plain words."""
     impact: str = ""
@@ -248,6 +286,7 @@ class Finding:
 
     @property
     def path(self) -> str:
+        """Absolute path of the asset."""
         return self.asset.path
 
     @property
@@ -256,6 +295,7 @@ class Finding:
         return f"{self.rule}\x1f{self.asset.volume}\x1f{self.asset.relpath}\x1f{self.message}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The finding as plain JSON-ready data, as ``reelwatch check --format json`` prints it."""
         return {
             "rule": self.rule,
             "severity": self.severity.label,
@@ -278,96 +318,17 @@ class RuleInfo:
     """Documentation of one rule id, returned by the ``rules`` hook."""
 
     id: str
+    """The rule id its findings carry."""
     summary: str
+    """What the rule catches, one sentence."""
     severity: Severity
+    """Default severity of its findings (a config can override it per rule)."""
     owner: str | None
+    """Default owner role; None: the volume's owner."""
     impacts: tuple[str, ...] = ()
+    """Roles it usually affects."""
     example: str = ""
-
-
-def parse_rate(value: Any) -> Fraction | None:
-    """Exact frame rate from MediaInfo or config text.
-
-    ``"23.976"`` (as MediaInfo prints it) and ``"24000/1001"`` both become
-    ``Fraction(24000, 1001)``; ``"24.000"`` becomes 24. A decimal is taken as an NTSC-family
-    rate only when it agrees to within 0.0006, so ``"23.98"`` stays 2398/100 and never
-    silently equals 23.976.
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, Fraction):
-        return value
-    if isinstance(value, int):
-        return Fraction(value)
-    text = str(value).strip()
-    if "/" in text:
-        num, _, den = text.partition("/")
-        return Fraction(int(num), int(den))
-    try:
-        approx = Fraction(text)
-    except ValueError:
-        return None
-    for base in (24, 30, 48, 60, 120):
-        ntsc = Fraction(base * 1000, 1001)
-        if abs(approx - ntsc) < Fraction(6, 10000) and approx != base:
-            return ntsc
-    if approx.denominator != 1 and abs(approx - round(approx)) < Fraction(1, 1000):
-        return Fraction(round(approx))
-    return approx.limit_denominator(1001)
-
-
-_NTSC_BASES = (24, 30, 48, 60, 120)
-
-
-def config_rate(value: Any) -> Fraction:
-    """A frame rate as a person writes it in a config, or ``ValueError`` saying what to write.
-
-    The one parser for rates from configs (``base_frame_rate``, spec profiles). Exact forms
-    are taken as written: ``"24000/1001"``, ``"25"``, ``25``. A decimal is taken only when it
-    cannot be misread: ``"23.976"`` and ``"29.97"`` are the NTSC rates (as MediaInfo prints
-    them), ``"12.5"`` is 25/2. A decimal near an NTSC rate but not on it (``"23.98"``) is
-    refused with both exact choices, because taking it either way silently fails every clip
-    of the other kind.
-    """
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"{value!r} is not a frame rate; write it exactly, e.g. '24000/1001' or '25'")
-    text = str(value).strip()
-    try:
-        if "/" in text:
-            num, _, den = text.partition("/")
-            rate = Fraction(int(num), int(den))
-            if rate <= 0:
-                raise ValueError
-            return rate
-        written = Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        raise ValueError(f"{value!r} is not a frame rate; write it exactly, e.g. '24000/1001' or '25'") from None
-    if written <= 0:
-        raise ValueError(f"{value!r} is not a frame rate: it must be above 0, e.g. '24000/1001' or '25'")
-    if written.denominator != 1:
-        for base in _NTSC_BASES:
-            ntsc = Fraction(base * 1000, 1001)
-            near = abs(written - ntsc)
-            if Fraction(6, 10000) <= near < Fraction(5, 100):
-                digits = text.lstrip("+").lstrip("0") or "0"
-                whole, _, frac = digits.partition(".")
-                literal = f"{int(whole + frac)}/{10 ** len(frac)}" if frac.isdigit() and (whole + frac).isdigit() \
-                    else f"{written.numerator}/{written.denominator}"
-                raise ValueError(f"{text!r} is ambiguous: write {ntsc.numerator}/{ntsc.denominator} "
-                                 f"({float(ntsc):.3f}) or {literal} (exactly {text} fps)")
-    rate = parse_rate(text)
-    if rate is None:
-        raise ValueError(f"{value!r} is not a frame rate; write it exactly, e.g. '24000/1001' or '25'")
-    return rate
-
-
-def format_rate(rate: Fraction | None) -> str:
-    """Human form of an exact rate: ``23.976 (24000/1001)`` or ``25``."""
-    if rate is None:
-        return "unknown"
-    if rate.denominator == 1:
-        return str(rate.numerator)
-    return f"{float(rate):.3f} ({rate.numerator}/{rate.denominator})"
+    """An example message."""
 
 
 def as_tuple(items: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -394,8 +355,11 @@ class Message:
     """One message to one role: a digest of notices, or a plain notice (test, admin, safe-to-format)."""
 
     role: str
+    """The role it is for."""
     production: str
+    """The production's name, for the title."""
     notices: tuple[Notice, ...] = ()
+    """The findings it carries, as the role hears about them (a digest)."""
     kind: str = "findings"
     """``findings`` (a digest of notices), ``test``, ``admin``, ``positive`` (good news such as "safe to
     format") or ``retraction`` (good news that no longer holds)."""
@@ -416,9 +380,11 @@ class Message:
 
     @property
     def severity(self) -> Severity:
+        """The worst severity among the notices."""
         worst = [Severity.parse(n.finding.get("severity", "info")) for n in self.notices]
         return max(worst, default=Severity.INFO)
 
     @property
     def volumes(self) -> tuple[str, ...]:
+        """The volumes the notices are about, sorted."""
         return tuple(sorted({str(n.finding.get("volume", "")) for n in self.notices} - {""}))

@@ -70,9 +70,9 @@ def problems_of(pm: pluggy.PluginManager, plugin: object) -> list[str]:
             continue
         spec = getattr(pm.hook, hook).spec
         try:
-            params = inspect.signature(function).parameters.values()
+            params = list(inspect.signature(function).parameters.values()) if callable(function) else []
         except (TypeError, ValueError):
-            params = []  # type: ignore[assignment]
+            params = []
         # pluggy passes only the arguments without defaults; those must be the hook's
         args = [a.name for a in params if a.default is inspect.Parameter.empty and a.name not in ("self", "cls")
                 and a.kind in (a.POSITIONAL_ONLY, a.POSITIONAL_OR_KEYWORD, a.KEYWORD_ONLY)]

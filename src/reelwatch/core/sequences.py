@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from fileseq import FileSequence
+from fileseq.filesequence import FileSequence
 
 from .model import Asset, SequenceInfo
 
@@ -46,7 +46,7 @@ IMAGE_EXTENSIONS = frozenset({
 MAX_FRAME_DIGITS = 10
 """Longer digit runs (dates, serial numbers) are not taken as frame numbers."""
 
-_TRAILING_DIGITS = re.compile(r"\d{1,%d}\Z" % MAX_FRAME_DIGITS)
+_TRAILING_DIGITS = re.compile(rf"\d{{1,{MAX_FRAME_DIGITS}}}\Z")
 
 FrameKey = tuple[str, str, int]
 """(base with separator, extension with its dot as written, padding)."""

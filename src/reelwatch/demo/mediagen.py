@@ -40,15 +40,16 @@ import re
 import struct
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable, Union
+from typing import Any
+from collections.abc import Iterable
 
 from ..notify.frames import frame_grab, have_pyav
 
 __all__ = ["CODECS", "make_clip", "make_wav", "make_image_sequence", "truncate", "frame_grab",
            "have_pyav"]
 
-PathLike = Union[str, Path]
-RateLike = Union[Fraction, int, float, str]
+PathLike = str | Path
+RateLike = Fraction | int | float | str
 
 _MISSING = "PyAV is needed to generate media: pip install 'reelwatch[media]'"
 
@@ -138,7 +139,7 @@ def _audio_frame(av: Any, fmt: str, rate: int, channels: int, bufs: list[bytes],
     frame.sample_rate = rate
     frame.pts = start
     step = {"s16": 2 * channels, "s32": 4 * channels, "fltp": 4}[fmt]  # bytes/sample/plane
-    for plane, buf in zip(frame.planes, bufs):
+    for plane, buf in zip(frame.planes, bufs, strict=False):
         chunk = buf[start * step:stop * step]
         plane.update(chunk + b"\0" * (plane.buffer_size - len(chunk)))
     return frame

@@ -155,7 +155,7 @@ def run_demo(where: Path | None = None, *, keep: bool = False, timeout: float = 
             config.write_text(demo_config(base, inbox))
             console.print(f"[bold]reelwatch demo[/bold]: production in {escape(str(base))}")
             items = _make_media(base / "stage")
-            log = open(base / "state" / "daemon.log", "wb")
+            log = open(base / "state" / "daemon.log", "wb")  # noqa: SIM115 -- the daemon child writes to it; closed after it stops
             proc = subprocess.Popen([sys.executable, "-m", "reelwatch.cli", "run", "--config", str(config)],
                                     stdout=log, stderr=subprocess.STDOUT)
             time.sleep(1.5)

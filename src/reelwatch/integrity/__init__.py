@@ -7,6 +7,7 @@
 - :mod:`.checksums`: finding the records beside files, cached; :mod:`.cardseal`: does a copy of a card
   still match its seal
 - :mod:`.mirrorset` and :mod:`.mirror_wording`: comparing offload copies, and the words for it
+- :mod:`.rules`: ``integrity.hash_changed``, the rule ``reelwatch rehash`` raises
 
 The engines of ``plugins/integrity.py`` and ``plugins/mirrors.py``. What it may import:
 :mod:`reelwatch.core` only.

@@ -167,7 +167,7 @@ def group_assets(volume: str, root: str, rels: Iterable[str]) -> Iterator[tuple[
         parent = str(Path(rel).parent)
         by_folder["" if parent == "." else parent].append(Path(rel).name)
     for folder, names in by_folder.items():
-        join = (lambda n: f"{folder}/{n}") if folder else (lambda n: n)
+        join = (lambda n, f=folder: f"{f}/{n}") if folder else (lambda n: n)
         singles, seqs = group_names(names)
         for n in singles:
             yield asset_at(volume, root, join(n)), [join(n)]

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import xxhash
+import contextlib
 
 DEFAULT_ALGO = "xxh128"
 """ASC MHL's default hash format."""
@@ -173,10 +174,8 @@ def hash_file_multi(path: str | os.PathLike[str], algos: Iterable[str], *,
     view = memoryview(buf)
     fd = open_readonly(path)
     try:
-        try:
+        with contextlib.suppress(AttributeError, OSError):
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        except (AttributeError, OSError):
-            pass
         with open(fd, "rb", buffering=0, closefd=False) as raw:
             while True:
                 n = raw.readinto(view)

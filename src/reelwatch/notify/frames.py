@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 _MISSING = "PyAV is needed for frame grabs: pip install 'reelwatch[media]'"
 

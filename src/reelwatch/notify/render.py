@@ -156,9 +156,8 @@ def _names(fs: Sequence[Mapping[str, Any]], relative: bool = False, shown: int =
 
 
 def _ids(fs: Sequence[Mapping[str, Any]]) -> list[str]:
-    ids = (f.get("id") for f in fs)
-    return [str(int(i)) for i in ids
-            if not isinstance(i, bool) and str(i).isascii() and str(i).isdigit() and int(i) > 0]
+    ids = (str(f.get("id")) for f in fs if not isinstance(f.get("id"), bool))
+    return [str(int(i)) for i in ids if i.isascii() and i.isdigit() and int(i) > 0]
 
 
 def _first(fs: Sequence[Mapping[str, Any]], key: str) -> str:
@@ -194,7 +193,9 @@ def _detail(item: _Item, role: str) -> Block:
     if item.kind == "escalated":
         subs.append(line(f"Not acknowledged in time; {role_name(owner)} owns it."))
     if item.kind == "affects":
-        subs.append(line("Affects you: ", impact or f"it is marked as affecting {role_name(role)}."))
+        # without the rule's own words for how, say only what is known: you are listed as affected
+        subs.append(line("Affects you: ", impact or f"the rule lists {role_name(role)} among the roles this "
+                         "affects, without saying how."))
     elif impacts or impact:
         who = ", ".join(role_name(r) for r in impacts[:5])
         subs.append(line(f"Affects {who}: " if who else "Why it matters: ", impact or "downstream work."))

@@ -19,6 +19,7 @@ import sys
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -38,7 +39,7 @@ child process that is killed past this, never in the daemon itself."""
 THREAD_NAME = "reelwatch-thumbs"
 
 
-def _source(finding: dict) -> Path | None:
+def _source(finding: dict[str, Any]) -> Path | None:
     source = Path(str(finding.get("path", "")))
     if "#" in source.name:  # an image sequence: grab its first frame
         frames = (finding.get("details") or {}).get("frame_names") or []

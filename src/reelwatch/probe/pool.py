@@ -32,6 +32,7 @@ from ..core.hookspecs import hookimpl
 from ..core.model import Asset, Facts
 from .worker import (MAX_SEQUENCE_SAMPLES, TRACK_KINDS, _worker_main, facts_for_file, facts_for_sequence,
                            is_utf8, library_version, parse_tracks, sample_frames)
+import contextlib
 
 __all__ = ["DENIED", "MAX_SEQUENCE_SAMPLES", "TRACK_KINDS", "MediaInfoProbe", "ProbeHealth", "ProbePool",
            "ProbeUnavailable", "access_problem", "facts_for_file", "facts_for_sequence", "is_utf8", "library_version",
@@ -380,10 +381,8 @@ class ProbePool:
             except queue.Empty:
                 break
             if worker is not None:
-                try:
+                with contextlib.suppress(OSError):
                     worker.conn.send(None)
-                except OSError:
-                    pass
                 worker.proc.join(1)
                 if worker.proc.is_alive():
                     worker.kill()

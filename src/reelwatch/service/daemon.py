@@ -16,6 +16,7 @@ rows, systemd status and watchdog pings), :mod:`.admin` (messages about the watc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -256,10 +257,8 @@ class Daemon(Parts):
                             action="they are found again by the next start's rescan")
             if self.fleet is not None:
                 self.fleet.leave()
-            try:
+            with contextlib.suppress(sqlite3.Error):  # a full or damaged state database was already reported
                 self.store.audit("stopped")
-            except sqlite3.Error:
-                pass  # a full or damaged state database was already reported
             self.store.close()
         if self.disk is not None:
             self.disk.unlock()

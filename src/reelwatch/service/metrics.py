@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from prometheus_client.exposition import MetricsHandler
 
 from ..core.addresses import check_address, is_loopback, parse_address
+import contextlib
 
 __all__ = ["CHECK_BUCKETS", "THREAD_NAME", "Metrics", "MetricsServer", "check_address", "is_loopback",
            "parse_address"]
@@ -149,10 +150,8 @@ class Metrics:
         with self._lock:
             previous = self._kinds.get(volume)
             if previous is not None and previous != kind:
-                try:
+                with contextlib.suppress(KeyError):
                     self._observer.remove(volume, previous)
-                except KeyError:
-                    pass
             self._kinds[volume] = kind
             self._observer.labels(volume=volume, kind=kind).set(1 if healthy else 0)
 
@@ -168,15 +167,11 @@ class Metrics:
         """Drop a volume's observer series (it left the config on reload)."""
         with self._lock:
             kind = self._kinds.pop(volume, None)
-            try:
+            with contextlib.suppress(KeyError):
                 self._observer_degraded.remove(volume)
-            except KeyError:
-                pass
             if kind is not None:
-                try:
+                with contextlib.suppress(KeyError):
                     self._observer.remove(volume, kind)
-                except KeyError:
-                    pass
 
     def set_probe(self, healthy: bool, held: int) -> None:
         """The probe tool's health, and how many files wait for it."""

@@ -21,6 +21,7 @@ command line passes them to ``batch_done``): a card that was "safe to format" is
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import math
 import os
@@ -35,16 +36,12 @@ from typing import Any
 
 from ..core.config import Config, drive_volume_name
 from ..integrity.hashing import hash_file, normalize_algo
-from ..core.model import Asset, Finding, RuleInfo, Severity
+from ..integrity.rules import HASH_CHANGED
+from ..core.model import Asset, Finding
 from ..state.store import FindingRow, Router, Store, scope_of
 
-RULE = RuleInfo(
-    id="integrity.hash_changed",
-    summary="A file's checksum changed although its size and modification time did not: silent corruption "
-            "or a hidden edit, found by sampled re-hashing.",
-    severity=Severity.BLOCKER, owner=None, impacts=("supervisor",),
-    example="A002C006_141024_R2EC.mov changed on disk although its size and modification time did not: its "
-            "xxh128 checksum no longer matches the one last verified on 2024-05-01 02:14 UTC")
+RULE = HASH_CHANGED
+"""The rule its findings carry (defined with the integrity engine, where the shipped plugins read it)."""
 PLUGIN = "rehash"
 """The ``plugin`` of its findings: batch findings of no ``batch_done`` plugin, so only rehash resolves them."""
 PREFERENCE = ("xxh128", "xxh3", "xxh64", "xxh32", "md5", "sha1", "sha256", "c4")
@@ -253,10 +250,8 @@ class _Run:
         self.store.save_hash(path, algo, st.st_size, st.st_mtime_ns, digest)
         for other in rows:
             if other != algo:
-                try:  # the other checksums of these bytes are wrong now too
+                with contextlib.suppress(OSError, ValueError):  # the other checksums of these bytes are wrong now too
                     self.store.save_hash(path, other, st.st_size, st.st_mtime_ns, hash_file(path, other))
-                except (OSError, ValueError):
-                    pass
         return _finding(vol, rel, st, algo, rec, digest)
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import PurePosixPath
-from typing import Any, Union
+from typing import Any
 
 from .mediaconch_policy import Policy, PolicyError, Rule, Source, load_policy, parse_policy
 from ..core.model import Facts
@@ -58,7 +58,7 @@ class RuleResult:
 class PolicyResult:
     policy: Policy
     outcome: Outcome
-    children: tuple[Union[PolicyResult, RuleResult], ...] = ()
+    children: tuple[PolicyResult | RuleResult, ...] = ()
 
     def unknown_rules(self) -> list[RuleResult]:
         """Every rule reelwatch could not evaluate, in policy order."""

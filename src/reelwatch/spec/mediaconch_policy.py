@@ -15,7 +15,6 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Union
 
 from ..core.xmlread import local as _local
 from ..core.xmlread import text as _text
@@ -66,7 +65,7 @@ class Policy:
 
     name: str
     type: str
-    children: tuple[Union[Policy, Rule], ...] = ()
+    children: tuple[Policy | Rule, ...] = ()
     level: str = ""
     description: str = ""
     complete: bool = False

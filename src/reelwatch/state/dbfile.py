@@ -153,10 +153,10 @@ class Connection(sqlite3.Connection):
             self.use_odd_names()
         return out
 
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         return super().execute(sql, self._adapt(parameters))
 
-    def executemany(self, sql: str, seq: Iterable[Any], /) -> sqlite3.Cursor:  # type: ignore[override]
+    def executemany(self, sql: str, seq: Iterable[Any], /) -> sqlite3.Cursor:
         return super().executemany(sql, (self._adapt(args) for args in seq))
 
     def executescript_in_tx(self, script: str) -> None:
@@ -320,7 +320,7 @@ def check_file(path: str | Path) -> list[str]:
         db.close()
 
 
-def _rows(db: sqlite3.Connection, table: str, columns: Sequence[str], chunk: int = 2000) -> Iterable[tuple]:
+def _rows(db: sqlite3.Connection, table: str, columns: Sequence[str], chunk: int = 2000) -> Iterable[tuple[Any, ...]]:
     """Every row of ``table`` that can still be read, in rowid order; damaged stretches are
     narrowed down by halving, so that one bad page costs only the rows on it."""
     cols = ", ".join(columns)

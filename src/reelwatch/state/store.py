@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,10 +151,8 @@ class Store:
                     self.db.execute("COMMIT")
                 except BaseException:
                     if self.db.in_transaction:
-                        try:
+                        with suppress(sqlite3.Error):
                             self.db.execute("ROLLBACK")
-                        except sqlite3.Error:
-                            pass
                     raise
             except sqlite3.Error as exc:
                 self._fault(exc)

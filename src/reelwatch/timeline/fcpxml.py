@@ -38,7 +38,7 @@ def _text(value: Fraction) -> str:
     return f"{value.numerator}s" if value.denominator == 1 else f"{value.numerator}/{value.denominator}s"
 
 
-def prepare(data: bytes) -> tuple[str, dict[Fraction, Fraction], dict[str, dict[str, str]], str]:
+def prepare(data: bytes) -> tuple[str, dict[Fraction, Fraction], dict[str, dict[str, str]], str]:  # noqa: C901 -- one pass over the XML, a case per element kind
     """(XML for the reader, reader rate -> exact rate, media path -> {reel, scene, take}, note)."""
     root = ET.fromstring(data)
     rates = set()

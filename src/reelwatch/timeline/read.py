@@ -208,7 +208,7 @@ def _aaf_drop_frame(path: Path) -> dict[str, bool]:
     return out
 
 
-def read_cut_list(path: str | os.PathLike[str], base_rate: Fraction | None = None,
+def read_cut_list(path: str | os.PathLike[str], base_rate: Fraction | None = None,  # noqa: C901 -- one case per reader failure, each a plain-words issue
                   purpose: str | None = None) -> CutList:
     """Read one cut list. Never raises for a bad file: problems come back as issues
     (``conform.unreadable``, ``conform.cut_list_rate``). ``purpose`` defaults to a guess from

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
+import contextlib
 
 log = structlog.get_logger("reelwatch.inotify")
 
@@ -334,10 +335,8 @@ class TreeWatcher:
     def stop(self) -> None:
         self._stopping = True
         if self._wake_w >= 0:
-            try:
+            with contextlib.suppress(OSError):
                 os.write(self._wake_w, b"x")
-            except OSError:
-                pass
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(5)
@@ -348,10 +347,8 @@ class TreeWatcher:
         with self._lock:
             for fd in (self._fd, self._wake_r, self._wake_w):
                 if fd >= 0:
-                    try:
+                    with contextlib.suppress(OSError):
                         os.close(fd)  # closing the inotify descriptor frees every watch at once
-                    except OSError:
-                        pass
             self._fd = self._wake_r = self._wake_w = -1
             self._wd_rel.clear()
             self._rel_wd.clear()

@@ -39,9 +39,9 @@ def mount_of(path: str, mounts_file: str = "/proc/self/mounts") -> MountInfo | N
         if len(fields) < 3:
             continue
         point = fields[1].replace("\\040", " ")
-        if target == point or target.startswith(point.rstrip("/") + "/"):
-            if best is None or len(point) > len(best.mountpoint):
-                best = MountInfo(point, fields[2])
+        within = target == point or target.startswith(point.rstrip("/") + "/")
+        if within and (best is None or len(point) > len(best.mountpoint)):
+            best = MountInfo(point, fields[2])
     return best
 
 

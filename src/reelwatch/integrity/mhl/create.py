@@ -107,7 +107,7 @@ def _load_or_empty(root: Path) -> MHLHistory:
     return MHLHistory(root, children=tuple(load_history(p) for p in child_roots(root)))
 
 
-def create_generation(root: str | os.PathLike[str], algo: str = "xxh128", *,
+def create_generation(root: str | os.PathLike[str], algo: str = "xxh128", *,  # noqa: C901 -- ascmhl's steps in its order, nested histories first
                       hasher: Callable[[str, str], str] | None = None, now: datetime | None = None,
                       author: Author | None = None, location: str | None = None, comment: str | None = None,
                       hostname: str | None = None, tool: str = "reelwatch") -> CreateResult:
