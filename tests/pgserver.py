@@ -11,6 +11,7 @@ against it (their ``[state]`` points at a fresh database); without it they use S
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import pwd
@@ -97,10 +98,8 @@ class PgServer:
         return self.url(name)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # already stopped by a test
             self.stop("immediate")
-        except Exception:  # noqa: BLE001  already stopped by a test
-            pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

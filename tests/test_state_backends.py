@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -40,10 +41,8 @@ def make_store(request, tmp_path) -> Callable[..., Store]:
     make.where = where  # type: ignore[attr-defined]
     yield make
     for s in opened:
-        try:
+        with contextlib.suppress(Exception):
             s.close()
-        except Exception:  # noqa: BLE001
-            pass
 
 
 def test_reopen_keeps_findings_and_does_not_realert(make_store):

@@ -207,10 +207,10 @@ class Outbox:
             if row["next_at"] > now:
                 continue
             try:
-                row = fleet.claim_message(self.store, row["id"], self.node, self.config.state.lease, now)
-                if row is None:
+                claimed = fleet.claim_message(self.store, row["id"], self.node, self.config.state.lease, now)
+                if claimed is None:
                     continue  # another node of the fleet is sending it
-                sent += self._deliver_one(row, now)
+                sent += self._deliver_one(claimed, now)
             except sqlite3.Error:  # the state database cannot record deliveries now: send nothing more
                 return sent        # (the store reported why; the message is retried, not dropped)
             except Exception as exc:  # one role's trouble never holds up the others

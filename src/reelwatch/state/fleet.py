@@ -62,7 +62,7 @@ def renew_message(db: Any, msg_id: int, node: str, lease_until: float) -> bool:
     """In the caller's transaction: extend our lease; False when another node took it over."""
     cur = db.execute("UPDATE outbox SET lease_until=? WHERE id=? AND claimed_by=? AND state='pending'",
                      (lease_until, msg_id, node))
-    return cur.rowcount == 1
+    return bool(cur.rowcount == 1)
 
 
 def hold(store: Store, name: str, node: str, lease: float, now: float) -> bool:

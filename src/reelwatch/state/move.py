@@ -12,6 +12,7 @@ is not done here; migrate one node, and start the others against the shared data
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from .store import Store
 
@@ -33,7 +34,7 @@ def _columns(store: Store, table: str) -> list[str]:
     return [d[0] for d in store.db.execute(f"SELECT * FROM {table} LIMIT 0").description]
 
 
-def _rows(src: Store, table: str, columns: list[str]) -> Iterable[list[tuple]]:
+def _rows(src: Store, table: str, columns: list[str]) -> Iterable[list[tuple[Any, ...]]]:
     order = "rowid"  # insertion order: finding_locations lists a finding's copies in it
     last = -1
     while True:
@@ -54,7 +55,7 @@ def move(src: Store, dst: Store) -> dict[str, int]:
         raise MigrateRefused(f"{dst.path} already holds a state ({', '.join(busy)} not empty). Merging two states "
                              "is not supported: migrate one node into an empty database and start the other nodes "
                              "against it (they check their volumes afresh and notify only what is new to the fleet).")
-    have = {t for t in tables_of(src) if dst.db.has_table(t)}  # type: ignore[attr-defined]
+    have = {t for t in tables_of(src) if dst.db.has_table(t)}
     copied: dict[str, int] = {}
     with dst.tx() as db:
         for table in tables_of(src):

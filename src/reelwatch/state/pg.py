@@ -77,9 +77,12 @@ class StateUnavailable(StateRefused):
 class StateDbError(sqlite3.OperationalError):
     """An error from the PostgreSQL server, raised as the sqlite3 error the code base handles."""
 
+    unreachable = False
+    """True when the server or the network is away (the store then reports a state fault)."""
+
 
 class StateDbIntegrityError(sqlite3.IntegrityError):
-    pass
+    unreachable = False
 
 
 class Row:
@@ -225,11 +228,11 @@ class PgConnection:
         text = " ".join(text.split())
         return text.replace(self._secret, "***") if self._secret else text
 
-    def _error(self, exc: BaseException) -> sqlite3.Error:
+    def _error(self, exc: BaseException) -> StateDbError | StateDbIntegrityError:
         cls = StateDbIntegrityError if isinstance(exc, self._psycopg.IntegrityError) else StateDbError
         err = cls(f"PostgreSQL {self.url}: {self._scrub(str(exc)) or type(exc).__name__}")
         # the server or the network is away (connection errors, an admin shutdown, no connection in time)
-        err.unreachable = isinstance(exc, self._psycopg.OperationalError) or "pool" in type(exc).__module__  # type: ignore[attr-defined]
+        err.unreachable = isinstance(exc, self._psycopg.OperationalError) or "pool" in type(exc).__module__
         return err
 
     # -- tables ------------------------------------------------------------------------------

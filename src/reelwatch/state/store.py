@@ -106,8 +106,10 @@ class Store:
         """Called with ("full" | "corrupt", error) when a write finds the disk full or the file damaged."""
         self._target_ids: dict[str, str] = {}
         self.backend = "postgresql" if is_url(self.path) else "sqlite"
+        self.db: Any
+        """An SQLite :class:`~.dbfile.Connection`, or a :class:`~.pg.PgConnection` that answers alike."""
         if self.backend == "postgresql":
-            self.db, self._salt = open_pg(self.path, password, readonly=readonly)  # type: ignore[assignment]
+            self.db, self._salt = open_pg(self.path, password, readonly=readonly)
             self.path = self.db.url  # without any password: logs and errors show it
         else:
             self.db, self._salt = open_db(self.path, readonly=readonly)
@@ -140,7 +142,7 @@ class Store:
         with self._lock:
             try:
                 if shared and self.backend == "postgresql":
-                    self.db.begin(exclusive=False)  # type: ignore[attr-defined]
+                    self.db.begin(exclusive=False)
                 else:
                     self.db.execute("BEGIN IMMEDIATE")
                 try:
@@ -173,7 +175,8 @@ class Store:
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             try:
-                return self.db.execute(sql, args).fetchall()
+                rows: list[sqlite3.Row] = self.db.execute(sql, args).fetchall()  # (or pg.Row: read alike)
+                return rows
             except sqlite3.DatabaseError as exc:
                 if is_corrupt(exc):
                     self._fault(exc)

@@ -1,5 +1,6 @@
 """Writes tests/data/state/state-0.1.0.sql with reelwatch 0.1.0's own Store (commit 4b56200)."""
-import json, sqlite3, sys
+import sqlite3
+import sys
 from reelwatch.core.model import Asset, Facts, Finding, Severity, Message
 from reelwatch.state.store import Store
 from reelwatch.core.config import build_config
