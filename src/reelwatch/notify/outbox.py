@@ -227,7 +227,8 @@ class Outbox:
     def _deliver_one(self, row: Any, now: float) -> int:
         message = message_from_json(row["payload"], row["id"], message_key(row["id"], row["created"]))
         done = set(json.loads(row["delivered"])) | self._sent.get(row["id"], set())
-        interrupted = json.loads(row["sending"] or "null") if "sending" in row else None
+        # keys(): `in` on a row (sqlite3.Row, pg.Row) looks among its values, not its column names
+        interrupted = json.loads(row["sending"] or "null") if "sending" in row.keys() else None  # noqa: SIM118
         failed = []
         for target in self.targets(message.role):
             tid = self.store.target_id(target)
