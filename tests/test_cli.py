@@ -106,7 +106,8 @@ def test_the_config_option_wins_over_the_environment(tmp_path):
 def test_one_format_vocabulary():
     with_format = {path: next(p for p in c.params if p.name == "fmt")
                    for path, c in commands().items() if any(p.name == "fmt" for p in c.params)}
-    assert set(with_format) == {("check",), ("plugins",), ("findings",), ("history",), ("status",), ("rehash",)}
+    assert set(with_format) == {("check",), ("plugins",), ("findings",), ("history",), ("status",), ("rehash",),
+                                ("timeline",)}
     for path, option in with_format.items():
         assert option.opts == ["--format"] and isinstance(option.type, Format), path
         assert list(option.type.choices) == ["table", "json"], path
@@ -210,7 +211,7 @@ def test_status_and_history_are_tables_for_people_and_the_same_json_for_scripts(
     assert "open findings: 1 error" in out.stdout and "daemon: running since" in out.stdout
 
     data = json.loads(reelwatch("status", "--config", str(config), "--format", "json").stdout)
-    assert set(data) == {"production", "daemon", "volumes", "findings", "outbox", "probe", "hashing", "nodes"}
+    assert set(data) == {"production", "daemon", "volumes", "findings", "outbox", "probe", "hashing", "timelines", "nodes"}
     assert set(data["daemon"]) == {"state", "since", "health", "held"} and data["findings"] == {"error": 1}
     assert [set(v) for v in data["volumes"]] == [{"name", "path", "kind", "observer", "health", "last_event",
                                                   "queue_depth", "detail"}] * 2

@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     # package -> what it may import besides itself (a package, or one module of it). As written in
     # each package's __init__ docstring.
     "reelwatch.core": set(),  # the standard library, pydantic, pluggy, fileseq; nothing else of reelwatch
-    "reelwatch.timeline": {"reelwatch.core.model"},  # engines not wired in yet: the frozen values only
+    "reelwatch.timeline": {"reelwatch.core.model"},  # the engine: the frozen values only (wired in by checking, service, cli)
     "reelwatch.forecast": {"reelwatch.core.model"},
     "reelwatch.integrity": {"reelwatch.core"},
     "reelwatch.naming": {"reelwatch.core"},

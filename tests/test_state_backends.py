@@ -209,3 +209,11 @@ def test_names_that_are_not_utf8_round_trip(make_store):
     [f] = store.findings()
     assert f.relpath == name and store.is_checked(a) and list(store.known_paths("raid")) == [(name, 0, 1)]
     assert store.folder_signatures("raid", "A002R2EC") == {name.split("/")[1]: (0, 1)}
+
+
+def test_an_engine_adds_its_tables_on_both(make_store):
+    from reelwatch.timeline import SCHEMA as CLIPS, TIMELINE_SCHEMA
+    store = make_store()
+    store.add_tables(CLIPS + TIMELINE_SCHEMA)
+    store.add_tables(CLIPS + TIMELINE_SCHEMA)  # again: nothing changes
+    assert store.query("SELECT COUNT(*) FROM clips")[0][0] == 0

@@ -420,3 +420,31 @@ def test_stored_timelines_versions_uses_and_waiting_events(production, tmp_path)
     assert [u.event for u in store.uses("ingest", "misc/LONGREELNAME_01.mov")] == [5]
     store.remove("nas", "Editorial/AGM_104_R2_v12.edl")
     assert store.uses("ingest", "misc/LONGREELNAME_01.mov") == []
+
+
+def test_an_event_matched_by_reel_alone_is_taken_over_by_the_clip_it_names(production, tmp_path):
+    """Before A004C012 is on a volume, its event is matched by reel and timecode to another
+    clip that covers the same source; when A004C012 itself arrives, it takes the event over."""
+    import sqlite3
+
+    from reelwatch.timeline import SqlCatalog, SqlTimelines
+    db = sqlite3.connect(tmp_path / "state.db")
+    clips, store = SqlCatalog(db, create=True), SqlTimelines(db, create=True)
+    asset, facts = production["assets"]["a012"]  # type: ignore[index]
+    other = clip_from_asset(Asset(asset.volume, asset.root, "A004R1JL/A004C099_20100610_R1JL.mov", asset.size,
+                                  asset.mtime_ns), facts)
+    clips.put(other)
+    path = edl(tmp_path / "AGM_104_R2_v12.edl", "AGM_104_R2_v12", [
+        ("A004R1JL", "03:00:00:00", "03:00:01:00", "01:00:00:00", "01:00:01:00",
+         ["FROM CLIP NAME:  A004C012_20100610_R1JL"])])
+    (tl,) = read_cut_list(path, NTSC).timelines
+    stored = store.put("nas", "AGM_104_R2_v12.edl", tl, match_timeline(tl, clips))
+    assert [u.event for u in store.uses(other.volume, other.relpath)] == [1]  # by reel and timecode, for now
+    named = clip_from_asset(asset, facts)
+    assert store.waiting_for(named) == {stored.id: [1]}
+    assert store.waiting_for(other) == {}  # a reel-mate does not wake the event
+    clips.put(named)
+    store.rematched(stored.id, tl, [match_event(tl.events[0], clips)])
+    assert store.uses(other.volume, other.relpath) == []
+    assert [u.event for u in store.uses(named.volume, named.relpath)] == [1]
+    assert store.waiting_for(named) == {}

@@ -21,8 +21,9 @@ from ..core.redact import config_redactor
 
 
 def builtin_plugins(pool: ProbePool | None) -> list[tuple[str, object]]:
+    from .timelines import CutLists
     plugins: list[tuple[str, object]] = [("ignore", IgnoreRules()), ("sanity", Sanity()),
-                                         ("apprise", AppriseNotifier())]
+                                         ("apprise", AppriseNotifier()), ("timeline", CutLists())]
     if pool is not None:
         plugins.append(("mediainfo", MediaInfoProbe(pool)))
     return plugins

@@ -8,7 +8,8 @@
   and value types whose mistakes are usage errors.
 - one module per command, or per family: :mod:`.check` (with :mod:`.output`, :mod:`.progress`),
   :mod:`.run`, :mod:`.demo`, :mod:`.config`, :mod:`.status`, :mod:`.history`, :mod:`.admin`
-  (plugins, findings, ack, notify test), :mod:`.rehash`, :mod:`.state` (``state check|recover``).
+  (plugins, findings, ack, notify test), :mod:`.rehash`, :mod:`.state` (``state check|recover``),
+  :mod:`.timeline` (the conform report of one cut list).
 
 Adding a command is one module and one line:
 

@@ -22,6 +22,7 @@ COMMANDS = {  # one line per command: its name -> "module:click command" under r
     "run": "run:run",
     "state": "state:state",
     "status": "status:status",
+    "timeline": "timeline:timeline",
 }
 
 

@@ -50,6 +50,7 @@ def status_data(config: Config, store: Store | None) -> tuple[dict[str, Any], li
         data["probe"] = {k: probe[k] for k in ("health", "detail", "held", "updated")} if probe else {"health": None}
         hashing = tools.get("hash")
         data["hashing"] = hashing["detail"] if hashing and hashing["health"] == "running" else None
+        data["timelines"] = tools["timelines"]["detail"] if "timelines" in tools else None
         data["findings"] = {Severity(r[0]).label: r[1] for r in store.query(
             "SELECT severity, COUNT(*) FROM findings WHERE status='open' GROUP BY severity ORDER BY severity DESC")}
         waiting = store.query("SELECT COUNT(*), MIN(created) FROM outbox WHERE state='pending'")[0]
@@ -131,6 +132,8 @@ def print_status(data: dict[str, Any], lines: list[str], has_store: bool) -> Non
                        style=UNWELL if ob["dead"] else ""))
     if data.get("hashing"):
         out.print(Text(f"hashing: {data['hashing']}"))
+    if data.get("timelines"):
+        out.print(Text(f"timelines: {data['timelines']}"))
     probe = data.get("probe") or {}
     if probe.get("health") not in (None, "ok"):
         out.print(Text(f"MediaInfo: {probe.get('detail') or probe['health']}; "

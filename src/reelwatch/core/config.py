@@ -206,6 +206,31 @@ class Service(_Strict):
         return v
 
 
+class TimelineSource(_Strict):
+    """``[[timelines]]``: cut lists named in the config (those that land on volumes are found anyway)."""
+
+    paths: tuple[str, ...] = Field(min_length=1)
+    """Globs relative to the volume (``Editorial/Turnovers/**/*.edl``); a file they match is read as a
+    cut list whatever its extension, so one that is not is reported rather than skipped."""
+    volume: str | None = None
+    """The volume they are on; unset: any volume."""
+    purpose: Literal["cut", "vfx_pull"] | None = None
+    """Unset: guessed from the name (``..._VFX_pull_v03.edl`` is a pull list)."""
+    shot_pattern: str | None = None
+    """Regular expression finding VFX shot names in a pull list's markers and clip names."""
+
+    @field_validator("shot_pattern")
+    @classmethod
+    def _pattern(cls, v: str | None) -> str | None:
+        if v is not None:
+            import re
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"{v!r} is not a regular expression: {exc}") from None
+        return v
+
+
 class RuleOverride(_Strict):
     severity: str | None = None
     owner: str | None = None
@@ -235,6 +260,8 @@ class Config(_Strict):
     """Per-rule-id overrides of severity, owner and impacts: ``[overrides."spec.frame_rate"]``."""
     rules: Mapping[str, Any] = Field(default_factory=dict)
     """Plugin-owned sections, validated by the plugins' models."""
+    timelines: tuple[TimelineSource, ...] = ()
+    """Cut lists named in the config (docs/timelines.md)."""
     source: str = "<defaults>"
     base_dir: str = "."
 
@@ -354,6 +381,12 @@ def _cross_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
         first = next(i for i, v in enumerate(volumes) if v.get("name") in dupes)
         out.append(ConfigProblem(f"volumes: volume names must be unique; repeated: {', '.join(dupes)}",
                            ("volumes", first, "name")))
+    sources = raw_list(raw, "timelines")
+    for i, t in enumerate(sources):
+        volume = t.get("volume") if isinstance(t, Mapping) else None
+        if isinstance(volume, str) and volume not in names:
+            out.append(ConfigProblem(f"timelines[{i}].volume: volume {volume!r} is not defined under [[volumes]]"
+                                     + did_you_mean(volume, names), ("timelines", i, "volume")))
     roles = raw_map(raw, "roles")
     known = set(roles)
     if not known:

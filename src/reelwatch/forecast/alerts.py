@@ -17,7 +17,7 @@ state store commits in the same transaction as the transitions (docs/forecast.md
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -51,10 +51,6 @@ class Ledger:
 
     def keys(self) -> list[str]:
         return sorted(self._open)
-
-    def __iter__(self) -> Iterator[str]:
-        """The open alerts' keys, sorted, as a copy: a loop over them may resolve them."""
-        return iter(self.keys())
 
     def memo(self, key: str) -> dict[str, Any]:
         """What was remembered when the alert opened or last changed (empty when it is not open)."""

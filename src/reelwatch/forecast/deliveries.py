@@ -252,7 +252,7 @@ class DeliveryWatch:
                 else:
                     why = f"{item.label} is now due {units.day_and_time(self._shown(item.due))} ({item.where})"
                 out.append(self.ledger.resolve(alert, self._finding(sch, item, why, Severity.INFO, st)))
-        for alert in self.ledger:
+        for alert in self.ledger.keys():
             if alert.startswith(OVERDUE + ":") and alert not in live:
                 memo = self.ledger.memo(alert)
                 gone = Finding(rule=OVERDUE, severity=Severity.INFO, owner=None, impacts=self.settings.tell,
@@ -313,10 +313,10 @@ class DeliveryWatch:
             done = sum(standing(i, delivered.versions(i.shot, i.task)).state == "delivered" for i in group)
             when = units.when(self._shown(group[0].due), datetime.fromtimestamp(now, UTC))
             lines.append(f"{self.schedules[key].what} due {when}: {done} of {len(group)} delivered")
-        overdue = [self.ledger.memo(k).get("label", k) for k in self.ledger if k.startswith(OVERDUE + ":")]
+        overdue = [self.ledger.memo(k).get("label", k) for k in self.ledger.keys() if k.startswith(OVERDUE + ":")]
         if overdue:
             lines.append(f"overdue: {units.listed([str(x) for x in overdue])}")
-        bad = [k.partition(":")[2] for k in self.ledger if k.startswith(INVALID + ":")]
+        bad = [k.partition(":")[2] for k in self.ledger.keys() if k.startswith(INVALID + ":")]
         if bad:
             lines.append(f"schedule cannot be used: {units.listed(bad)}")
         return lines

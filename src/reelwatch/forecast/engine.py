@@ -154,7 +154,7 @@ class Forecaster:
                     lines.append(f"{head}; filling at {units.rate(fc.rates.current)} now, "
                                  f"{units.rate(fc.rates.pace)} over the last {units.span(fc.rates.pace_span)}; "
                                  f"full in {units.about(fc.seconds)}")
-            open_cards = [k.partition(":")[2] for k in self._offload.ledger]
+            open_cards = [k.partition(":")[2] for k in self._offload.ledger.keys()]
             if open_cards:
                 lines.append(f"on one copy only: {units.listed(open_cards)}")
             return lines + self._deliveries.outlook(now, delivered)

@@ -200,7 +200,7 @@ class SpaceWatch:
         elif now - self._started >= s.confirm:
             # alerts restored for drives that did not come back (unplugged while reelwatch was down)
             names = {d.name for d in self._drives.values()}
-            for key in self.ledger:
+            for key in self.ledger.keys():
                 name = key.partition(":")[2]
                 if name not in names:
                     memo = self.ledger.memo(key)

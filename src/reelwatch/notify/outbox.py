@@ -227,8 +227,7 @@ class Outbox:
     def _deliver_one(self, row: Any, now: float) -> int:
         message = message_from_json(row["payload"], row["id"], message_key(row["id"], row["created"]))
         done = set(json.loads(row["delivered"])) | self._sent.get(row["id"], set())
-        # keys(): `in` on a row (sqlite3.Row, pg.Row) looks among its values, not its column names
-        interrupted = json.loads(row["sending"] or "null") if "sending" in row.keys() else None  # noqa: SIM118
+        interrupted = json.loads(row["sending"] or "null") if "sending" in row.keys() else None
         failed = []
         for target in self.targets(message.role):
             tid = self.store.target_id(target)

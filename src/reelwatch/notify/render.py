@@ -25,6 +25,7 @@ from .channels import (
     Block, Line, Span, bold, channel_format, clip, code, defuse_mentions, group_of, key_footer, line, mapping, noun,
     one_line, role_name, serialise, text_of, visible, with_suffix,
 )
+from .sublines import NAME_MAX, PATH_MAX, PROSE_MAX, ack_line, also_found, other_copies, finding_ids, in_the_cut, prose
 
 __all__ = ["Rendered", "channel_format", "group_of", "render", "render_test"]
 
@@ -33,9 +34,6 @@ PUSH_MAX = 240
 BODY_BUDGET = 6000
 """Plain-text characters spent on detailed items before the rest become one-liners."""
 OVERFLOW_LINES = 8
-PROSE_MAX = 500
-PATH_MAX = 300
-NAME_MAX = 80
 KIND_ORDER = {"escalated": 0, "new": 1, "changed": 2, "affects": 3}
 _URL = re.compile(r"\b([a-z][a-z0-9+.-]{1,20})://\S+", re.IGNORECASE)
 
@@ -60,10 +58,6 @@ class Rendered:
 
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-def _str(value: Any, limit: int = PROSE_MAX) -> str:
-    return clip(visible(value), limit) if value not in (None, "") else ""
 
 
 def _severity(f: Mapping[str, Any]) -> Severity:
@@ -155,13 +149,8 @@ def _names(fs: Sequence[Mapping[str, Any]], relative: bool = False, shown: int =
     return out + ([f" and {len(fs) - len(names)} more"] if len(fs) > len(names) else [])
 
 
-def _ids(fs: Sequence[Mapping[str, Any]]) -> list[str]:
-    ids = (str(f.get("id")) for f in fs if not isinstance(f.get("id"), bool))
-    return [str(int(i)) for i in ids if i.isascii() and i.isdigit() and int(i) > 0]
-
-
 def _first(fs: Sequence[Mapping[str, Any]], key: str) -> str:
-    return next((_str(f.get(key)) for f in fs if f.get(key)), "")
+    return next((prose(f.get(key)) for f in fs if f.get(key)), "")
 
 
 def _owner(fs: Sequence[Mapping[str, Any]]) -> Any:
@@ -175,14 +164,14 @@ def _detail(item: _Item, role: str) -> Block:
     head: list[Span | str] = [bold(("ESCALATED " if item.kind == "escalated" else "") + item.severity.name), ": "]
     if item.kind == "changed":
         head.append("changed: ")
-    head.append(_str(first.get("message")) or "a check failed")
+    head.append(prose(first.get("message")) or "a check failed")
     where, where_line = _where(item)
     head += where
     subs: list[Line] = [where_line] if where_line else []
-    subs += _copies(first)
-    also = _also(first)
+    subs += other_copies(first)
+    also = also_found(first)
     if also:
-        subs.append(line("Also found in it (the same problem): ", _str("; ".join(also), PROSE_MAX)))
+        subs.append(line("Also found in it (the same problem): ", prose("; ".join(also), PROSE_MAX)))
     expected, impact, fix = _first(fs, "expected"), _first(fs, "impact"), _first(fs, "fix")
     owner = _owner(fs)
     raw = next((f.get("impacts") for f in fs if f.get("impacts")), ())
@@ -199,57 +188,20 @@ def _detail(item: _Item, role: str) -> Block:
     elif impacts or impact:
         who = ", ".join(role_name(r) for r in impacts[:5])
         subs.append(line(f"Affects {who}: " if who else "Why it matters: ", impact or "downstream work."))
+    subs += in_the_cut(first)
     if item.kind == "affects" or (owner and str(owner) != role):
         subs.append(line(f"{_cap(role_name(owner))} is fixing it" if owner else "Nobody is assigned to fix it",
                          *((": ", fix) if fix else (".",))))
     elif fix:
         subs.append(line("Your fix: " if owner else "Fix: ", fix))
-    subs.append(_ack_line(item.rule, _ids(fs)))
+    subs.append(ack_line(item.rule, finding_ids(fs)))
     return Block("li", line(*head), tuple(subs))
-
-
-def _copies(f: Mapping[str, Any]) -> list[Line]:
-    """The other places of a finding that is the same problem on several copies."""
-    places = f.get("locations")
-    if not isinstance(places, list | tuple) or len(places) < 2:
-        return []
-    here = (f.get("volume"), f.get("relpath"))
-    others = [p for p in places if isinstance(p, Mapping) and (p.get("volume"), p.get("relpath")) != here]
-    shown = [code(clip(visible(f"{p.get('volume')}: {p.get('path') or p.get('relpath')}"), PATH_MAX))
-             for p in others[:4]]
-    spans: list[Span | str] = ["Also on: "]
-    for i, s in enumerate(shown):
-        spans += [", " if i else "", s]
-    if len(others) > 4:
-        spans.append(f" and {len(others) - 4} more")
-    return [line(*spans)]
-
-
-def _also(f: Mapping[str, Any]) -> list[str]:
-    """What other rules found in the same file, listed under the root cause (see reelwatch.checking.fold)."""
-    details = f.get("details")
-    found = details.get("also") if isinstance(details, Mapping) else None
-    if not isinstance(found, list | tuple):
-        return []
-    return [f"{a.get('rule')}: {a.get('message')}" for a in found if isinstance(a, Mapping)]
-
-
-def _ack_line(rule: str, ids: Sequence[str]) -> Line:
-    parts: list[Span | str] = ["Rule ", code(clip(visible(rule), NAME_MAX))]
-    if len(ids) == 1:
-        parts += [f", finding {ids[0]}. Ack with: ", code(f"reelwatch ack {ids[0]}")]
-    elif 1 < len(ids) <= 5:
-        parts += [f", findings {', '.join(ids)}. Ack with: ", code("reelwatch ack " + " ".join(ids))]
-    elif ids:
-        parts += [f", findings {', '.join(ids[:3])} and {len(ids) - 3} more. Ack one with: ",
-                  code(f"reelwatch ack {ids[0]}")]
-    return line(*parts)
 
 
 def _brief(item: _Item) -> Line:
     """One line for an item that did not fit in full."""
     n = len(item.findings)
-    what = _str(item.findings[0].get("message"), 120) or visible(item.rule)
+    what = prose(item.findings[0].get("message"), 120) or visible(item.rule)
     where = f"{_plural(n, *noun(item.findings))}, {_group_label(item.group)}"
     mine = ", affects you" if item.kind == "affects" else ""
     return line(bold(item.severity.name), f": {what} ({where}{mine}), rule ", code(clip(visible(item.rule), NAME_MAX)))
@@ -377,7 +329,7 @@ def _push(title_rest: str, item: _Item | None, more: int, role: str) -> str:
     parts = [title_rest]
     if item is not None:
         fs = item.findings
-        what = _str(fs[0].get("message"), 100) or visible(item.rule)
+        what = prose(fs[0].get("message"), 100) or visible(item.rule)
         where = f" in {_plural(len(fs), *noun(fs))}" if len(fs) > 1 else f": {clip(visible(_name(fs[0])), 60)}"
         parts.append(f"{item.severity.name}: {what}{where}")
         fix, owner = _first(fs, "fix"), _owner(fs)
@@ -385,7 +337,7 @@ def _push(title_rest: str, item: _Item | None, more: int, role: str) -> str:
             parts.append(f"{_cap(role_name(owner))} is fixing it." if owner else "Nobody is assigned to fix it.")
         elif fix:
             parts.append(f"Fix: {clip(fix, 100)}")
-        ids = _ids(fs)
+        ids = finding_ids(fs)
         parts += [f"ack: reelwatch ack {ids[0]}"] if len(ids) == 1 else []
     if more:
         parts.append(f"+{_plural(more, 'more problem')}")
@@ -406,7 +358,7 @@ def _plain(message: Message) -> Rendered:
     label = "reelwatch admin: " if message.kind == "admin" else ""
     title = clip(defuse_mentions(one_line(f"[{_production(message)}] {label}{subject}")), TITLE_MAX)
     lines = [ln for ln in _redact(str(message.text or "")).split("\n") if ln.strip()]
-    blocks = [Block("h", line(_str(subject, 200)))] + [Block("p", line(_str(ln, 2000))) for ln in lines[:40]]
+    blocks = [Block("h", line(prose(subject, 200)))] + [Block("p", line(prose(ln, 2000))) for ln in lines[:40]]
     if message.kind == "test":
         blocks.append(Block("p", line(f"Role: {role_name(message.role)}. Production: {_production(message)}.")))
     footer, suffix = key_footer(message.key, message.repeat)

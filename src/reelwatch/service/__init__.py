@@ -11,6 +11,7 @@
   :mod:`.reload` (SIGHUP), :mod:`.health` (threads that died)
 - :mod:`.systemd` (the notify protocol), :mod:`.metrics`, :mod:`.log`
 - :mod:`.rehash`: sampled re-hashing, run from a systemd timer
+- :mod:`.timelines`: cut lists in the daemon: re-conforms, unmounted volumes, status and metrics
 
 What it may import: everything but :mod:`reelwatch.cli` and :mod:`reelwatch.demo`. Only the
 command line imports it.

@@ -59,6 +59,8 @@ class Messages:
                 if up else f"Volume {cfg.name} is not available at {root} (unmounted, or the share is down). "
                            "reelwatch keeps running and will rescan it as soon as it is back.")
         self.tell(cfg.owner, f"volume {cfg.name} {'is back' if up else 'unavailable'}", text)
+        if d.timelines is not None:
+            d.timelines.volume(cfg.name, up)  # its clips are offline (or back) in every cut
         if d.store is not None:
             d.recorded(lambda: d.store.audit(  # type: ignore[union-attr]
                 "volume_back" if up else "volume_unavailable", volume=cfg.name))

@@ -54,6 +54,7 @@ from .reload import Reloader
 from .statefaults import StateFaults
 from .status import Status
 from .systemd import Notifier
+from .timelines import wire as wire_timelines
 from .work import Work
 
 QUEUE_HIGH_WATER = 256
@@ -119,6 +120,7 @@ class Daemon(Parts):
         self.store.on_gone = self.batches.gone
         self.store.hasher = self.hashes
         self.pipeline = Pipeline(self.runtime.pm, config, self.store)
+        self.timelines = wire_timelines(self)  # cut lists read and conformed, clips placed in the cut
         self.thumbs = Thumbnails(state_path.parent / "thumbnails")
         self.outbox = Outbox(self.store, config, self._send, attach=self.thumbs)
         self.outbox_worker = OutboxWorker(self.outbox)

@@ -74,12 +74,16 @@ class Drives:
                     cfg = template.model_copy(update={"name": name, "path": path})
                     self._set_volumes([*d.runtime.config.volumes, cfg])
                     self._add(cfg, path, dynamic=True)
+                    if d.timelines is not None:
+                        d.timelines.volume(name, True)  # its clips are back in every cut
             for name, vol in list(d.volumes.items()):
                 if vol.dynamic and name.startswith(template.name + "-") and (
                         vol.root not in found or not vol.available):
                     log.info("drive_let_go", volume=name, path=vol.root)
                     vol.stop()
                     del d.volumes[name]
+                    if d.timelines is not None:
+                        d.timelines.volume(name, False)  # its clips are offline in every cut
                     d.metrics.forget_volume(name)
                     self._set_volumes([v for v in d.runtime.config.volumes if v.name != name])
 

@@ -122,6 +122,8 @@ class Metrics:
         self._probe.set(1)
         self._held = Gauge("reelwatch_probe_held_files", "Files waiting for a working MediaInfo to be checked",
                            registry=self.registry)
+        self._timeline = Gauge("reelwatch_timeline_events", "Events of the current timelines (cut lists), all of "
+                               "them and those offline or failing conform", ["state"], registry=reg)
         self._kinds: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -182,6 +184,11 @@ class Metrics:
         """``reason`` in words (``state disk full``) or as the label (``state_disk_full``)."""
         label = reason.replace("degraded: ", "").replace(" ", "_")
         self._degraded.labels(reason=label).set(1 if on else 0)
+
+    def timeline_events(self, counts: dict[str, int]) -> None:
+        """``{"events": n, "offline": n, "failing": n}`` of the current timelines."""
+        for state in ("events", "offline", "failing"):
+            self._timeline.labels(state=state).set(counts.get(state, 0))
 
     def reconcile(self, volume: str, seconds: float) -> None:
         """A full rescan of ``volume`` finished after ``seconds``."""

@@ -48,6 +48,8 @@ class Parts:
     outbox: Outbox | None = None
     outbox_worker: OutboxWorker | None = None
     disk: StateDisk | None = None
+    timelines: Any = None
+    """The cut lists' :class:`~reelwatch.checking.conformer.Conformer` (see :mod:`.timelines`)."""
 
     def recorded(self, write: Callable[[], Any]) -> bool:
         """Run a write; False (and nothing raised) when the state database cannot take it: the

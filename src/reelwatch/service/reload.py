@@ -14,6 +14,7 @@ from .admin import Messages
 from .drives import Drives
 from .parts import Parts
 from .status import Status
+from .timelines import wire as wire_timelines
 
 log = structlog.get_logger("reelwatch.daemon")
 
@@ -73,6 +74,7 @@ class Reloader:
         if d.redactor is not None:  # targets added by the edit are secrets from now on
             d.redactor.add(u for role in runtime.config.roles.values() for u in role.notify)
         d.pipeline.reconfigure(runtime.pm, runtime.config)
+        d.timelines = wire_timelines(d, d.timelines)
         if d.outbox is not None:
             d.outbox.config = runtime.config
         self.drives.open()

@@ -310,6 +310,13 @@ class PgConnection:
             return Result([], None, 0, None)
         return self._run(sql, items, many=True)
 
+    def executescript(self, script: str) -> None:
+        """DDL statements (``CREATE ... IF NOT EXISTS``), rewritten for PostgreSQL, each on its own;
+        then the table catalog is read again."""
+        for stmt in statements(script):
+            self._run(stmt, ())
+        self.refresh_catalog()
+
     def begin(self, *, exclusive: bool = True) -> Result:
         if self._tx is not None:
             raise StateDbError("a transaction is already open")

@@ -118,6 +118,13 @@ class Store:
             with self.tx() as db:
                 locations.backfill(db)
 
+    def add_tables(self, script: str) -> None:
+        """Create the tables of an engine that keeps its own in this database (the timeline
+        catalog: :data:`reelwatch.timeline.SCHEMA` and ``TIMELINE_SCHEMA``); ``CREATE ... IF NOT
+        EXISTS`` statements only, run outside any transaction."""
+        with self._lock:
+            self.db.executescript(script)
+
     def target_id(self, target: str) -> str:
         """The id the outbox records for a notification target (never the URL itself)."""
         tid = self._target_ids.get(target)

@@ -24,9 +24,8 @@ What lives where:
 
 Imports allowed here: the standard library, OpenTimelineIO and its adapter packages (pyaaf2
 comes with the AAF one), and the values of :mod:`reelwatch.core.model`. Nothing from the daemon,
-store, config, pipeline or CLI: those wire this engine in through the interfaces written
-down in ``docs/timelines.md`` (state tables and indexes, daemon, messages, ``reelwatch
-timeline``).
+store, config, pipeline or CLI: those wire this engine in (:mod:`reelwatch.checking.timelines`,
+:mod:`reelwatch.service.timelines`, :mod:`reelwatch.cli.timeline`; ``docs/timelines.md``).
 """
 
 from __future__ import annotations

@@ -158,7 +158,13 @@ CREATE INDEX IF NOT EXISTS timeline_wants_timeline ON timeline_wants (timeline);
 """``timelines``: every sequence read from a cut list file, by version line (only the latest
 version of a line is ``current``); ``timeline_uses``: matched events by clip, so a finding on a
 clip finds its events at once; ``timeline_wants``: the lookup keys of events that are unmatched
-or ambiguous, so a new clip finds the events waiting for it."""
+or ambiguous (and the name keys of events matched only by reel or take), so a new clip finds the
+events waiting for it."""
+
+
+WEAK = ("reel", "scene and take")
+"""Match methods that a clip carrying the event's file or clip name, arriving later, overrides."""
+NAMED = ("name", "stem", "clip", "seq")
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +226,8 @@ class SqlTimelines:
                 shot = shot_of(m.event, shot_pattern) if timeline.purpose == "vfx_pull" else ""
                 uses += [(tid, m.event.number, c.volume, c.relpath, m.method, timeline.tc(m.event.record_in), shot)
                          for c in m.clips]
+                if m.method.startswith(WEAK):  # a clip by the name the cut list gives would take over
+                    wants += [(kind, k, tid, m.event.number) for kind, k in wanted_keys(m.event) if kind in NAMED]
             else:
                 wants += [(kind, k, tid, m.event.number) for kind, k in wanted_keys(m.event)]
         self.db.executemany("INSERT OR REPLACE INTO timeline_uses VALUES (?, ?, ?, ?, ?, ?, ?)", uses)
