@@ -171,8 +171,9 @@ def test_the_password_never_shows(pg_server, tmp_path, caplog, monkeypatch):
         Store(url, password=wrong)
     assert wrong not in str(err.value) and "authentication failed" in str(err.value)
     assert wrong not in caplog.text and PASSWORD not in caplog.text
-    with pytest.raises(ConfigError, match="holds a password"):
+    with pytest.raises(ConfigError, match="holds a password") as refused:
         build_config({"state": {"url": url.replace("rw@", f"rw:{PASSWORD}@")}})
+    assert PASSWORD not in str(refused.value)  # the URL is not echoed back
     # from a file, through the real command line
     monkeypatch.delenv("REELWATCH_STATE_PASSWORD", raising=False)
     (tmp_path / "pw").write_text(wrong + "\n")

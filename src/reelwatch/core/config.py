@@ -83,6 +83,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+from .config_state import State  # noqa: E402  (the [state] table: one SQLite file, or a fleet's PostgreSQL)
+
+
 class Production(_Strict):
     name: str = "Untitled production"
     base_frame_rate: str | None = None
@@ -138,32 +141,6 @@ class Volume(_Strict):
     outside the volume is reported to the owner (``volume.symlink_outside``)."""
     alert_growing_after: float = Field(default=3600, ge=0)
     """Seconds after which a file still being written is reported (``volume.still_growing``; 0: never)."""
-
-
-class State(_Strict):
-    path: str = "reelwatch-state.db"
-    """The SQLite state of this node (with ``url``: its lock and thumbnails live beside it)."""
-    url: str | None = None
-    """``postgresql://user@host:5432/db``: the state shared by every node of the production
-    (docs/deploy.md, "A fleet"). Never with a password in it: see ``password_file``."""
-    password_file: str | None = None
-    """A file holding the database password (else ``$REELWATCH_STATE_PASSWORD``, ``PGPASSWORD`` or ``~/.pgpass``)."""
-    node: str | None = None
-    """This node's name in the fleet (default: the host name)."""
-    lease: float = Field(default=60, gt=0)
-    """Seconds a node holds a message it is sending; a node that dies mid-send lets it go after that."""
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str | None) -> str | None:
-        if v is not None:
-            from urllib.parse import urlsplit
-            if not v.startswith(("postgresql://", "postgres://")):
-                raise ValueError("state.url must be a postgresql:// URL")
-            if urlsplit(v).password is not None:
-                raise ValueError("state.url holds a password: put it in state.password_file or "
-                                 "$REELWATCH_STATE_PASSWORD instead (a URL ends up in logs and process lists)")
-        return v
 
 
 class Notify(_Strict):
@@ -354,8 +331,9 @@ def validation_problems(err: ValidationError, model: type[BaseModel], prefix: tu
             out.append(ConfigProblem(f"{where}: unknown key{hint}; allowed here: {', '.join(allowed) or 'none'}", loc))
             continue
         found = e.get("input")
-        # a notification target is never echoed: whatever is there may be a token
-        shown = "" if isinstance(found, dict) or "notify" in loc else f" (found {found!r})"
+        # a notification target or the state's URL is never echoed: whatever is there may be a secret
+        secret = "notify" in loc or loc[:2] == ("state", "url")
+        shown = "" if isinstance(found, dict) or secret else f" (found {found!r})"
         msg = e["msg"].removeprefix("Value error, ")
         out.append(ConfigProblem(f"{where}: {msg}{shown}", loc))
     return out
