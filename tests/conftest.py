@@ -91,6 +91,8 @@ def write_config(tmp_path: Path, inbox: LocalInbox | None = None, *, volumes: di
         lines.append(f'[[volumes]]\nname = "{name}"\npath = "{tmp_path / name}"\nkind = "{kind}"\n'
                      f'owner = "{owner}"\nsettle = {settle}\nobserver = "inotify"\n')
     lines.append(f'[state]\npath = "{tmp_path / "state.db"}"\n')
+    if (url := test_state_url(tmp_path / "state.db")) is not None:  # REELWATCH_TEST_STATE=postgresql
+        lines.append(f'url = "{url}"\n')
     lines.append(f"[notify]\ndigest_window = {digest}\nretry_base = 0.2\n")
     lines.append(extra)
     path = tmp_path / "production.toml"
@@ -161,3 +163,6 @@ def daemon() -> Iterator[type[DaemonProcess]]:
     yield Tracked
     for d in started:
         d.stop()
+
+
+from pgserver import _store_paths_to_postgresql, open_state_db, own_pg_server, pg_server, pg_url, test_state_url  # noqa: E402,F401  (a real PostgreSQL for the state tests)

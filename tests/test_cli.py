@@ -212,7 +212,7 @@ def test_status_and_history_are_tables_for_people_and_the_same_json_for_scripts(
 
     data = json.loads(reelwatch("status", "--config", str(config), "--format", "json").stdout)
     assert set(data) == {"production", "daemon", "volumes", "findings", "outbox", "probe", "hashing", "timelines",
-                         "forecasts"}
+                         "forecasts", "nodes"}
     assert set(data["daemon"]) == {"state", "since", "health", "held"} and data["findings"] == {"error": 1}
     assert [set(v) for v in data["volumes"]] == [{"name", "path", "kind", "observer", "health", "last_event",
                                                   "queue_depth", "detail"}] * 2
@@ -260,7 +260,7 @@ def test_shell_completion_completes_commands_and_choices(tmp_path):
     assert "_reelwatch_completion" in source.stdout and "complete -o nosort -F _reelwatch_completion" \
         in source.stdout
     assert complete(tmp_path, "reelwatch sta") == ["state", "status"]
-    assert complete(tmp_path, "reelwatch state ") == ["check", "recover"]
+    assert complete(tmp_path, "reelwatch state ") == ["check", "migrate", "recover"]
     assert complete(tmp_path, "reelwatch check --format ") == ["table", "json", "html"]
     assert complete(tmp_path, "reelwatch findings --severity b") == ["blocker"]
 

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import socket
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -18,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DaemonProcess, reelwatch, wait_until, write_config
+from conftest import DaemonProcess, open_state_db, reelwatch, wait_until, write_config
 
 QUEUE_KNOB = Path("/proc/sys/fs/inotify/max_queued_events")
 
 
 
 def audit(tmp_path: Path, event: str) -> list[str]:
-    db = sqlite3.connect(tmp_path / "state.db")
+    db = open_state_db(tmp_path / "state.db")
     try:
         return [r[0] for r in db.execute("SELECT relpath FROM audit WHERE event=? ORDER BY id", (event,))]
     finally:
@@ -33,7 +32,7 @@ def audit(tmp_path: Path, event: str) -> list[str]:
 
 
 def open_findings(tmp_path: Path, rule: str) -> list[tuple[str, str]]:
-    db = sqlite3.connect(tmp_path / "state.db")
+    db = open_state_db(tmp_path / "state.db")
     try:
         return db.execute("SELECT relpath, status FROM findings WHERE rule=? ORDER BY id", (rule,)).fetchall()
     finally:

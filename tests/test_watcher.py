@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
@@ -15,11 +14,11 @@ import pytest
 
 from reelwatch.watch.observers import mount_of
 
-from conftest import reelwatch, wait_until, write_config
+from conftest import open_state_db, reelwatch, wait_until, write_config
 
 
 def audit(tmp_path: Path, event: str) -> list[tuple[str, str]]:
-    db = sqlite3.connect(tmp_path / "state.db")
+    db = open_state_db(tmp_path / "state.db")
     try:
         return db.execute("SELECT relpath, detail FROM audit WHERE event=? ORDER BY id", (event,)).fetchall()
     finally:
@@ -96,7 +95,7 @@ def test_kill_9_mid_burst_then_restart_checks_each_file_once_and_sends_no_duplic
     d2.stop()
     checked = [p for p, _ in audit(tmp_path, "checked")]
     assert len(checked) == 200 and len(set(checked)) == 200
-    db = sqlite3.connect(tmp_path / "state.db")
+    db = open_state_db(tmp_path / "state.db")
     dup = db.execute("SELECT role, finding_id, COUNT(DISTINCT message_id) FROM notices "
                      "GROUP BY role, finding_id, kind HAVING COUNT(*) > 1").fetchall()
     sent = db.execute("SELECT COUNT(*) FROM outbox WHERE state='sent'").fetchone()[0]
@@ -109,7 +108,7 @@ def test_kill_9_mid_burst_then_restart_checks_each_file_once_and_sends_no_duplic
 
 
 def _open_notices_sent(tmp_path: Path) -> bool:
-    db = sqlite3.connect(tmp_path / "state.db")
+    db = open_state_db(tmp_path / "state.db")
     try:
         waiting = db.execute("SELECT COUNT(*) FROM notices WHERE message_id IS NULL").fetchone()[0]
         pending = db.execute("SELECT COUNT(*) FROM outbox WHERE state='pending'").fetchone()[0]

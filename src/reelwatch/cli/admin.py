@@ -29,10 +29,10 @@ def _ts(value: float | None) -> str:
 
 
 def _store(config: Config, readonly: bool = True) -> Store | None:
-    path = config.resolve(config.state.path)
-    if not path.exists():
+    from ..state.connect import open_state
+    if not config.state.url and not config.resolve(config.state.path).exists():
         return None
-    return Store(path, readonly=readonly)
+    return open_state(config, readonly=readonly)
 
 
 @click.command(help="List plugins, hooks and rules.")

@@ -74,11 +74,11 @@ def rehash(config: str, sample: int | float, algo: str | None, max_bytes: int | 
     from ..checking.runtime import load_runtime
     from ..integrity.hashing import normalize_algo
     from ..service.rehash import rehash as run_rehash
-    from ..state.store import Store
+    from ..state.connect import open_state
     runtime = load_runtime(config, None)
     cfg = runtime.config
     path = cfg.resolve(cfg.state.path)
-    if not path.exists():
+    if not cfg.state.url and not path.exists():
         print(f"no state database at {path} yet: nothing has been hashed, nothing to re-hash", file=sys.stderr)
         return 0
     if algo:
@@ -87,7 +87,7 @@ def rehash(config: str, sample: int | float, algo: str | None, max_bytes: int | 
         except ValueError as exc:
             print(f"reelwatch rehash: {exc}", file=sys.stderr)
             return 2
-    store = Store(path)
+    store = open_state(cfg)  # [state] url: the fleet's database
     pipeline = Pipeline(runtime.pm, cfg, store)
     try:
         report = run_rehash(store, cfg, sample=sample, algo=algo, rng=random.Random(seed),

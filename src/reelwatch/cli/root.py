@@ -18,6 +18,7 @@ class Root(LazyGroup):
     def invoke(self, ctx: click.Context) -> Any:
         from ..core.config import ConfigError
         from ..state.dbfile import StateCorrupt
+        from ..state.schema import StateRefused
         try:
             return super().invoke(ctx)
         except ConfigError as err:
@@ -25,6 +26,9 @@ class Root(LazyGroup):
             ctx.exit(EXIT_USAGE)
         except StateCorrupt as err:
             err.config = err.config or ctx.meta.get("reelwatch.config")
+            click.echo(f"reelwatch: {err}", err=True)
+            ctx.exit(EXIT_USAGE)
+        except StateRefused as err:  # a newer schema, a database server that cannot be reached
             click.echo(f"reelwatch: {err}", err=True)
             ctx.exit(EXIT_USAGE)
         except KeyboardInterrupt:

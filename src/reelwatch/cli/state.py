@@ -1,4 +1,5 @@
-"""``reelwatch state check | recover``: is the state database sound, and repair it when not.
+"""``reelwatch state check | recover | migrate``: is the state database sound, repair it when not,
+move it into a fleet's PostgreSQL (the work: :mod:`reelwatch.state.move`).
 
 ``recover`` never deletes anything: the damaged file (with its -wal and -shm) is kept next to
 the new one as ``state.db.broken-YYYYmmddTHHMMSS``. The fresh database gets every row that can
@@ -100,4 +101,44 @@ def cmd_recover(config: str, force: bool) -> int:
         print("No findings or messages could be recovered from the damaged file. Start the service: it "
               "rescans every volume, checks every file and notifies every problem it finds, including ones "
               "sent before.")
+    return EXIT_OK
+
+
+@state.command("migrate", help="Move this node's SQLite state into the fleet's PostgreSQL database (empty; stop "
+                               "the service first).")
+@config_option()
+@click.option("--to", "to", required=True, metavar="postgresql://USER@HOST:PORT/DB",
+              help="the target database (empty); no password in it")
+@click.option("--password-file", type=click.Path(dir_okay=False),
+              help="a file holding the password (else $REELWATCH_STATE_PASSWORD, PGPASSWORD or ~/.pgpass)")
+def cmd_migrate(config: str, to: str, password_file: str | None) -> int:
+    from ..state.move import MigrateRefused, move
+    from ..state.pg import read_password, url_problem
+    path = _path(config)
+    problem = url_problem(to)
+    if problem:
+        print(f"reelwatch state migrate: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    if not path.exists():
+        print(f"{path}: no state database: nothing to migrate", file=sys.stderr)
+        return EXIT_USAGE
+    if daemon_running(path):
+        print(f"{path} is in use by a running reelwatch daemon: stop it first "
+              "(systemctl stop reelwatch@NAME), then run this again.", file=sys.stderr)
+        return EXIT_USAGE
+    src = Store(path)
+    try:
+        dst = Store(to, password=read_password(password_file))
+        try:
+            copied = move(src, dst)
+        except MigrateRefused as exc:
+            print(f"reelwatch state migrate: {exc}", file=sys.stderr)
+            return EXIT_PROBLEMS
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    print(f"moved {path} into {dst.path}: " + ", ".join(f"{t} {n}" for t, n in copied.items()))
+    print(f"Now set [state] url = \"{dst.path}\" in the config (the password in password_file), and start the "
+          f"service. {path} is left as it was.")
     return EXIT_OK

@@ -84,6 +84,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+from .config_state import State  # noqa: E402  (the [state] table: one SQLite file, or a fleet's PostgreSQL)
+
+
 class Production(_Strict):
     name: str = "Untitled production"
     base_frame_rate: str | None = None
@@ -139,10 +142,6 @@ class Volume(_Strict):
     outside the volume is reported to the owner (``volume.symlink_outside``)."""
     alert_growing_after: float = Field(default=3600, ge=0)
     """Seconds after which a file still being written is reported (``volume.still_growing``; 0: never)."""
-
-
-class State(_Strict):
-    path: str = "reelwatch-state.db"
 
 
 class Notify(_Strict):
@@ -334,8 +333,9 @@ def validation_problems(err: ValidationError, model: type[BaseModel], prefix: tu
             out.append(ConfigProblem(f"{where}: unknown key{hint}; allowed here: {', '.join(allowed) or 'none'}", loc))
             continue
         found = e.get("input")
-        # a notification target is never echoed: whatever is there may be a token
-        shown = "" if isinstance(found, dict) or "notify" in loc else f" (found {found!r})"
+        # a notification target or the state's URL is never echoed: whatever is there may be a secret
+        secret = "notify" in loc or loc[:2] == ("state", "url")
+        shown = "" if isinstance(found, dict) or secret else f" (found {found!r})"
         msg = e["msg"].removeprefix("Value error, ")
         out.append(ConfigProblem(f"{where}: {msg}{shown}", loc))
     return out

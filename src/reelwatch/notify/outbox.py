@@ -15,6 +15,9 @@ target a message is being sent to is written down before the send: a send whose 
 cannot be recorded is never made (a full disk would otherwise repeat it every second), and
 after a kill in the middle of a send the repeat says that it may be one, with the same key.
 
+With several nodes on one state (:mod:`reelwatch.state.fleet`) one node digests at a time, and
+each message is claimed with a lease before it is sent: sent once however many nodes run.
+
 Frame grabs never hold a message up: they are made in the background as soon as the
 notices exist (:meth:`Outbox.digest`), and a message takes the ones that are ready.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import sqlite3
 import threading
 import time
@@ -37,6 +41,7 @@ import structlog
 from ..core.config import Config
 from ..core.model import Message, Notice, Severity
 from ..state.dbfile import is_corrupt, is_disk_full
+from ..state import fleet
 from ..state.store import Store
 from .verdicts import NOT_POSITIVE, verdict_messages
 
@@ -80,8 +85,11 @@ class Outbox:
 
     def __init__(self, store: Store, config: Config, send: Sender, *,
                  clock: Callable[[], float] = time.time,
-                 attach: Callable[[Sequence[Notice]], tuple[str, ...]] | None = None) -> None:
+                 attach: Callable[[Sequence[Notice]], tuple[str, ...]] | None = None,
+                 node: str | None = None) -> None:
         self.store = store
+        self.node = node or config.state.node or socket.gethostname()
+        """This node's name: the holder of the leases it takes (:mod:`reelwatch.state.fleet`)."""
         self.config = config
         self.send = send
         self.clock = clock
@@ -171,7 +179,9 @@ class Outbox:
                     data = json.loads(r["data"])
                     data["id"] = r["id"]
                     data["escalated_from"] = name
-                    db.execute("UPDATE findings SET escalated_at=? WHERE id=?", (now, r["id"]))
+                    if not db.execute("UPDATE findings SET escalated_at=? WHERE id=? AND escalated_at IS NULL",
+                                      (now, r["id"])).rowcount:
+                        continue  # escalated by another node meanwhile
                     db.execute("INSERT INTO notices (role, kind, finding_id, severity, data, created) "
                                "VALUES (?,?,?,?,?,?)", (role.escalate_to, "escalated", r["id"], r["severity"],
                                                         json.dumps(data), now))
@@ -197,7 +207,10 @@ class Outbox:
             if row["next_at"] > now:
                 continue
             try:
-                sent += self._deliver_one(row, now)
+                claimed = fleet.claim_message(self.store, row["id"], self.node, self.config.state.lease, now)
+                if claimed is None:
+                    continue  # another node of the fleet is sending it
+                sent += self._deliver_one(claimed, now)
             except sqlite3.Error:  # the state database cannot record deliveries now: send nothing more
                 return sent        # (the store reported why; the message is retried, not dropped)
             except Exception as exc:  # one role's trouble never holds up the others
@@ -206,8 +219,9 @@ class Outbox:
                     attempts = row["attempts"] + 1
                     state = "dead" if attempts >= self.config.notify.max_attempts else "pending"
                     delay = min(MAX_BACKOFF, self.config.notify.retry_base * 2 ** (attempts - 1))
-                    db.execute("UPDATE outbox SET attempts=?, state=?, next_at=?, last_error=? WHERE id=?",
-                               (attempts, state, now + delay, type(exc).__name__, row["id"]))
+                    db.execute("UPDATE outbox SET attempts=?, state=?, next_at=?, last_error=?, claimed_by=NULL, "
+                               "lease_until=NULL WHERE id=?", (attempts, state, now + delay, type(exc).__name__,
+                                                               row["id"]))
         return sent
 
     def _deliver_one(self, row: Any, now: float) -> int:
@@ -221,6 +235,9 @@ class Outbox:
                 continue
             # written down before the send: if it cannot be recorded, it is not sent
             with self.store.tx() as db:
+                if not fleet.renew_message(db, row["id"], self.node, self.clock() + self.config.state.lease):
+                    log.warning("lease_lost", message_id=row["id"], node=self.node)
+                    return 0  # this node was too slow: another one holds the message now and sends the rest
                 db.execute("UPDATE outbox SET sending=? WHERE id=?",
                            (json.dumps({"target": tid, "at": now}), row["id"]))
             repeat = isinstance(interrupted, dict) and interrupted.get("target") == tid
@@ -240,22 +257,22 @@ class Outbox:
         error = f"{len(failed)} of {len(failed) + len(done)} target(s) failed" if failed else None
         with self.store.tx() as db:
             if not failed:
-                db.execute("UPDATE outbox SET state='sent', sent_at=?, attempts=?, delivered=?, last_error=NULL "
-                           "WHERE id=?", (now, attempts, delivered, row["id"]))
+                db.execute("UPDATE outbox SET state='sent', sent_at=?, attempts=?, delivered=?, last_error=NULL, "
+                           "claimed_by=NULL, lease_until=NULL WHERE id=?", (now, attempts, delivered, row["id"]))
                 db.execute("INSERT INTO audit (ts, event, detail) VALUES (?, 'notified', ?)",
                            (now, json.dumps({"message": row["id"], "role": message.role, "targets": len(done),
                                              "key": message.key})))
                 self._sent.pop(row["id"], None)
                 return 1
             if attempts >= self.config.notify.max_attempts:
-                db.execute("UPDATE outbox SET state='dead', attempts=?, delivered=?, last_error=? WHERE id=?",
-                           (attempts, delivered, error, row["id"]))
+                db.execute("UPDATE outbox SET state='dead', attempts=?, delivered=?, last_error=?, claimed_by=NULL, "
+                           "lease_until=NULL WHERE id=?", (attempts, delivered, error, row["id"]))
                 db.execute("INSERT INTO audit (ts, event, detail) VALUES (?, 'dead_letter', ?)",
                            (now, json.dumps({"message": row["id"], "role": message.role})))
             else:
                 delay = min(MAX_BACKOFF, self.config.notify.retry_base * 2 ** (attempts - 1))
-                db.execute("UPDATE outbox SET attempts=?, next_at=?, delivered=?, last_error=? WHERE id=?",
-                           (attempts, now + delay, delivered, error, row["id"]))
+                db.execute("UPDATE outbox SET attempts=?, next_at=?, delivered=?, last_error=?, claimed_by=NULL, "
+                           "lease_until=NULL WHERE id=?", (attempts, now + delay, delivered, error, row["id"]))
         self._sent.pop(row["id"], None)
         if attempts >= self.config.notify.max_attempts:
             log.error("dead_letter", message_id=row["id"], role=message.role, attempts=attempts)
@@ -338,8 +355,11 @@ class Outbox:
     def tick(self) -> int:
         """One round: urgent alerts, escalate, digest, deliver. Returns messages delivered."""
         self._send_urgent()
-        self.escalate()
-        self.digest()
+        # one node of a fleet digests at a time: each role gets one digest, escalations happen once
+        if self.store.backend == "sqlite" or fleet.hold(self.store, "digest", self.node, self.config.state.lease,
+                                                        self.clock()):  # (SQLite: one daemon per file, locked)
+            self.escalate()
+            self.digest()
         return self.deliver()
 
 
@@ -357,7 +377,8 @@ class OutboxWorker(threading.Thread):
             try:
                 self.outbox.tick()
             except Exception as exc:
-                if not (is_disk_full(exc) or is_corrupt(exc)):  # those are reported once, by the store's owner
+                if not (is_disk_full(exc) or is_corrupt(exc) or getattr(exc, "unreachable", False)):
+                    # those are reported once, by the store's owner
                     log.error("outbox_tick_failed", error=f"{type(exc).__name__}: {exc}")
             self.outbox.wake.wait(self.interval)
             self.outbox.wake.clear()

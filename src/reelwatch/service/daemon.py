@@ -36,14 +36,16 @@ from ..integrity.hashjobs import Hashes
 from ..notify.outbox import Outbox, OutboxWorker
 from ..notify.thumbs import Thumbnails
 from ..probe.pool import ProbePool
+from ..state.connect import open_state
 from ..state.dbfile import StateCorrupt
+from ..state.schema import StateRefused
 from ..state.disk import CORRUPT, StateDisk
-from ..state.store import Store
 from .admin import Messages
 from .batches import Batches
 from .checkers import Checkers
 from .drives import Drives
 from .forecasts import Forecasts
+from .fleet import FleetMember
 from .health import Supervisor, dead_threads
 from .held import HeldFiles
 from .histories import Reverify
@@ -81,6 +83,7 @@ class Daemon(Parts):
         self.web: Any = None  # the pages, when [web] listen is set (reelwatch.web.serve.WebThread)
         self.thumbs: Thumbnails | None = None
         self._control_error = ("", 0.0)
+        self.fleet: FleetMember | None = None
         # the collaborators, each given the ones it needs (see reelwatch.service.parts)
         self.messages = Messages(self)
         self.held = HeldFiles(self, self.messages)
@@ -119,7 +122,7 @@ class Daemon(Parts):
         self.disk = StateDisk(state_path)
         if not self.disk.lock():
             log.warning("state_in_use", path=str(state_path), reason="another reelwatch daemon holds its lock")
-        self.store = Store(state_path)
+        self.store = open_state(config)  # [state] url: the fleet's PostgreSQL; else the file at state_path
         self.store.on_fault = self.faults.fault
         self.store.on_gone = self.batches.gone
         self.store.hasher = self.hashes
@@ -139,7 +142,9 @@ class Daemon(Parts):
                                    tell_admin=self.messages.tell_admin)
         for _ in range(self.pool.size):
             self.checkers.add()
-        self.recorded(self.store.clear_volume_status)
+        self.recorded(lambda: self.store.clear_volume_status([v.name for v in config.volumes]))  # type: ignore[union-attr]
+        self.fleet = FleetMember(self.store, config.state.node, [v.name for v in config.volumes])
+        self.recorded(self.fleet.register)
         self.drives.open()
         self.status.write()
         self.sd.ready(self.status.line())
@@ -194,7 +199,7 @@ class Daemon(Parts):
         if self.reload_requested.is_set():
             self.reload_requested.clear()
             self.reload()
-        if self.disk is not None and self.disk.full:
+        if self.disk is not None and self.disk.waiting:  # a full disk, an unreachable server
             self.faults.resume_if_room()
         if self.drives.mount_roots:
             self.drives.discover()
@@ -230,6 +235,8 @@ class Daemon(Parts):
     def supervise(self) -> list[str]:
         """From the main thread: a worker thread that died is told once, loudly (see
         :mod:`reelwatch.service.health`); returns the dead threads' names."""
+        if self.fleet is not None:
+            self.fleet.tick()
         return self._supervisor.check()
 
     def reload(self) -> bool:
@@ -263,6 +270,8 @@ class Daemon(Parts):
             if self.disk is not None and self.disk.held:
                 log.warning("stopped_with_held_files", files=self.disk.held,
                             action="they are found again by the next start's rescan")
+            if self.fleet is not None:
+                self.fleet.leave()
             with contextlib.suppress(sqlite3.Error):  # a full or damaged state database was already reported
                 self.store.audit("stopped")
             self.store.close()
@@ -279,6 +288,10 @@ class Daemon(Parts):
             self.start()
         except StateCorrupt as err:
             self.faults.cannot_start(err)
+            raise
+        except StateRefused as err:  # a newer schema: nothing can be recorded, so nothing is guarded
+            log.error("state_refused", problem=str(err), action="not starting")
+            self.stop(drain=0)
             raise
         try:
             while not self.stopping.wait(0.5):

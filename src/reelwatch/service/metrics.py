@@ -110,7 +110,7 @@ class Metrics:
                                "1 while the daemon runs degraded for this reason (state_disk_full: checks are "
                                "held until there is room; state_database_damaged: needs reelwatch state recover)",
                                ["reason"], registry=reg)
-        for reason in ("state_disk_full", "state_database_damaged"):
+        for reason in ("state_disk_full", "state_database_damaged", "state_database_unreachable"):
             self._degraded.labels(reason=reason).set(0)
         self._healthy = Gauge("reelwatch_healthy",
                               "1 while every daemon thread (control, checkers, outbox, metrics) and observer is "

@@ -17,7 +17,7 @@ import structlog
 from ..core.model import Message
 from ..notify.outbox import Outbox
 from ..state.dbfile import StateCorrupt
-from ..state.disk import CORRUPT, FULL, free_bytes
+from ..state.disk import CORRUPT, FULL, UNREACHABLE, free_bytes
 from .admin import Messages
 from .parts import Parts
 from .status import Status
@@ -40,16 +40,26 @@ class StateFaults:
         """Called by the store (any thread) when a write finds the disk full or the file damaged."""
         d = self.d
         assert d.disk is not None
-        problem = FULL if kind == "full" else CORRUPT
+        problem = {"full": FULL, "unreachable": UNREACHABLE}.get(kind, CORRUPT)
         if not d.disk.trip(problem, exc):
             return
         path = str(d.disk.db_path)
         d.metrics.set_degraded(problem, True)
-        d.sd.status(self.status.line())
-        if d.store is not None:  # status says so now, not at its next round (the freed reserve has room)
+        try:
+            d.sd.status(self.status.line())
+        except sqlite3.Error:  # the status line counts pending messages: not while the server is away
+            d.sd.status(f"degraded: {problem}")
+        if d.store is not None and problem != UNREACHABLE:  # status says so now (the freed reserve has room)
             d.recorded(lambda: d.store.set_daemon_status(  # type: ignore[union-attr]
                 d.disk.health, d.disk.detail, d.disk.since, d.disk.held))  # type: ignore[union-attr]
-        if problem == FULL:
+        if problem == UNREACHABLE:
+            where = d.store.path if d.store is not None else path
+            log.error("state_unreachable", where=where, error=str(exc), action="holding new files until it is back")
+            self.messages.alert(f"{UNREACHABLE}: checks are on hold",
+                                f"reelwatch cannot reach the state database {where} ({exc}). It keeps watching every "
+                                "volume and holds each new file; as soon as the database answers again it checks "
+                                "them all, by itself, and tells you. Check the network and the database server.")
+        elif problem == FULL:
             free = free_bytes(d.disk.db_path.parent)
             log.error("state_disk_full", path=path, free_bytes=free, action="holding new files until there is room")
             self.messages.alert(f"{FULL}: checks are on hold",
@@ -71,24 +81,31 @@ class StateFaults:
         if not d.disk.probe_due() or not d.disk.space_back():
             return
         since = d.disk.since or time.time()
+        problem = d.disk.problem
         try:
-            d.store.audit("state_disk_ok", held=d.disk.held, seconds=round(time.time() - since, 1))
+            d.store.audit("state_disk_ok" if problem == FULL else "state_db_ok", held=d.disk.held,
+                          seconds=round(time.time() - since, 1))
         except sqlite3.Error:
             return  # still no room for the database itself: the next probe tries again
         held = d.disk.clear()
-        d.metrics.set_degraded(FULL, False)
+        d.metrics.set_degraded(problem or FULL, False)
         for asset, force in held:
             d.work.put(asset, force)
         for vol in list(d.volumes.values()):
             vol.request_rescan()  # anything whose record was lost while full is found again
-        log.warning("state_disk_ok", path=str(d.disk.db_path), resumed_files=len(held))
+        log.warning("state_disk_ok" if problem == FULL else "state_db_ok", path=str(d.store.path),
+                    resumed_files=len(held))
         if d.outbox is not None and d.runtime is not None:
             admin = d.outbox._admin_role()  # noqa: SLF001 (the same role the alert went to)
+            subject, what = (("state disk has room again: checks resumed",
+                              f"There is room on the disk of the state database {d.disk.db_path} again")
+                             if problem == FULL else
+                             ("state database reachable again: checks resumed",
+                              f"The state database {d.store.path} answers again"))
             d.recorded(lambda: d.outbox.enqueue(Message(  # type: ignore[union-attr]
                 role=admin or "admin", production=d.runtime.config.production.name,  # type: ignore[union-attr]
-                kind="admin", subject="state disk has room again: checks resumed",
-                text=f"There is room on the disk of the state database {d.disk.db_path} "  # type: ignore[union-attr]
-                     f"again. reelwatch resumed after {time.time() - since:.0f} s and is checking the "
+                kind="admin", subject=subject,
+                text=f"{what}. reelwatch resumed after {time.time() - since:.0f} s and is checking the "
                      f"{len(held)} file(s) it held, and rescanning every volume for anything else.")))
         self.status.write()
 

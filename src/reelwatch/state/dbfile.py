@@ -159,6 +159,12 @@ class Connection(sqlite3.Connection):
     def executemany(self, sql: str, seq: Iterable[Any], /) -> sqlite3.Cursor:
         return super().executemany(sql, (self._adapt(args) for args in seq))
 
+    def executescript_in_tx(self, script: str) -> None:
+        """Run a DDL script inside the open transaction (``executescript`` would commit it first)."""
+        from .schema import statements
+        for stmt in statements(script):
+            super().execute(stmt)
+
 
 # -- target ids and the schema ---------------------------------------------------------------
 
@@ -210,10 +216,36 @@ def migrate(db: sqlite3.Connection, to_id: Callable[[str], str]) -> None:
     db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', '2')")
 
 
-def open_db(path: str, schema: str, version: int, *, readonly: bool = False) -> tuple[Connection, bytes]:
+def schema_of(db: sqlite3.Connection) -> int | None:
+    """The schema recorded in a state database (None: a fresh file, no tables yet)."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone() is None:
+        return None
+    row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+    return int(row[0]) if row is not None else None
+
+
+def backup_before_upgrade(db: sqlite3.Connection, path: str, found: int) -> Path | None:
+    """Copy a database about to be migrated next to it (``state.db.schema-2``), once: an upgrade
+    that goes wrong, or a return to the older release, starts from it."""
+    if path == ":memory:":
+        return None
+    kept = Path(f"{path}.schema-{found}")
+    if kept.exists():
+        return kept
+    copy = sqlite3.connect(str(kept))
+    try:
+        db.backup(copy)
+    finally:
+        copy.close()
+    return kept
+
+
+def open_db(path: str, *, readonly: bool = False) -> tuple[Connection, bytes]:
     """Open a state database (creating it, or migrating an older one, unless ``readonly``).
     Returns the connection and the salt of its target ids; :class:`StateCorrupt` when the file
-    is damaged."""
+    is damaged, :class:`~reelwatch.state.schema.StateTooNew` when a newer reelwatch wrote it."""
+    from .locations import SCHEMA as LOCATIONS
+    from .schema import BASE, BASE_VERSION, SCHEMA_VERSION, StateTooNew, upgrade
     if readonly:
         db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, check_same_thread=False,
                              isolation_level=None, timeout=10, factory=Connection)
@@ -224,17 +256,27 @@ def open_db(path: str, schema: str, version: int, *, readonly: bool = False) -> 
     db.row_factory = sqlite3.Row
     salt = b""
     try:
+        found = schema_of(db)
+        if found is not None and found > SCHEMA_VERSION:  # before any write: a newer release's file stays as it is
+            raise StateTooNew(path, found)
         if not readonly:
+            if found is not None and BASE_VERSION <= found < SCHEMA_VERSION:  # (schema 1 kept URLs: no copy)
+                backup_before_upgrade(db, path, found)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(schema)
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(version),))
             # rewritten rows may hold secrets (version 1 kept URLs): zero what they leave behind
             db.execute("PRAGMA secure_delete=ON")
             db.execute("BEGIN IMMEDIATE")
+            found = schema_of(db)  # again, under the write lock: another process may have migrated it
+            if found is not None and found > SCHEMA_VERSION:
+                raise StateTooNew(path, found)
+            if found is None or found <= BASE_VERSION:
+                db.executescript_in_tx(BASE + LOCATIONS)
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(BASE_VERSION),))
             db.execute("INSERT OR IGNORE INTO meta VALUES ('target_salt', ?)", (os.urandom(16).hex(),))
             salt = bytes.fromhex(db.execute("SELECT value FROM meta WHERE key='target_salt'").fetchone()[0])
             migrate(db, lambda target: target_id(target, salt))
+            upgrade(db, int(db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]))
             db.execute("COMMIT")
             db.execute("PRAGMA secure_delete=OFF")
         if db.execute("SELECT 1 FROM meta WHERE key='odd_names'").fetchone() is not None:
@@ -243,6 +285,11 @@ def open_db(path: str, schema: str, version: int, *, readonly: bool = False) -> 
         db.close()
         if is_corrupt(exc):
             raise corrupt_from(exc, path) from None
+        raise
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        db.close()
         raise
     return db, salt
 

@@ -35,6 +35,8 @@ RESERVE_BYTES = 2 << 20
 PROBE_EVERY = 2.0
 """Seconds between attempts to take the reserve back while the disk is full."""
 FULL, CORRUPT = "state disk full", "state database damaged"
+UNREACHABLE = "state database unreachable"
+"""The fleet's PostgreSQL server cannot be reached (the network, the server): like a full disk, it passes."""
 
 
 def lock_path(db_path: str | Path) -> Path:
@@ -106,6 +108,11 @@ class StateDisk:
         return self.problem == FULL
 
     @property
+    def waiting(self) -> bool:
+        """Degraded for a reason that passes by itself (a full disk, an unreachable server)."""
+        return self.problem in (FULL, UNREACHABLE)
+
+    @property
     def health(self) -> str:
         return f"degraded: {self.problem}" if self.problem else "ok"
 
@@ -159,12 +166,13 @@ class StateDisk:
             return len(self._held)
 
     def probe_due(self) -> bool:
-        return self.full and time.monotonic() >= self._next_probe
+        return self.waiting and time.monotonic() >= self._next_probe
 
     def space_back(self) -> bool:
-        """While full: try to take the reserve back (at most every :data:`PROBE_EVERY` s)."""
+        """While full: try to take the reserve back (at most every :data:`PROBE_EVERY` s); while
+        the server is unreachable, the caller's write is the probe."""
         self._next_probe = time.monotonic() + PROBE_EVERY
-        return self.keep_reserve()
+        return self.keep_reserve() if self.full else True
 
     def clear(self) -> list[Any]:
         """Healthy again: returns the held work, in the order it was held."""

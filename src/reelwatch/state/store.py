@@ -21,60 +21,11 @@ from typing import Any
 from . import locations
 from ..core.model import Asset, Facts, Finding, Severity
 from .dbfile import corrupt_from, is_corrupt, is_disk_full, open_db, target_id
+from .pg import is_url, open_pg
+from .schema import BASE as SCHEMA, SCHEMA_VERSION  # noqa: F401  (SCHEMA: the 0.1.0 tables, for tests)
 
-SCHEMA_VERSION = 2
 HASH_MEMO = 200_000
 """Hashes an in-memory state keeps in a dict (about 30 MB at most)."""
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS assets (
-    volume TEXT NOT NULL, relpath TEXT NOT NULL, folder TEXT NOT NULL, size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL, kind TEXT, facts TEXT, fields TEXT NOT NULL DEFAULT '{}', first_seen REAL NOT NULL,
-    checked_at REAL, batch INTEGER NOT NULL DEFAULT 0, gone_at REAL,
-    PRIMARY KEY (volume, relpath));
-CREATE INDEX IF NOT EXISTS assets_folder ON assets (volume, folder);
-CREATE TABLE IF NOT EXISTS asset_fields (
-    volume TEXT NOT NULL, relpath TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS asset_fields_nv ON asset_fields (name, value);
-CREATE INDEX IF NOT EXISTS asset_fields_asset ON asset_fields (volume, relpath);
-CREATE TABLE IF NOT EXISTS findings (
-    id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL, origin TEXT NOT NULL, plugin TEXT NOT NULL,
-    volume TEXT NOT NULL, relpath TEXT NOT NULL, scope TEXT NOT NULL, rule TEXT NOT NULL,
-    severity INTEGER NOT NULL, owner TEXT, roles TEXT NOT NULL, data TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'open', first_seen REAL NOT NULL, last_seen REAL NOT NULL,
-    resolved_at REAL, acked_at REAL, acked_by TEXT, escalated_at REAL);
-CREATE INDEX IF NOT EXISTS findings_asset ON findings (volume, relpath, status);
-CREATE INDEX IF NOT EXISTS findings_open ON findings (status, severity);
-CREATE INDEX IF NOT EXISTS findings_fp ON findings (fingerprint, status);
-CREATE INDEX IF NOT EXISTS findings_status ON findings (status);
-CREATE INDEX IF NOT EXISTS findings_owner ON findings (status, owner, severity);
-CREATE INDEX IF NOT EXISTS findings_rule ON findings (rule, status);
-CREATE TABLE IF NOT EXISTS notices (
-    id INTEGER PRIMARY KEY, role TEXT NOT NULL, kind TEXT NOT NULL, finding_id INTEGER,
-    severity INTEGER NOT NULL, data TEXT NOT NULL, created REAL NOT NULL, message_id INTEGER);
-CREATE INDEX IF NOT EXISTS notices_pending ON notices (message_id, role);
-CREATE INDEX IF NOT EXISTS notices_finding ON notices (finding_id);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY, role TEXT NOT NULL, payload TEXT NOT NULL, created REAL NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
-    next_at REAL NOT NULL, delivered TEXT NOT NULL DEFAULT '[]', last_error TEXT, sent_at REAL,
-    sending TEXT);
-CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, role, id);
-CREATE TABLE IF NOT EXISTS hashes (
-    path TEXT NOT NULL, algo TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-    digest TEXT NOT NULL, hashed_at REAL NOT NULL, PRIMARY KEY (path, algo));
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY, ts REAL NOT NULL, event TEXT NOT NULL, volume TEXT, relpath TEXT,
-    detail TEXT NOT NULL DEFAULT '{}');
-CREATE INDEX IF NOT EXISTS audit_asset ON audit (volume, relpath);
-CREATE INDEX IF NOT EXISTS audit_relpath ON audit (relpath);
-CREATE INDEX IF NOT EXISTS audit_event ON audit (event);
-CREATE TABLE IF NOT EXISTS tool_status (
-    name TEXT PRIMARY KEY, health TEXT NOT NULL, detail TEXT, held INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS volume_status (
-    volume TEXT PRIMARY KEY, observer TEXT, health TEXT, last_event REAL, queue_depth INTEGER,
-    detail TEXT, updated REAL NOT NULL);
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +89,9 @@ class Store:
     """The state database. Thread-safe; other processes may read it at the same time."""
 
     def __init__(self, path: str | Path = ":memory:", *, clock: Callable[[], float] = time.time,
-                 readonly: bool = False) -> None:
+                 readonly: bool = False, password: str | None = None) -> None:
+        """``path``: an SQLite file, ``:memory:``, or a ``postgresql://`` URL (then ``password``,
+        if the server asks for one: never part of the URL)."""
         self.path = str(path)
         self.clock = clock
         self.hasher: Callable[[str, str], str] | None = None
@@ -152,7 +105,14 @@ class Store:
         self.on_fault: Callable[[str, BaseException], None] | None = None
         """Called with ("full" | "corrupt", error) when a write finds the disk full or the file damaged."""
         self._target_ids: dict[str, str] = {}
-        self.db, self._salt = open_db(self.path, SCHEMA + locations.SCHEMA, SCHEMA_VERSION, readonly=readonly)
+        self.backend = "postgresql" if is_url(self.path) else "sqlite"
+        self.db: Any
+        """An SQLite :class:`~.dbfile.Connection`, or a :class:`~.pg.PgConnection` that answers alike."""
+        if self.backend == "postgresql":
+            self.db, self._salt = open_pg(self.path, password, readonly=readonly)
+            self.path = self.db.url  # without any password: logs and errors show it
+        else:
+            self.db, self._salt = open_db(self.path, readonly=readonly)
         self._odd_recorded = self.db.odd
         if not readonly:
             with self.tx() as db:
@@ -177,15 +137,21 @@ class Store:
             self.db.close()
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
+    def tx(self, *, shared: bool = False) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on error).
+
+        In PostgreSQL write transactions take turns across the fleet, as in SQLite; ``shared``
+        skips that, for a transaction that locks only the rows it claims (see :mod:`.fleet`).
 
         A full disk or a damaged file is reported to :attr:`on_fault` before the error is
         raised; after a failed COMMIT the transaction is rolled back, so that the connection
         stays usable once the fault is gone."""
         with self._lock:
             try:
-                self.db.execute("BEGIN IMMEDIATE")
+                if shared and self.backend == "postgresql":
+                    self.db.begin(exclusive=False)
+                else:
+                    self.db.execute("BEGIN IMMEDIATE")
                 try:
                     yield self.db
                     if self.db.odd and not self._odd_recorded:  # other readers must decode such names too
@@ -204,6 +170,9 @@ class Store:
     def _fault(self, exc: BaseException) -> None:
         if self.on_fault is None:
             return
+        if getattr(exc, "unreachable", False):  # the PostgreSQL server or the network went away
+            self.on_fault("unreachable", exc)
+            return
         folder = Path(self.path).parent if self.path != ":memory:" else None
         if is_disk_full(exc, folder):
             self.on_fault("full", exc)
@@ -213,11 +182,14 @@ class Store:
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             try:
-                return self.db.execute(sql, args).fetchall()
+                rows: list[sqlite3.Row] = self.db.execute(sql, args).fetchall()  # (or pg.Row: read alike)
+                return rows
             except sqlite3.DatabaseError as exc:
                 if is_corrupt(exc):
                     self._fault(exc)
                     raise corrupt_from(exc, self.path) from None
+                if getattr(exc, "unreachable", False):
+                    self._fault(exc)
                 raise
 
     # -- meta --------------------------------------------------------------------------
@@ -510,9 +482,15 @@ class Store:
         rows = self.query("SELECT value FROM meta WHERE key='daemon'")
         return json.loads(rows[0][0]) if rows else None
 
-    def clear_volume_status(self) -> None:
+    def clear_volume_status(self, volumes: Sequence[str] | None = None) -> None:
+        """Forget the status of ``volumes`` (and their drives), or of every volume: other nodes of a
+        fleet keep theirs."""
         with self.tx() as db:
-            db.execute("DELETE FROM volume_status")
+            if volumes is None:
+                db.execute("DELETE FROM volume_status")
+            for name in volumes or ():
+                db.execute("DELETE FROM volume_status WHERE volume=? OR substr(volume, 1, ?)=?",
+                           (name, len(name) + 1, name + "-"))
 
     # -- hashes --------------------------------------------------------------------------
     def cached_hash(self, path: str, algo: str, size: int, mtime_ns: int) -> str | None:
