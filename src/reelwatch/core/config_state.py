@@ -21,7 +21,8 @@ class State(BaseModel):
     node: str | None = None
     """This node's name in the fleet (default: the host name)."""
     lease: float = Field(default=60, gt=0)
-    """Seconds a node holds a message it is sending; a node that dies mid-send lets it go after that."""
+    """Seconds a node holds a message it is sending, or a file of a shared volume it is checking; a
+    node that dies mid-send or mid-check lets it go after that."""
 
     @field_validator("url")
     @classmethod

@@ -14,6 +14,7 @@ import time
 
 import structlog
 
+from ..core.model import Asset
 from ..integrity.hashing import HashCancelled
 from ..integrity.hashjobs import LongHash
 from ..probe.pool import ProbeUnavailable
@@ -73,6 +74,16 @@ class Checkers:
                 return True
         return False
 
+    def _ours(self, asset: Asset, force: bool) -> bool:
+        """A version this checker claimed: False when another node of a fleet sharing the volume is
+        checking it (it waits in :mod:`.claims`, still in flight, until settled there)."""
+        return self.d.claims is None or bool(self.d.claims.claim(asset, force))
+
+    def _done(self, asset: Asset, claimed: bool, checked_here: bool) -> None:
+        if checked_here and self.d.claims is not None:
+            self.d.claims.release(asset)  # after the commit: see reelwatch.state.claims
+        self.d.work.done(asset, claimed)
+
     def _run(self) -> None:
         d, me = self.d, threading.get_ident()
         while not self._retired(me):
@@ -80,7 +91,7 @@ class Checkers:
             if item is None:
                 return
             asset, force = item
-            claimed = False
+            claimed = go = False
             try:
                 if d.disk is not None and d.disk.problem:
                     d.disk.hold(item)  # checked once the state database can record it again
@@ -89,8 +100,9 @@ class Checkers:
                 if not d.pool.health.ok and asset != self.held.trying:
                     self.held.hold(asset, force)  # one held file at a time tries MediaInfo again
                     continue
-                claimed = d.work.claim(asset)
-                if not claimed:
+                claimed = d.work.claim(asset)  # (not when a rescan queued it again during a long hash)
+                go = claimed and self._ours(asset, force)
+                if not go:
                     continue
                 batch = self.batches.current()
                 began = time.monotonic()
@@ -114,6 +126,6 @@ class Checkers:
                 log.error("check_failed", volume=asset.volume, path=asset.relpath,
                           error=f"{type(exc).__name__}: {exc}")
             finally:
-                d.work.done(asset, claimed)
+                self._done(asset, claimed, go)
                 if d.outbox:
                     d.outbox.wake.set()

@@ -43,6 +43,7 @@ from ..state.disk import CORRUPT, StateDisk
 from .admin import Messages
 from .batches import Batches
 from .checkers import Checkers
+from .claims import wire as wire_claims
 from .drives import Drives
 from .forecasts import Forecasts
 from .fleet import FleetMember
@@ -145,6 +146,7 @@ class Daemon(Parts):
         self.recorded(lambda: self.store.clear_volume_status([v.name for v in config.volumes]))  # type: ignore[union-attr]
         self.fleet = FleetMember(self.store, config.state.node, [v.name for v in config.volumes])
         self.recorded(self.fleet.register)
+        self.claims = wire_claims(self.store, self.work, self.volumes, self.fleet.name, config.state.lease)
         self.drives.open()
         self.status.write()
         self.sd.ready(self.status.line())
@@ -220,6 +222,8 @@ class Daemon(Parts):
             self.status.write()
         if self.forecasts is not None:
             self.forecasts.tick(self.volumes)
+        if self.claims is not None:  # a fleet sharing a volume: renew our claims, settle what waits
+            self.claims.tick()
 
     def _maybe_finish_batch(self) -> None:
         """Judge the open batch if nothing waits any more (see :mod:`.batches`). A method of its

@@ -53,6 +53,8 @@ class Parts:
     """Drives filling, cards on one copy, deliveries due (:mod:`.forecasts`)."""
     timelines: Any = None
     """The cut lists' :class:`~reelwatch.checking.conformer.Conformer` (see :mod:`.timelines`)."""
+    claims: Any = None
+    """A fleet's :class:`~.claims.SharedWork` (versions on shared volumes checked once); None with SQLite."""
 
     def recorded(self, write: Callable[[], Any]) -> bool:
         """Run a write; False (and nothing raised) when the state database cannot take it: the

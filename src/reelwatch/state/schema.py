@@ -94,6 +94,15 @@ CREATE INDEX IF NOT EXISTS findings_rule ON findings (rule, status);
 CREATE INDEX IF NOT EXISTS notices_finding ON notices (finding_id);
 CREATE INDEX IF NOT EXISTS audit_event ON audit (event)
 """),
+    # Nodes that mount one shared volume check each asset version once: the version being checked
+    # now, by which node, until when (reelwatch.state.claims). Rows live only while a check runs.
+    Migration(7, "claims: one node checks each version of a shared volume", """
+CREATE TABLE IF NOT EXISTS claims (
+    volume TEXT NOT NULL, relpath TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    node TEXT NOT NULL, claimed_at REAL NOT NULL, lease_until REAL NOT NULL,
+    PRIMARY KEY (volume, relpath, size, mtime_ns));
+CREATE INDEX IF NOT EXISTS claims_node ON claims (node)
+"""),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else BASE_VERSION
 

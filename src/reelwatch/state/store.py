@@ -105,6 +105,8 @@ class Store:
         self.on_fault: Callable[[str, BaseException], None] | None = None
         """Called with ("full" | "corrupt", error) when a write finds the disk full or the file damaged."""
         self._target_ids: dict[str, str] = {}
+        self.node: str | None = None
+        """The fleet node writing (PostgreSQL): each check's audit row names it."""
         self.backend = "postgresql" if is_url(self.path) else "sqlite"
         self.db: Any
         """An SQLite :class:`~.dbfile.Connection`, or a :class:`~.pg.PgConnection` that answers alike."""
@@ -275,8 +277,9 @@ class Store:
         with self.tx() as db:
             cur = db.execute("UPDATE assets SET gone_at=? WHERE volume=? AND relpath=? AND gone_at IS NULL",
                              (now, volume, relpath))
-            db.execute("INSERT INTO audit (ts, event, volume, relpath) VALUES (?, 'gone', ?, ?)",
-                       (now, volume, relpath))
+            if cur.rowcount:  # told once: two nodes reconciling one shared volume both find it gone
+                db.execute("INSERT INTO audit (ts, event, volume, relpath) VALUES (?, 'gone', ?, ?)",
+                           (now, volume, relpath))
         if cur.rowcount and self.on_gone is not None:
             self.on_gone(volume, relpath)  # outside the transaction: the listener may write
 
@@ -323,7 +326,8 @@ class Store:
                          facts.to_json(), json.dumps(dict(fields), sort_keys=True, default=str), now, now, batch))
             field_rows += [(asset.volume, asset.relpath, str(k), str(v)) for k, v in fields.items() if v is not None]
             audit_rows.append((now, asset.volume, asset.relpath, json.dumps(
-                {"size": asset.size, "mtime_ns": asset.mtime_ns, "findings": len(findings)})))
+                {"size": asset.size, "mtime_ns": asset.mtime_ns, "findings": len(findings),
+                 **({"node": self.node} if self.node else {})})))
         new_ids: list[int] = []
         with self.tx() as db:
             db.executemany(
