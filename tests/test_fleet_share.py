@@ -18,7 +18,7 @@ from reelwatch.service.claims import wire
 from reelwatch.service.work import Work
 from reelwatch.state.store import Store
 
-from conftest import wait_until, write_config
+from conftest import reelwatch, wait_until, write_config
 from pgserver import PASSWORD
 
 SLOW = """import time
@@ -103,6 +103,9 @@ def test_two_nodes_on_one_shared_volume_check_each_version_once(tmp_path, pg_url
         by = Counter(node for _, _, node in done)
         assert set(by) == {"head-a", "head-b"}, by  # the second node took its share
         assert store.query("SELECT COUNT(*) FROM claims")[0][0] == 0  # nothing left claimed
+        out = reelwatch("history", str(nas / names[0]), "--config", str(a.config))
+        assert out.returncode == 0 and out.stdout.count("checked:") == 1, out.stdout + out.stderr
+        assert f"(by node {dict((r, n) for r, _, n in done)[names[0]]})" in out.stdout, out.stdout
         truncated = {r[0] for r in store.query("SELECT relpath FROM findings WHERE rule LIKE '%truncat%'")}
         assert truncated == {n for i, n in enumerate(names[:8]) if i % 2}, truncated
         sent_once(store, inbox)

@@ -51,7 +51,8 @@ def describe(event: str, detail: Mapping[str, Any], findings: Mapping[int, Mappi
         n = int(detail.get("findings", 0))
         modified = _when(int(detail["mtime_ns"]) / 1e9) if detail.get("mtime_ns") else "-"
         return (f"checked: {_size(int(detail.get('size', 0)))}, last modified {modified}; "
-                + (f"{n} problem(s) found" if n else "no problems"))
+                + (f"{n} problem(s) found" if n else "no problems")
+                + (f" (by node {detail['node']})" if detail.get("node") else ""))  # a fleet sharing a volume
     if event == "finding":
         message = (findings.get(fid) or {}).get("message", "")
         return f"{ref} ({detail.get('severity')}, {detail.get('rule')}): {message}".rstrip(": ")
