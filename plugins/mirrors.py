@@ -30,6 +30,11 @@ Every verdict depends only on what is on disk, so the same state gives the same 
 the store keeps one open finding. Every finding carries ``details["batch_scope"]``: the scope
 (volume + top folder) whose mirror findings this plugin has fully re-judged.
 
+In a fleet (nodes sharing one PostgreSQL state) a copy may name the node whose volume it is
+(``node = "lab"``): this node publishes what its own copies hold and reads what the others
+published (:mod:`reelwatch.integrity.fleetcopy`); a copy whose node is not running and heard from
+counts as a copy that cannot be compared, never as a verified one (docs/deploy.md, section 10).
+
 The listing and comparing of copies is :mod:`reelwatch.integrity.mirrorset`, the wording of the reasons
 :mod:`reelwatch.integrity.mirror_wording`; this module holds the configuration, the hooks and the verdict.
 """
@@ -313,7 +318,7 @@ def _judge(mset: MirrorSet, slots: Sequence[Slot], unit: str, history: History, 
     lists, absent, short = gather(here, unit if mset.unit == "card" else None, mset.ignore, now)
     lists, absent, known, history = fleet_view(  # copies on other nodes of a fleet, as they published them
         slots, lists, absent, history, mset.algo, me, lambda p: join(p.folder, unit if mset.unit == "card" else ""),
-        lambda p, listing: _seal(mset, unit, p, listing, history))
+        lambda p, listing: _seal(mset, unit, p, listing, history), {"set": mset.name, "unit": unit})
     what = f"card {unit}" if mset.unit == "card" else mset.copies[0].folder
     empty = not any(x.files or x.arriving or x.unreadable for x in lists.values())
     asset = Asset(volume=mset.copies[0].volume, root=slots[0].where, relpath=unit_rel,

@@ -125,6 +125,29 @@ def test_a_copy_on_a_node_that_is_not_running_does_not_count(tmp_path, pg_url, i
     time.sleep(3)
     assert "mirror.safe_to_format" not in mirror_rules(state), judged()
     assert any("lab was stopped" in m for m in judged()), judged()
+    # the lab runs again, with nothing changed on any disk: its word counts again, and the card is safe
+    lab = daemon(tmp_path / "lab" / "production.toml")
+    lab.wait_ready()
+    assert wait_until(lambda: mirror_rules(state) == {"mirror.safe_to_format"}, 60), (judged(), lab.output()[-3000:])
+
+
+def test_a_verdict_resting_on_a_node_that_stops_is_taken_back_once(tmp_path, pg_url, inbox, daemon, state):
+    src = sealed_card(tmp_path)
+    cart = daemon(node_config(tmp_path, "cart-a", pg_url, inbox, {"raid_a": "dit", "shuttle": "dit"},
+                              extra=fleet_set()))
+    lab = daemon(node_config(tmp_path, "lab", pg_url, inbox, {"lab_nas": "dit"}, extra=fleet_set()))
+    cart.wait_ready()
+    lab.wait_ready()
+    shutil.copytree(src, tmp_path / "lab/lab_nas" / FOLDER / CARD)  # the lab first, then the cart, at once
+    for where in ("cart-a/raid_a", "cart-a/shuttle"):
+        shutil.copytree(src, tmp_path / where / FOLDER / CARD)
+    assert wait_until(lambda: titled(inbox, "dit", "is safe to format"), 60), cart.output()[-3000:]
+    assert lab.stop() == 0  # nobody can vouch for the lab's copy now: the DIT hears it at once
+    assert wait_until(lambda: titled(inbox, "dit", "NO LONGER safe to format"), 30), cart.output()[-3000:]
+    [gone] = titled(inbox, "dit", "NO LONGER safe to format")
+    assert "lab was stopped" in gone.body["message"], gone.body["message"]
+    time.sleep(4)
+    assert len(titled(inbox, "dit", "NO LONGER safe to format")) == 1
 
 
 def test_a_copy_on_another_node_needs_the_shared_state(tmp_path, inbox):

@@ -84,13 +84,15 @@ class FleetHistory:
 
 def fleet_view(slots: Sequence[Slot], lists: dict[str, Listing], absent: list[tuple[str, str]], history: History,
                algo: str, me: str, card: Callable[[Place], str],
-               seal_check: Callable[[Place, Listing], SealCheck]) -> tuple[dict[str, Listing], list[tuple[str, str]],
+               seal_check: Callable[[Place, Listing], SealCheck],
+               tag: Mapping[str, str] | None = None) -> tuple[dict[str, Listing], list[tuple[str, str]],
                                                                         dict[str, SealCheck], History]:
     """The card as the fleet knows it, for a set with copies on other nodes (``place.node``).
 
     First this node publishes its own copies (``lists``: what is on its disks now; checksums of
     every file and the seal check), then it reads the others' records. A copy whose node cannot
-    vouch for it now, or that is not verified yet, joins ``absent`` with the reason. Returns the
+    vouch for it now, or that is not verified yet, joins ``absent`` with the reason. ``tag`` goes
+    into this node's records (the mirror set and card: what another node judges again when they change). Returns the
     listings and the absent copies in the set's order, the seal checks of the other nodes' copies,
     and the history to compare with."""
     remote = [s for s in slots if any(p.node for p in s.places)]
@@ -105,7 +107,7 @@ def fleet_view(slots: Sequence[Slot], lists: dict[str, Listing], absent: list[tu
             listing = lists.get(place.label)
             digests = file_hashes([p for _, p in listing.files.values()], history, algo) if listing else {}
             seal = seal_check(place, listing) if listing is not None else None
-            publish(me, place.label, card(place), record_of(listing, digests, seal, algo))
+            publish(me, place.label, card(place), {**record_of(listing, digests, seal, algo), **(tag or {})})
     lists, absent = dict(lists), list(absent)
     seals: dict[str, SealCheck] = {}
     known: dict[str, str] = {}
