@@ -180,3 +180,29 @@ def test_two_nodes_with_problems_for_one_role_in_one_window_give_it_one_digest(t
     assert len(told) == 1, text  # one digest for the fleet, not one per node
     assert "A001C001_cart_a.mov" in text[0] and "B001C001_cart_b.mov" in text[0], text
     assert {r[0] for r in state.query("SELECT volume FROM findings")} == {"ingest_a", "ingest_b"}
+
+
+def test_whose_word_counts_for_a_copy_on_another_node(state):
+    """What another node published counts only while that node runs and is heard from, and only when the
+    volume's name is that node's alone (two carts that both call a drive "raid" would mix their records)."""
+    from reelwatch.state import copies, fleet
+    now = time.time()
+    card = f"{FOLDER}/{CARD}"
+    assert "has not joined the fleet" in copies.read(state, "lab", "lab_nas", card)["why"]
+    fleet.register(state, "lab", "lab-host", ["lab_nas"], "1", 1, now)
+    assert copies.read(state, "lab", "lab_nas", card) == {"record": None}  # expected, not seen there yet
+    copies.publish(state, "lab", "lab_nas", card, {"present": True, "set": "offload", "unit": CARD})
+    assert copies.read(state, "lab", "lab_nas", card)["record"]["present"] is True
+    updated = state.query("SELECT updated FROM fleet_copies")[0][0]
+    copies.publish(state, "lab", "lab_nas", card, {"present": True, "set": "offload", "unit": CARD})
+    assert state.query("SELECT updated FROM fleet_copies")[0][0] == updated  # unchanged: not rewritten
+    fleet.beat(state, "lab", "ok", "", now - copies.QUIET_AFTER - 5)
+    assert "has not been heard from since" in copies.read(state, "lab", "lab_nas", card)["why"]
+    fleet.beat(state, "lab", "ok", "", now)
+    fleet.leave(state, "lab", now)
+    assert "lab was stopped" in copies.read(state, "lab", "lab_nas", card)["why"]
+    fleet.register(state, "lab", "lab-host", ["lab_nas", "raid"], "1", 1, now)
+    fleet.register(state, "cart-b", "cart-b-host", ["raid"], "1", 2, now)
+    why = copies.read(state, "lab", "raid", card)["why"]
+    assert "the volume name raid is used by cart-b and lab" in why, why
+    assert "does not watch a volume named shuttle" in copies.read(state, "lab", "shuttle", card)["why"]
