@@ -46,6 +46,7 @@ from .checkers import Checkers
 from .drives import Drives
 from .forecasts import Forecasts
 from .fleet import FleetMember
+from .fleetcopies import FleetCopies
 from .health import Supervisor, dead_threads
 from .held import HeldFiles
 from .histories import Reverify
@@ -84,6 +85,7 @@ class Daemon(Parts):
         self.thumbs: Thumbnails | None = None
         self._control_error = ("", 0.0)
         self.fleet: FleetMember | None = None
+        self.fleet_copies: FleetCopies | None = None
         # the collaborators, each given the ones it needs (see reelwatch.service.parts)
         self.messages = Messages(self)
         self.held = HeldFiles(self, self.messages)
@@ -145,6 +147,7 @@ class Daemon(Parts):
         self.recorded(lambda: self.store.clear_volume_status([v.name for v in config.volumes]))  # type: ignore[union-attr]
         self.fleet = FleetMember(self.store, config.state.node, [v.name for v in config.volumes])
         self.recorded(self.fleet.register)
+        self.fleet_copies = FleetCopies(self.store, self.fleet.name, self.batches.gone)
         self.drives.open()
         self.status.write()
         self.sd.ready(self.status.line())
@@ -220,6 +223,8 @@ class Daemon(Parts):
             self.status.write()
         if self.forecasts is not None:
             self.forecasts.tick(self.volumes)
+        if self.fleet_copies is not None:
+            self.fleet_copies.tick()  # cards whose copies on other nodes changed
 
     def _maybe_finish_batch(self) -> None:
         """Judge the open batch if nothing waits any more (see :mod:`.batches`). A method of its

@@ -558,6 +558,16 @@ class StoreHistory:
                                 "('open','acked') ORDER BY f.id", (volume, relpath))
         return [(r["rule"], Severity(r["severity"]).label) for r in rows]
 
+    def fleet_copy(self, node: str, volume: str, card: str) -> dict[str, Any]:
+        """Another node's copy of a card, if its word counts now (see :mod:`reelwatch.state.copies`)."""
+        from . import copies
+        return copies.read(self.store, node, volume, card)
+
+    def publish_copy(self, node: str, volume: str, card: str, record: Mapping[str, Any]) -> None:
+        """Tell the fleet what this node's copy of a card holds (see :mod:`reelwatch.state.copies`)."""
+        from . import copies
+        copies.publish(self.store, node, volume, card, record)
+
     def file_hash(self, path: str, algo: str = "xxh128") -> str:
         import os
         st = os.stat(path)
