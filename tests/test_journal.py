@@ -1,0 +1,142 @@
+"""A node that loses the fleet's database keeps guarding: real daemons in child processes, a real
+PostgreSQL server stopped in the middle of a burst of files (and started again), apprise to the
+local HTTP receiver counting each message's arrivals.
+
+While the server is away the node checks and alerts from its local journal (SQLite beside its
+state), says "offline" in ``status``; when the server is back it replays what happened: every
+finding, each notice told once (a message sent from the journal is recorded as sent, never sent
+again), the history in event order. The journal survives a restart while offline."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from reelwatch.state.store import Store
+
+from conftest import reelwatch, wait_until
+from pgserver import PASSWORD
+from test_fleet import keys, node_config
+
+
+def told(inbox, role: str = "dit") -> list[str]:
+    """Every relpath a role was told about as a new finding, one entry per arrival."""
+    return [n["finding"]["relpath"] for r in inbox.received if r.role == role
+            for n in r.body.get("notices", []) if n.get("kind") == "new"]
+
+
+def count(url: str, sql: str) -> int:
+    store = Store(url, password=PASSWORD)
+    try:
+        return int(store.query(sql)[0][0])
+    finally:
+        store.close()
+
+
+def findings_in(url: str) -> int:
+    try:
+        return count(url, "SELECT COUNT(*) FROM findings")
+    except Exception:  # noqa: BLE001  (the server is still starting)
+        return -1
+
+
+def status_of(cfg: Path) -> tuple[str, dict]:
+    human = reelwatch("status", "--config", str(cfg))
+    as_json = reelwatch("status", "--config", str(cfg), "--format", "json")
+    assert human.returncode == 0 and as_json.returncode == 0, human.stderr + as_json.stderr
+    return human.stdout, json.loads(as_json.stdout)
+
+
+def burst(vol: Path, names: range, pause: float = 0.2) -> None:
+    for n in names:
+        (vol / f"A001C{n:03d}.mov").write_bytes(b"")
+        time.sleep(pause)
+
+
+def test_a_node_keeps_checking_and_alerting_while_the_database_is_away(tmp_path, own_pg_server, inbox, daemon):
+    url = own_pg_server.new_database()
+    cfg = node_config(tmp_path, "cart-a", url, inbox, "ingest_a", digest=0)
+    node = daemon(cfg)
+    node.wait_ready()
+    vol = tmp_path / "cart-a" / "ingest_a"
+    burst(vol, range(3))
+    assert wait_until(lambda: len(set(told(inbox))) == 3, 60), node.output()[-3000:]
+    own_pg_server.stop("fast")  # the server goes away in the middle of the burst
+    burst(vol, range(3, 9))
+    offline = {f"A001C{n:03d}.mov" for n in range(3, 9)}
+    # checked and told while the server is away, from the journal
+    assert wait_until(lambda: offline <= set(told(inbox)), 60), node.output()[-4000:]
+    assert any("offline" in json.dumps(r.body) for r in inbox.received if r.role == "admin"), node.output()[-3000:]
+    human, data = status_of(cfg)
+    assert "offline" in human, human
+    assert data["daemon"]["health"].startswith("offline"), data["daemon"]
+    assert data["findings"].get("error", 0) + data["findings"].get("warning", 0) >= 6, data["findings"]
+    assert node.proc.poll() is None, "the daemon died with its database"
+    back_at = time.time()
+    own_pg_server.start()
+    assert wait_until(lambda: findings_in(url) == 9, 60), node.output()[-4000:]
+    assert wait_until(lambda: any("back online" in json.dumps(r.body) for r in inbox.received if r.role == "admin"),
+                      30), node.output()[-3000:]
+    assert wait_until(lambda: count(url, "SELECT COUNT(*) FROM outbox WHERE state!='sent'") == 0, 60)
+    burst(vol, range(9, 10))  # and it is back on the fleet's database
+    assert wait_until(lambda: findings_in(url) == 10, 60), node.output()[-4000:]
+    time.sleep(3)  # anything sent twice would arrive now
+    got = [k for k in keys(inbox) if k]
+    assert len(got) == len(set(got)), f"a message arrived twice: {got}"
+    assert sorted(told(inbox)) == sorted(set(told(inbox))) and len(told(inbox)) == 10, told(inbox)
+    store = Store(url, password=PASSWORD)
+    try:
+        # no notice waits to be told again, and the messages sent from the journal are recorded as sent
+        assert store.query("SELECT COUNT(*) FROM notices WHERE message_id IS NULL")[0][0] == 0
+        rows = store.query("SELECT relpath, first_seen FROM findings")
+        seen = {r["relpath"]: r["first_seen"] for r in rows}
+        assert all(seen[name] < back_at for name in offline), seen  # when it happened, not when replayed
+        history = [(r["ts"], r["event"], r["relpath"]) for r in store.query(
+            "SELECT ts, event, relpath FROM audit ORDER BY ts, id")]
+        checked = [rel for _, event, rel in history if event == "checked"]
+        assert checked == [f"A001C{n:03d}.mov" for n in range(10)], checked  # in event order
+        events = [e for _, e, _ in history]
+        assert "state_offline" in events and "state_online" in events
+        assert events.index("state_offline") < events.index("checked", events.index("state_offline"))
+    finally:
+        store.close()
+    human, data = status_of(cfg)
+    assert not data["daemon"]["health"].startswith("offline"), data["daemon"]
+    assert PASSWORD not in node.output()
+
+
+def test_the_journal_survives_a_restart_while_offline(tmp_path, own_pg_server, inbox, daemon):
+    url = own_pg_server.new_database()
+    cfg = node_config(tmp_path, "cart-a", url, inbox, "ingest_a", digest=0)
+    node = daemon(cfg)
+    node.wait_ready()
+    vol = tmp_path / "cart-a" / "ingest_a"
+    burst(vol, range(2))
+    assert wait_until(lambda: len(set(told(inbox))) == 2, 60), node.output()[-3000:]
+    time.sleep(11)  # the journal's copy of this node's files follows the database every 10 s
+    own_pg_server.stop("fast")
+    burst(vol, range(2, 4))
+    assert wait_until(lambda: {"A001C002.mov", "A001C003.mov"} <= set(told(inbox)), 60), node.output()[-4000:]
+    assert node.stop() == 0  # the cart is switched off while the network is down
+    burst(vol, range(4, 6), pause=0)  # files written while nothing watched
+    node = daemon(cfg)  # and switched on again, still offline
+    node.wait_ready()
+    assert wait_until(lambda: {"A001C004.mov", "A001C005.mov"} <= set(told(inbox)), 60), node.output()[-4000:]
+    human, data = status_of(cfg)
+    assert "offline" in human, human
+    own_pg_server.start()
+    assert wait_until(lambda: findings_in(url) == 6, 60), node.output()[-4000:]
+    assert wait_until(lambda: count(url, "SELECT COUNT(*) FROM outbox WHERE state!='sent'") == 0, 60)
+    time.sleep(3)
+    got = [k for k in keys(inbox) if k]
+    assert len(got) == len(set(got)), f"a message arrived twice: {got}"
+    assert sorted(told(inbox)) == [f"A001C{n:03d}.mov" for n in range(6)], told(inbox)  # each once, none again
+    assert count(url, "SELECT COUNT(*) FROM notices WHERE message_id IS NULL") == 0
+    # the offline stretch and the restart are in the fleet's history, in order
+    store = Store(url, password=PASSWORD)
+    try:
+        events = [r["event"] for r in store.query("SELECT event FROM audit ORDER BY ts, id")]
+    finally:
+        store.close()
+    assert events.count("state_offline") >= 1 and "stopped" in events[events.index("state_offline"):], events
