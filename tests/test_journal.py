@@ -10,6 +10,7 @@ again), the history in event order. The journal survives a restart while offline
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -21,9 +22,9 @@ from test_fleet import keys, node_config
 
 
 def told(inbox, role: str = "dit") -> list[str]:
-    """Every relpath a role was told about as a new finding, one entry per arrival."""
-    return [n["finding"]["relpath"] for r in inbox.received if r.role == role
-            for n in r.body.get("notices", []) if n.get("kind") == "new"]
+    """Every clip a role was told about, once per message that names it."""
+    return [name for r in inbox.received if r.role == role
+            for name in sorted(set(re.findall(r"A001C\d{3}\.mov", json.dumps(r.body))))]
 
 
 def count(url: str, sql: str) -> int:
