@@ -14,6 +14,8 @@ import re
 import time
 from pathlib import Path
 
+from reelwatch.core.model import Asset, Facts, Finding, Severity
+from reelwatch.state import journal
 from reelwatch.state.store import Store
 
 from conftest import reelwatch, wait_until
@@ -141,3 +143,77 @@ def test_the_journal_survives_a_restart_while_offline(tmp_path, own_pg_server, i
     finally:
         store.close()
     assert events.count("state_offline") >= 1 and "stopped" in events[events.index("state_offline"):], events
+
+
+def _finding(asset: Asset) -> Finding:
+    return Finding("sanity.truncated", Severity.BLOCKER, asset, "the file is incomplete", owner="dit",
+                   impacts=("editorial",), expected="a complete copy", impact="the clip stops early in the edit",
+                   fix="copy it again")
+
+
+def test_a_replay_respects_what_the_fleet_did_meanwhile_and_is_applied_once(tmp_path, pg_url):
+    """The replay itself, on a real server: a finding the fleet acked meanwhile stays acked and is
+    not told again; one fixed offline is resolved in the fleet (and told); a message sent from the
+    journal is recorded as sent with its notices; one not sent goes to the fleet's digests; the
+    trail keeps each event's time; a second replay of the same journal changes nothing."""
+    fleet = Store(pg_url, password=PASSWORD)
+    jstore = Store(tmp_path / "journal.db")
+    try:
+        def route(f: Finding) -> list[tuple[str, str]]:
+            return [("dit", "new")]
+
+        def at(name: str, mtime: int = 1) -> Asset:
+            return Asset("ingest", str(tmp_path), f"A002R2EC/{name}", 100, mtime)
+
+        facts = Facts(kind="video")
+        fleet.commit_check(at("c1.mov"), facts, [_finding(at("c1.mov"))], route, 1)
+        fleet.commit_check(at("c2.mov"), facts, [_finding(at("c2.mov"))], route, 1)
+        with fleet.tx() as db:  # told already, by the fleet
+            db.execute("UPDATE notices SET message_id=0")
+        c1 = fleet.query("SELECT id FROM findings WHERE relpath='A002R2EC/c1.mov'")[0][0]
+        journal.use_salt(jstore.db, fleet._salt)
+        went = time.time()
+        journal.begin(jstore.db, went, "cart-a", "test")
+        # offline: c1 copied again (same problem), c2 fixed, c3 and c4 new
+        jstore.commit_check(at("c1.mov", 2), facts, [_finding(at("c1.mov", 2))], route, 2)
+        jstore.commit_check(at("c2.mov", 2), facts, [], route, 2)
+        jstore.commit_check(at("c3.mov"), facts, [_finding(at("c3.mov"))], route, 2)
+        jstore.commit_check(at("c4.mov"), facts, [_finding(at("c4.mov"))], route, 2)
+        assert fleet.ack([c1], "supervisor") == 1  # centrally, meanwhile
+        j3 = jstore.query("SELECT id FROM findings WHERE relpath='A002R2EC/c3.mov'")[0][0]
+        with jstore.tx() as db:  # c3's digest was sent from the journal
+            sent = db.execute("INSERT INTO outbox (role, payload, created, next_at, state, sent_at, delivered) VALUES "
+                              "('dit', ?, ?, ?, 'sent', ?, '[\"t1\"]')",
+                              (json.dumps({"notices": [{"kind": "new"}]}), went, went, went)).lastrowid
+            db.execute("UPDATE notices SET message_id=? WHERE finding_id=?", (sent, j3))
+        time.sleep(0.05)
+        replayed_at = time.time()
+        counts = journal.replay(jstore.db, fleet.db, "cart-a")
+        assert counts["findings"] == 2 and counts["merged"] == 1 and counts["resolved"] == 1, counts
+        assert counts["messages"] == 1 and counts["dropped"] == 1, counts
+        status = {r["relpath"].split("/")[-1]: (r["status"], r["resolved_at"]) for r in fleet.query(
+            "SELECT relpath, status, resolved_at FROM findings")}
+        assert status["c1.mov"][0] == "acked"  # the central ack stands
+        assert status["c2.mov"][0] == "resolved" and status["c2.mov"][1] < replayed_at  # when it was fixed
+        assert status["c3.mov"][0] == status["c4.mov"][0] == "open"
+        unsent = sorted((r["kind"], r["relpath"].split("/")[-1]) for r in fleet.query(
+            "SELECT n.kind, f.relpath FROM notices n JOIN findings f ON f.id=n.finding_id WHERE n.message_id IS NULL"))
+        assert unsent == [("new", "c4.mov"), ("resolved", "c2.mov")], unsent  # c1 not again, c3 sent already
+        [(state, delivered)] = [tuple(r) for r in fleet.query(
+            "SELECT o.state, o.delivered FROM notices n JOIN findings f ON f.id=n.finding_id JOIN outbox o ON "
+            "o.id=n.message_id WHERE f.relpath='A002R2EC/c3.mov'")]
+        assert state == "sent" and json.loads(delivered) == ["t1"]
+        checked = [r["ts"] for r in fleet.history_of("ingest", "A002R2EC/c3.mov") if r["event"] == "checked"]
+        assert checked and all(went <= ts < replayed_at for ts in checked)
+        before = fleet.query("SELECT (SELECT COUNT(*) FROM findings), (SELECT COUNT(*) FROM notices), "
+                             "(SELECT COUNT(*) FROM audit), (SELECT COUNT(*) FROM outbox)")[0]
+        assert journal.replay(jstore.db, fleet.db, "cart-a") == {}  # interrupted before reset: not again
+        assert tuple(fleet.query("SELECT (SELECT COUNT(*) FROM findings), (SELECT COUNT(*) FROM notices), "
+                                 "(SELECT COUNT(*) FROM audit), (SELECT COUNT(*) FROM outbox)")[0]) == tuple(before)
+        journal.reset(jstore.db)
+        assert journal.offline_since(jstore.db) is None
+        assert jstore.query("SELECT COUNT(*) FROM findings")[0][0] == 0
+        assert jstore.query("SELECT COUNT(*) FROM assets")[0][0] == 4  # the copy of our assets stays
+    finally:
+        jstore.close()
+        fleet.close()
