@@ -21,6 +21,7 @@ from reelwatch.state.store import Store
 from conftest import reelwatch, wait_until
 from pgserver import PASSWORD
 from test_fleet import keys, node_config
+from test_state import free_port, scrape
 
 
 def told(inbox, role: str = "dit") -> list[str]:
@@ -59,7 +60,10 @@ def burst(vol: Path, names: range, pause: float = 0.2) -> None:
 
 def test_a_node_keeps_checking_and_alerting_while_the_database_is_away(tmp_path, own_pg_server, inbox, daemon):
     url = own_pg_server.new_database()
-    cfg = node_config(tmp_path, "cart-a", url, inbox, "ingest_a", digest=0)
+    port = free_port()
+    metrics = f"http://127.0.0.1:{port}/metrics"
+    cfg = node_config(tmp_path, "cart-a", url, inbox, "ingest_a", digest=0,
+                      extra=f'[service]\nmetrics = "127.0.0.1:{port}"\n')
     node = daemon(cfg)
     node.wait_ready()
     vol = tmp_path / "cart-a" / "ingest_a"
@@ -74,6 +78,7 @@ def test_a_node_keeps_checking_and_alerting_while_the_database_is_away(tmp_path,
     human, data = status_of(cfg)
     assert "offline" in human, human
     assert data["daemon"]["health"].startswith("offline"), data["daemon"]
+    assert 'reelwatch_degraded{reason="state_database_offline"} 1.0' in scrape(metrics)
     assert data["findings"].get("error", 0) + data["findings"].get("warning", 0) >= 6, data["findings"]
     assert node.proc.poll() is None, "the daemon died with its database"
     back_at = time.time()
@@ -106,6 +111,7 @@ def test_a_node_keeps_checking_and_alerting_while_the_database_is_away(tmp_path,
         store.close()
     human, data = status_of(cfg)
     assert not data["daemon"]["health"].startswith("offline"), data["daemon"]
+    assert 'reelwatch_degraded{reason="state_database_offline"} 0.0' in scrape(metrics)
     assert PASSWORD not in node.output()
 
 

@@ -187,7 +187,9 @@ class Offline:
     def _replay(self, store: Store, db: Any, salt: bytes) -> None:
         """Replay the journal into ``db`` (the fleet's connection) and switch the store to it."""
         since = journal.offline_since(self.jdb)
-        with store.lock:
+        # between two rounds of the outbox: a message half sent from the journal is recorded there first
+        rounds = self.d.outbox.ticking if self.d.outbox is not None else contextlib.nullcontext()
+        with rounds, store.lock:
             try:
                 counts = journal.replay(self.jdb, db, self.node)
             except Exception as exc:  # noqa: BLE001  the server went again, or a row it refuses: stay offline

@@ -41,6 +41,8 @@ KEY = "journal"
 """The journal's own meta row: ``{"since": ..., "token": ..., "replica": ...}``."""
 REPLICA_OVERLAP = 60.0
 """Seconds each refresh looks back beyond the last (a check committed while the last one read)."""
+FIRST_ID = 1_000_000_000
+"""Findings and messages recorded offline are numbered from here on (a placeholder row holds it)."""
 OFFLINE_TABLES = ("findings", "finding_locations", "notices", "outbox", "audit")
 
 
@@ -74,6 +76,15 @@ def begin(db: Any, now: float, node: str, reason: str) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
         _set_mark(db, since=now, token=os.urandom(8).hex(), node=node)
+        # numbers of their own: a message sent offline names finding 1000000001, never one of the
+        # fleet's; a write meant for the fleet's outbox row never lands on one of the journal's
+        if (db.execute("SELECT MAX(id) FROM findings").fetchone()[0] or 0) < FIRST_ID:
+            db.execute("INSERT INTO findings (id, fingerprint, origin, plugin, volume, relpath, scope, rule, severity, "
+                       "roles, data, status, first_seen, last_seen) VALUES (?, '', 'journal', '', '', '', '', '', 0, "
+                       "'[]', '{}', 'journal', ?, ?)", (FIRST_ID, now, now))
+        if (db.execute("SELECT MAX(id) FROM outbox").fetchone()[0] or 0) < FIRST_ID:
+            db.execute("INSERT INTO outbox (id, role, payload, created, state, next_at) VALUES "
+                       "(?, '', '{}', ?, 'journal', ?)", (FIRST_ID, now, now))
         db.execute("INSERT INTO audit (ts, event, detail) VALUES (?, 'state_offline', ?)",
                    (now, json.dumps({"node": node, "reason": reason})))
         # for `reelwatch status` read from the journal: this daemon runs (not replayed: see replay())
@@ -203,7 +214,7 @@ def _findings(journal: sqlite3.Connection, fleet: Any, node: str,
     Returns (journal id -> fleet id, journal id -> the fleet's status of one it knew already)."""
     ids: dict[int, int] = {}
     known: dict[int, str] = {}
-    for f in journal.execute("SELECT * FROM findings ORDER BY id").fetchall():
+    for f in journal.execute("SELECT * FROM findings WHERE status!='journal' ORDER BY id").fetchall():
         twin = fleet.execute("SELECT id, status FROM findings WHERE fingerprint=? AND status IN ('open','acked') "
                              "ORDER BY id", (f["fingerprint"],)).fetchone()
         if twin is not None:
@@ -255,7 +266,7 @@ def _messages(journal: sqlite3.Connection, fleet: Any, ids: dict[int, int], know
     notices; a digest not sent at all gives its notices back to the fleet's digests, except those
     the fleet told already or that were acked centrally. Returns journal id -> fleet id."""
     messages: dict[int, int] = {}
-    for m in journal.execute("SELECT * FROM outbox ORDER BY id").fetchall():
+    for m in journal.execute("SELECT * FROM outbox WHERE state!='journal' ORDER BY id").fetchall():
         unsent = m["state"] == "pending" and m["delivered"] in ("[]", "", None)
         if unsent and json.loads(m["payload"]).get("notices"):
             continue
