@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from reelwatch.state.store import Store
 from conftest import reelwatch, wait_until
 from pgserver import PASSWORD
 from test_fleet import keys, node_config
-from test_state import free_port, scrape
+from test_state import fill, free_port, scrape, small_fs  # noqa: F401  (small_fs: a fixture)
 
 
 def told(inbox, role: str = "dit") -> list[str]:
@@ -52,6 +53,35 @@ def status_of(cfg: Path) -> tuple[str, dict]:
     return human.stdout, json.loads(as_json.stdout)
 
 
+def assert_told_once(url: str, inbox, names: list[str], role: str = "dit") -> None:
+    """Each finding's notice reached ``role`` in exactly one message that arrived exactly once:
+    one notice per file, each in a message recorded as sent, as many sent messages as arrivals,
+    no idempotency key twice (a digest names only its first files, so the names alone cannot say)."""
+    store = Store(url, password=PASSWORD)
+    try:
+        rows = store.query("SELECT f.relpath, o.state FROM notices n JOIN findings f ON f.id=n.finding_id LEFT JOIN "
+                           "outbox o ON o.id=n.message_id WHERE n.role=? AND n.kind='new'", (role,))
+        assert sorted(r["relpath"] for r in rows) == sorted(names), [tuple(r) for r in rows]
+        assert {r["state"] for r in rows} == {"sent"}, [tuple(r) for r in rows]
+        sent = store.query("SELECT COUNT(*) FROM outbox WHERE role=? AND state='sent'", (role,))[0][0]
+    finally:
+        store.close()
+    arrived = [r.headers.get("Idempotency-Key", "") for r in inbox.received if r.role == role]
+    assert len(arrived) == len(set(arrived)) == sent, (arrived, sent)
+
+
+def sent_offline(folder: Path, role: str = "dit") -> int:
+    """Notices to ``role`` the node's journal records as sent (while the server is away)."""
+    db = sqlite3.connect(folder / "state-journal.db")
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM notices n JOIN outbox o ON o.id=n.message_id WHERE n.role=? AND "
+                              "n.kind='new' AND o.state='sent'", (role,)).fetchone()[0])
+    except sqlite3.Error:
+        return -1
+    finally:
+        db.close()
+
+
 def burst(vol: Path, names: range, pause: float = 0.2) -> None:
     for n in names:
         (vol / f"A001C{n:03d}.mov").write_bytes(b"")
@@ -73,7 +103,8 @@ def test_a_node_keeps_checking_and_alerting_while_the_database_is_away(tmp_path,
     burst(vol, range(3, 9))
     offline = {f"A001C{n:03d}.mov" for n in range(3, 9)}
     # checked and told while the server is away, from the journal
-    assert wait_until(lambda: offline <= set(told(inbox)), 60), node.output()[-4000:]
+    assert wait_until(lambda: sent_offline(tmp_path / "cart-a") == 6, 60), node.output()[-4000:]
+    assert set(told(inbox)) & offline, told(inbox)
     assert any("offline" in json.dumps(r.body) for r in inbox.received if r.role == "admin"), node.output()[-3000:]
     human, data = status_of(cfg)
     assert "offline" in human, human
@@ -92,7 +123,7 @@ def test_a_node_keeps_checking_and_alerting_while_the_database_is_away(tmp_path,
     time.sleep(3)  # anything sent twice would arrive now
     got = [k for k in keys(inbox) if k]
     assert len(got) == len(set(got)), f"a message arrived twice: {got}"
-    assert sorted(told(inbox)) == sorted(set(told(inbox))) and len(told(inbox)) == 10, told(inbox)
+    assert_told_once(url, inbox, [f"A001C{n:03d}.mov" for n in range(10)])
     store = Store(url, password=PASSWORD)
     try:
         # no notice waits to be told again, and the messages sent from the journal are recorded as sent
@@ -123,15 +154,15 @@ def test_the_journal_survives_a_restart_while_offline(tmp_path, own_pg_server, i
     vol = tmp_path / "cart-a" / "ingest_a"
     burst(vol, range(2))
     assert wait_until(lambda: len(set(told(inbox))) == 2, 60), node.output()[-3000:]
-    time.sleep(11)  # the journal's copy of this node's files follows the database every 10 s
+    time.sleep(2)  # the journal's copy of this node's files follows the database every second
     own_pg_server.stop("fast")
     burst(vol, range(2, 4))
-    assert wait_until(lambda: {"A001C002.mov", "A001C003.mov"} <= set(told(inbox)), 60), node.output()[-4000:]
+    assert wait_until(lambda: sent_offline(tmp_path / "cart-a") == 2, 60), node.output()[-4000:]
     assert node.stop() == 0  # the cart is switched off while the network is down
     burst(vol, range(4, 6), pause=0)  # files written while nothing watched
     node = daemon(cfg)  # and switched on again, still offline
     node.wait_ready()
-    assert wait_until(lambda: {"A001C004.mov", "A001C005.mov"} <= set(told(inbox)), 60), node.output()[-4000:]
+    assert wait_until(lambda: sent_offline(tmp_path / "cart-a") == 4, 60), node.output()[-4000:]
     human, data = status_of(cfg)
     assert "offline" in human, human
     own_pg_server.start()
@@ -140,7 +171,7 @@ def test_the_journal_survives_a_restart_while_offline(tmp_path, own_pg_server, i
     time.sleep(3)
     got = [k for k in keys(inbox) if k]
     assert len(got) == len(set(got)), f"a message arrived twice: {got}"
-    assert sorted(told(inbox)) == [f"A001C{n:03d}.mov" for n in range(6)], told(inbox)  # each once, none again
+    assert_told_once(url, inbox, [f"A001C{n:03d}.mov" for n in range(6)])  # each once, none again
     assert count(url, "SELECT COUNT(*) FROM notices WHERE message_id IS NULL") == 0
     # the offline stretch and the restart are in the fleet's history, in order
     store = Store(url, password=PASSWORD)
@@ -223,3 +254,38 @@ def test_a_replay_respects_what_the_fleet_did_meanwhile_and_is_applied_once(tmp_
     finally:
         jstore.close()
         fleet.close()
+
+
+def test_a_journal_that_fills_holds_the_files_says_so_and_loses_none(tmp_path, own_pg_server, inbox, daemon,
+                                                                      small_fs):  # noqa: F811  (the fixture imported above)
+    url = own_pg_server.new_database()
+    cfg = node_config(tmp_path, "cart-a", url, inbox, "ingest_a", digest=0)
+    state = tmp_path / "cart-a" / "state.db"
+    cfg.write_text(cfg.read_text().replace(f'path = "{state}"', f'path = "{small_fs / "state.db"}"'))
+    node = daemon(cfg)  # its state folder, journal beside it, on a small disk of its own
+    node.wait_ready()
+    vol = tmp_path / "cart-a" / "ingest_a"
+    burst(vol, range(2))
+    assert wait_until(lambda: len(set(told(inbox))) == 2, 60), node.output()[-3000:]
+    own_pg_server.stop("fast")
+    burst(vol, range(2, 3))
+    assert wait_until(lambda: "A001C002.mov" in told(inbox), 60), node.output()[-4000:]
+    assert (small_fs / "state-journal.db").exists()
+    ballast = fill(small_fs)
+    burst(vol, range(3, 8), pause=0.1)
+    assert wait_until(lambda: any("state disk full" in json.dumps(r.body).lower() for r in inbox.received
+                                  if r.role == "admin"), 60), node.output()[-4000:]
+    human, data = status_of(cfg)
+    assert "offline" in data["daemon"]["health"] and "state disk full" in data["daemon"]["health"], data["daemon"]
+    assert node.proc.poll() is None
+    before = len([r for r in inbox.received if r.role == "dit"])
+    ballast.unlink()  # room again: the held files are checked from the journal, and told
+    assert wait_until(lambda: len([r for r in inbox.received if r.role == "dit"]) > before, 60), node.output()[-4000:]
+    assert wait_until(lambda: "resumed" in json.dumps([r.body for r in inbox.received if r.role == "admin"]), 30)
+    own_pg_server.start()
+    assert wait_until(lambda: findings_in(url) == 8, 60), node.output()[-4000:]
+    assert wait_until(lambda: count(url, "SELECT COUNT(*) FROM outbox WHERE state!='sent'") == 0, 60)
+    time.sleep(2)
+    got = [k for k in keys(inbox) if k]
+    assert len(got) == len(set(got)), f"a message arrived twice: {got}"
+    assert_told_once(url, inbox, [f"A001C{n:03d}.mov" for n in range(8)])

@@ -38,8 +38,10 @@ from .parts import Parts
 log = structlog.get_logger("reelwatch.daemon")
 PROBE_EVERY = 2.0
 """Seconds between tries of the fleet's database while offline."""
-REFRESH_EVERY = 10.0
-"""Seconds between copies of this node's asset rows into the journal while online."""
+REFRESH_EVERY = 1.0
+"""Seconds between copies of this node's newly checked asset rows into the journal while online
+(two indexed queries; a file checked in the last second before the network goes is checked again
+if the node rescans offline)."""
 OFFLINE = "state database offline"
 
 
@@ -88,7 +90,12 @@ class Offline:
             self.jdb = store.db
             self._went(exc, store)
             return store
-        self.jdb, _ = open_db(str(self.path))
+        try:
+            self.jdb, _ = open_db(str(self.path))
+        except Exception as exc:  # noqa: BLE001  (a damaged or unwritable journal must not stop the guard)
+            log.error("journal_unavailable", journal=str(self.path), error=f"{type(exc).__name__}: {exc}",
+                      action="without a journal, new files are held while the database is away")
+            return store
         if journal.offline_since(self.jdb) is not None:  # stopped while offline: replay first
             self._replay(store, store.db, store._salt)  # noqa: SLF001  (the fleet's salt, kept)
         self._refresh(store)
@@ -129,7 +136,7 @@ class Offline:
 
     def _tell(self, reason: str) -> None:
         where = display_url(self.config.state.url)
-        self.messages.alert(f"{self.node}: {OFFLINE}, guarding from its journal",
+        self.messages.alert(f"{self.node}: state database unreachable, guarding offline from its journal",
                             f"reelwatch on {self.node} cannot reach the fleet's state database {where} ({reason}). "
                             "It keeps checking every volume and alerting from its local journal "
                             f"({self.path}); as soon as the database answers it replays what happened there. Other "
@@ -224,7 +231,7 @@ class Offline:
                     "history in their own time order.")
             d.recorded(lambda: d.outbox.enqueue(Message(  # type: ignore[union-attr]
                 role=admin, production=d.runtime.config.production.name,  # type: ignore[union-attr]
-                kind="admin", subject=f"{self.node}: state database back online, journal replayed", text=text)))
+                kind="admin", subject=f"{self.node}: state database reachable again: back online, journal replayed", text=text)))
         elif counts:
             log.info("journal_replayed_at_start", **counts)
         self._refresh(store)

@@ -5,8 +5,8 @@ with the same tables. It survives restarts: a node that starts while the server 
 it, and replays it once the server answers.
 
 * **Online**, it holds a copy of the node's own volumes' asset rows (:func:`refresh`, every
-  heartbeat) and the fleet's salt of target ids, so that a node starting offline knows which
-  files were checked already (and does not check and tell them again), and names targets as
+  second, following the fleet's audit trail) and the fleet's salt of target ids, so that a node starting offline knows which
+  files were checked already (and does not check and tell them again, on a restart or a rescan), and names targets as
   the fleet does (a message half delivered offline is finished by the fleet, target by target).
 * **Offline**, the daemon's store writes to it (:meth:`~.store.Store.switch`): checks, findings,
   notices, the messages it sent, the audit trail. :func:`begin` marks when, with a token.
@@ -38,9 +38,8 @@ from ..core.model import Severity
 from .store import Store
 
 KEY = "journal"
-"""The journal's own meta row: ``{"since": ..., "token": ..., "replica": ...}``."""
-REPLICA_OVERLAP = 60.0
-"""Seconds each refresh looks back beyond the last (a check committed while the last one read)."""
+"""The journal's own meta row: ``{"since": ..., "token": ..., "audit": ...}`` (the last audit
+row of the fleet's the copy of our assets follows)."""
 FIRST_ID = 1_000_000_000
 """Findings and messages recorded offline are numbered from here on (a placeholder row holds it)."""
 OFFLINE_TABLES = ("findings", "finding_locations", "notices", "outbox", "audit")
@@ -107,15 +106,25 @@ def salt_of(db: Any) -> bytes:
 
 
 def refresh(fleet: Store, db: sqlite3.Connection, volumes: list[str], salt: bytes) -> int:
-    """Online: copy the asset rows of ``volumes`` changed since the last refresh (all of them the
-    first time) from the fleet's database into the journal. Returns the rows copied."""
+    """Online: copy the asset rows of ``volumes`` into the journal: all of them the first time,
+    then those the audit trail says were checked or went since the last refresh (two indexed
+    queries: cheap every second). Returns the rows copied."""
     if not volumes or offline_since(db) is not None:
         return 0
-    now = fleet.clock()
-    since = float(mark(db).get("replica", 0.0)) - REPLICA_OVERLAP
+    last = mark(db).get("audit")
+    top = int(fleet.query("SELECT COALESCE(MAX(id), 0) FROM audit")[0][0])
     marks = ",".join("?" * len(volumes))
-    rows = fleet.query(f"SELECT * FROM assets WHERE volume IN ({marks}) AND (first_seen>=? OR checked_at>=? OR "
-                       "gone_at>=?)", (*volumes, since, since, since))
+    if last is None or last > top:  # the first time (or another database): everything of ours
+        rows = fleet.query(f"SELECT * FROM assets WHERE volume IN ({marks})", volumes)
+    else:
+        places = sorted({(r[0], r[1]) for r in fleet.query(
+            f"SELECT volume, relpath FROM audit WHERE id>? AND id<=? AND event IN ('checked', 'gone') AND volume IN "
+            f"({marks})", (last, top, *volumes))})
+        rows = []
+        for n in range(0, len(places), 500):
+            part = places[n:n + 500]
+            rows += fleet.query("SELECT * FROM assets WHERE " + " OR ".join("(volume=? AND relpath=?)" for _ in part),
+                                [x for p in part for x in p])
     places = [(r["volume"], r["relpath"]) for r in rows]
     fields: list[Any] = []
     for n in range(0, len(places), 500):
@@ -132,7 +141,7 @@ def refresh(fleet: Store, db: sqlite3.Connection, volumes: list[str], salt: byte
             db.executemany("DELETE FROM asset_fields WHERE volume=? AND relpath=?", places)
             db.executemany("INSERT INTO asset_fields VALUES (?,?,?,?)", [tuple(f) for f in fields])
         use_salt(db, salt)
-        _set_mark(db, replica=now)
+        _set_mark(db, audit=top)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
