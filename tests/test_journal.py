@@ -207,6 +207,8 @@ def test_a_replay_respects_what_the_fleet_did_meanwhile_and_is_applied_once(tmp_
         fleet.commit_check(at("c2.mov"), facts, [_finding(at("c2.mov"))], route, 1)
         with fleet.tx() as db:  # told already, by the fleet
             db.execute("UPDATE notices SET message_id=0")
+        fleet.commit_check(at("c5.mov"), facts, [_finding(at("c5.mov"))], route, 1)  # not told yet
+        c5 = fleet.query("SELECT id FROM findings WHERE relpath='A002R2EC/c5.mov'")[0][0]
         c1 = fleet.query("SELECT id FROM findings WHERE relpath='A002R2EC/c1.mov'")[0][0]
         journal.use_salt(jstore.db, fleet._salt)
         went = time.time()
@@ -223,11 +225,16 @@ def test_a_replay_respects_what_the_fleet_did_meanwhile_and_is_applied_once(tmp_
                               "('dit', ?, ?, ?, 'sent', ?, '[\"t1\"]')",
                               (json.dumps({"notices": [{"kind": "new"}]}), went, went, went)).lastrowid
             db.execute("UPDATE notices SET message_id=? WHERE finding_id=?", (sent, j3))
+            # the network went between a digest's read of the fleet's notices and its write: c5's
+            # digest was written to the journal and sent from there
+            db.execute("INSERT INTO outbox (role, payload, created, next_at, state, sent_at, delivered) VALUES "
+                       "('dit', ?, ?, ?, 'sent', ?, '[\"t1\"]')",
+                       (json.dumps({"notices": [{"kind": "new", "finding": {"id": c5}}]}), went, went, went))
         time.sleep(0.05)
         replayed_at = time.time()
         counts = journal.replay(jstore.db, fleet.db, "cart-a")
         assert counts["findings"] == 2 and counts["merged"] == 1 and counts["resolved"] == 1, counts
-        assert counts["messages"] == 1 and counts["dropped"] == 1, counts
+        assert counts["messages"] == 2 and counts["dropped"] == 1, counts
         status = {r["relpath"].split("/")[-1]: (r["status"], r["resolved_at"]) for r in fleet.query(
             "SELECT relpath, status, resolved_at FROM findings")}
         assert status["c1.mov"][0] == "acked"  # the central ack stands
@@ -235,7 +242,8 @@ def test_a_replay_respects_what_the_fleet_did_meanwhile_and_is_applied_once(tmp_
         assert status["c3.mov"][0] == status["c4.mov"][0] == "open"
         unsent = sorted((r["kind"], r["relpath"].split("/")[-1]) for r in fleet.query(
             "SELECT n.kind, f.relpath FROM notices n JOIN findings f ON f.id=n.finding_id WHERE n.message_id IS NULL"))
-        assert unsent == [("new", "c4.mov"), ("resolved", "c2.mov")], unsent  # c1 not again, c3 sent already
+        # c1 not again (known and acked), c3 and c5 sent from the journal already
+        assert unsent == [("new", "c4.mov"), ("resolved", "c2.mov")], unsent
         [(state, delivered)] = [tuple(r) for r in fleet.query(
             "SELECT o.state, o.delivered FROM notices n JOIN findings f ON f.id=n.finding_id JOIN outbox o ON "
             "o.id=n.message_id WHERE f.relpath='A002R2EC/c3.mov'")]
@@ -251,6 +259,7 @@ def test_a_replay_respects_what_the_fleet_did_meanwhile_and_is_applied_once(tmp_
         assert journal.offline_since(jstore.db) is None
         assert jstore.query("SELECT COUNT(*) FROM findings")[0][0] == 0
         assert jstore.query("SELECT COUNT(*) FROM assets")[0][0] == 4  # the copy of our assets stays
+        assert journal.FIRST_ID not in [r[0] for r in fleet.query("SELECT id FROM findings")]
     finally:
         jstore.close()
         fleet.close()

@@ -41,7 +41,10 @@ KEY = "journal"
 """The journal's own meta row: ``{"since": ..., "token": ..., "audit": ...}`` (the last audit
 row of the fleet's the copy of our assets follows)."""
 FIRST_ID = 1_000_000_000
-"""Findings and messages recorded offline are numbered from here on (a placeholder row holds it)."""
+"""Findings, notices and messages recorded offline are numbered from here on (a placeholder row
+holds each): a message sent offline names finding 1000000001, never one of the fleet's, and a
+write meant for a row of the fleet's (a round of the outbox under way at the switch) never lands
+on one of the journal's."""
 OFFLINE_TABLES = ("findings", "finding_locations", "notices", "outbox", "audit")
 
 
@@ -75,8 +78,7 @@ def begin(db: Any, now: float, node: str, reason: str) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
         _set_mark(db, since=now, token=os.urandom(8).hex(), node=node)
-        # numbers of their own: a message sent offline names finding 1000000001, never one of the
-        # fleet's; a write meant for the fleet's outbox row never lands on one of the journal's
+        # numbers of their own (see FIRST_ID)
         if (db.execute("SELECT MAX(id) FROM findings").fetchone()[0] or 0) < FIRST_ID:
             db.execute("INSERT INTO findings (id, fingerprint, origin, plugin, volume, relpath, scope, rule, severity, "
                        "roles, data, status, first_seen, last_seen) VALUES (?, '', 'journal', '', '', '', '', '', 0, "
@@ -84,6 +86,9 @@ def begin(db: Any, now: float, node: str, reason: str) -> None:
         if (db.execute("SELECT MAX(id) FROM outbox").fetchone()[0] or 0) < FIRST_ID:
             db.execute("INSERT INTO outbox (id, role, payload, created, state, next_at) VALUES "
                        "(?, '', '{}', ?, 'journal', ?)", (FIRST_ID, now, now))
+        if (db.execute("SELECT MAX(id) FROM notices").fetchone()[0] or 0) < FIRST_ID:
+            db.execute("INSERT INTO notices (id, role, kind, severity, data, created, message_id) VALUES "
+                       "(?, '', 'journal', 0, '{}', ?, ?)", (FIRST_ID, now, FIRST_ID))
         db.execute("INSERT INTO audit (ts, event, detail) VALUES (?, 'state_offline', ?)",
                    (now, json.dumps({"node": node, "reason": reason})))
         # for `reelwatch status` read from the journal: this daemon runs (not replayed: see replay())
@@ -282,7 +287,14 @@ def _messages(journal: sqlite3.Connection, fleet: Any, ids: dict[int, int], know
         row = {k: m[k] for k in m.keys() if k not in ("id", "claimed_by", "lease_until", "sending")}
         messages[m["id"]] = _insert(fleet, "outbox", row)
         counts["messages"] += 1
-    for n in journal.execute("SELECT * FROM notices ORDER BY id").fetchall():
+        # a digest of the fleet's own notices written here (the switch came between its read and its
+        # write): those notices were told by this message
+        for told in json.loads(m["payload"]).get("notices") or ():
+            fid = (told.get("finding") or {}).get("id")
+            if isinstance(fid, int) and fid < FIRST_ID:
+                fleet.execute("UPDATE notices SET message_id=? WHERE message_id IS NULL AND role=? AND kind=? AND "
+                              "finding_id=?", (messages[m["id"]], m["role"], told.get("kind"), fid))
+    for n in journal.execute("SELECT * FROM notices WHERE kind!='journal' ORDER BY id").fetchall():
         fid = ids.get(n["finding_id"]) if n["finding_id"] is not None else None
         message = messages.get(n["message_id"]) if n["message_id"] is not None else None
         status = known.get(n["finding_id"])
