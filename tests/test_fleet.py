@@ -166,8 +166,8 @@ def test_an_ack_through_one_node_stops_escalation_everywhere(tmp_path, pg_url, i
     store.close()
 
 
-def test_a_node_that_loses_the_database_holds_its_files_and_checks_them_when_it_returns(tmp_path, own_pg_server,
-                                                                                          inbox, daemon):
+def test_a_node_that_loses_the_database_loses_no_file_and_sends_nothing_twice(tmp_path, own_pg_server,
+                                                                                    inbox, daemon):
     url = own_pg_server.new_database()
     node = daemon(node_config(tmp_path, "cart-a", url, inbox, "ingest_a", digest=0))
     node.wait_ready()

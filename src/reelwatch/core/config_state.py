@@ -23,6 +23,9 @@ class State(BaseModel):
     lease: float = Field(default=60, gt=0)
     """Seconds a node holds a message it is sending, or a file of a shared volume it is checking; a
     node that dies mid-send or mid-check lets it go after that."""
+    journal: str | None = None
+    """With ``url``: the SQLite journal this node records in while the database is unreachable
+    (default: beside ``path``, ``<name>-journal.db``; docs/deploy.md, "A fleet")."""
 
     @field_validator("url")
     @classmethod

@@ -107,6 +107,7 @@ class Store:
         self._target_ids: dict[str, str] = {}
         self.node: str | None = None
         """The fleet node writing (PostgreSQL): each check's audit row names it."""
+        self._tables: list[str] = []
         self.backend = "postgresql" if is_url(self.path) else "sqlite"
         self.db: Any
         """An SQLite :class:`~.dbfile.Connection`, or a :class:`~.pg.PgConnection` that answers alike."""
@@ -126,6 +127,7 @@ class Store:
         EXISTS`` statements only, run outside any transaction."""
         with self._lock:
             self.db.executescript(script)
+            self._tables.append(script)  # for a connection switched to later
 
     def target_id(self, target: str) -> str:
         """The id the outbox records for a notification target (never the URL itself)."""
@@ -137,6 +139,23 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self.db.close()
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held around every use of the connection (:mod:`.journal` holds it to switch)."""
+        return self._lock
+
+    def switch(self, db: Any, path: str, salt: bytes) -> Any:
+        """Point this store at another connection (the fleet's database going away, or coming back:
+        see :mod:`.journal`); returns the one it used. Call with :attr:`lock` held."""
+        with self._lock:
+            old, self.db, self.path, self._salt = self.db, db, path, salt
+            self.backend = "postgresql" if is_url(path) else "sqlite"
+            self._target_ids.clear()
+            self._odd_recorded = db.odd
+            for script in self._tables:  # the engines' own tables (timelines) exist there too
+                db.executescript(script)
+            return old
 
     @contextmanager
     def tx(self, *, shared: bool = False) -> Iterator[sqlite3.Connection]:
@@ -528,8 +547,9 @@ class Store:
 
     def history_of(self, volume: str | None, relpath: str) -> list[sqlite3.Row]:
         if volume is None:
-            return self.query("SELECT * FROM audit WHERE relpath=? ORDER BY id", (relpath,))
-        return self.query("SELECT * FROM audit WHERE volume=? AND relpath=? ORDER BY id", (volume, relpath))
+            return self.query("SELECT * FROM audit WHERE relpath=? ORDER BY ts, id", (relpath,))
+        # in event order: a node back from offline adds what happened meanwhile (:mod:`.journal`)
+        return self.query("SELECT * FROM audit WHERE volume=? AND relpath=? ORDER BY ts, id", (volume, relpath))
 
     def history(self, batch: int = 0) -> StoreHistory:
         return StoreHistory(self, batch, self.hasher)
@@ -561,6 +581,16 @@ class StoreHistory:
                                 "l.finding_id = f.id WHERE l.volume=? AND l.relpath=? AND f.status IN "
                                 "('open','acked') ORDER BY f.id", (volume, relpath))
         return [(r["rule"], Severity(r["severity"]).label) for r in rows]
+
+    def fleet_copy(self, node: str, volume: str, card: str) -> dict[str, Any]:
+        """Another node's copy of a card, if its word counts now (see :mod:`reelwatch.state.copies`)."""
+        from . import copies
+        return copies.read(self.store, node, volume, card)
+
+    def publish_copy(self, node: str, volume: str, card: str, record: Mapping[str, Any]) -> None:
+        """Tell the fleet what this node's copy of a card holds (see :mod:`reelwatch.state.copies`)."""
+        from . import copies
+        copies.publish(self.store, node, volume, card, record)
 
     def file_hash(self, path: str, algo: str = "xxh128") -> str:
         import os
