@@ -104,7 +104,7 @@ CREATE TABLE IF NOT EXISTS fleet_copies (
 """),
     # Nodes that mount one shared volume check each asset version once: the version being checked
     # now, by which node, until when (reelwatch.state.claims). Rows live only while a check runs.
-    Migration(7, "claims: one node checks each version of a shared volume", """
+    Migration(6, "claims: one node checks each version of a shared volume", """
 CREATE TABLE IF NOT EXISTS claims (
     volume TEXT NOT NULL, relpath TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
     node TEXT NOT NULL, claimed_at REAL NOT NULL, lease_until REAL NOT NULL,
