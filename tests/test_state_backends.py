@@ -210,6 +210,8 @@ def test_names_that_are_not_utf8_round_trip(make_store):
     [f] = store.findings()
     assert f.relpath == name and store.is_checked(a) and list(store.known_paths("raid")) == [(name, 0, 1)]
     assert store.folder_signatures("raid", "A002R2EC") == {name.split("/")[1]: (0, 1)}
+    # inside JSON such a name is an escaped lone surrogate ("\udcff"), which PostgreSQL's jsonb refuses
+    assert [r.relpath for r in store.findings(path=f.data["path"])] == [name]
 
 
 def test_an_engine_adds_its_tables_on_both(make_store):

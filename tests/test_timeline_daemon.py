@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import reelwatch, write_config
+from conftest import open_state_db, reelwatch, write_config
 from reelwatch.demo import mediagen
 
 pytest.importorskip("opentimelineio")
@@ -85,11 +85,8 @@ def timeline_metrics(url: str) -> dict[str, float]:
 
 
 def db_rows(config: Path, sql: str, args: tuple = ()) -> list[tuple]:
-    db = sqlite3.connect(config.parent / "state.db", timeout=10)
-    try:
+    with open_state_db(config.parent / "state.db") as db:
         return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
 
 
 def wait_rows(config: Path, sql: str, args: tuple = (), timeout: float = 30) -> list[tuple]:
