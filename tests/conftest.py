@@ -167,4 +167,4 @@ def daemon() -> Iterator[type[DaemonProcess]]:
 
 from pgserver import (  # noqa: E402,F401  (a real PostgreSQL for the state tests; tests look into the state through these)
     _store_paths_to_postgresql, open_state_db, own_pg_server, pg_server, pg_url, sqlite_only, state_bytes, state_exists,
-    state_arg, state_rows, test_state_url)
+    state_arg, state_has_table, state_rows, test_state_url)

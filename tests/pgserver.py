@@ -223,6 +223,15 @@ def state_rows(path: object, sql: str, args: Sequence[object] = ()) -> list[Any]
         return []
 
 
+def state_has_table(path: object, table: str) -> bool:
+    """Whether the state database of ``path`` holds ``table`` yet."""
+    with open_state_db(path) as db:
+        if db.url:
+            return bool(db.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
+                                   "AND table_name = ?", (table,)).fetchone())
+        return bool(db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone())
+
+
 def state_exists(path: object) -> bool:
     """Whether the state database of ``path`` exists (PostgreSQL: created with the config)."""
     return str(path) in _urls or Path(str(path)).exists()
