@@ -165,4 +165,6 @@ def daemon() -> Iterator[type[DaemonProcess]]:
         d.stop()
 
 
-from pgserver import _store_paths_to_postgresql, open_state_db, own_pg_server, pg_server, pg_url, test_state_url  # noqa: E402,F401  (a real PostgreSQL for the state tests)
+from pgserver import (  # noqa: E402,F401  (a real PostgreSQL for the state tests; tests look into the state through these)
+    _store_paths_to_postgresql, open_state_db, own_pg_server, pg_server, pg_url, sqlite_only, state_bytes, state_exists,
+    state_arg, state_has_table, state_rows, test_state_url)

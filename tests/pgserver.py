@@ -19,8 +19,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -165,47 +166,143 @@ def test_state_url(path: object = None) -> str | None:
     return url
 
 
-class _StateDb:
-    """What the tests use of ``sqlite3.connect(state.db)``, on the database that replaced it."""
+class StateDb:
+    """A connection to the state database a test's config names, on the backend the suite runs:
+    ``execute`` (SQLite's SQL, rewritten for PostgreSQL as the store's is), ``commit``, ``close``,
+    and ``with`` (commits, then closes). Errors are ``sqlite3`` errors on both backends
+    (``sqlite3.OperationalError`` while the daemon has not created its tables yet)."""
 
-    def __init__(self, url: str) -> None:
-        from reelwatch.state.store import Store
-        self._store = Store(url, password=PASSWORD)
+    def __init__(self, path: object, *, readonly: bool = False, timeout: float = 10) -> None:
+        import sqlite3
+        self.url = _urls.get(str(path))
+        self._db: Any
+        if self.url:
+            from reelwatch.state.pg import PgConnection
+            self._db = PgConnection(self.url, PASSWORD, size=1)
+        elif readonly:  # never creates the file: a daemon that has not started yet leaves none
+            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout)
+        else:
+            self._db = sqlite3.connect(path, timeout=timeout)  # type: ignore[arg-type]
 
-    def execute(self, sql: str, args: object = ()) -> object:
-        return self._store.db.execute(sql, args)
+    def execute(self, sql: str, args: Sequence[object] = ()) -> Any:
+        return self._db.execute(sql, args)
 
     def commit(self) -> None:
-        pass  # each statement outside a transaction commits by itself
+        if not self.url:  # (PostgreSQL: each statement outside a transaction commits by itself)
+            self._db.commit()
 
     def close(self) -> None:
-        self._store.close()
+        self._db.close()
+
+    def __enter__(self) -> StateDb:
+        return self
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        try:
+            if kind is None:
+                self.commit()
+        finally:
+            self.close()
 
 
-def open_state_db(path: object) -> object:
-    """``sqlite3.connect(path)``, or with REELWATCH_TEST_STATE=postgresql the database the
-    daemon of that config writes to: tests read the daemon's state through it."""
+def open_state_db(path: object, *, readonly: bool = False, timeout: float = 10) -> StateDb:
+    """The state database of the config whose ``[state] path`` is ``path`` (what the daemon of
+    that config writes to), on either backend: tests look into the state through this, never
+    with ``sqlite3.connect``. ``readonly``: SQLite's file is never created by looking."""
+    return StateDb(path, readonly=readonly, timeout=timeout)
+
+
+def state_rows(path: object, sql: str, args: Sequence[object] = ()) -> list[Any]:
+    """The rows of one query on the state database of ``path`` ([] while it holds no tables yet:
+    the daemon has not started)."""
     import sqlite3
+    try:
+        with open_state_db(path, readonly=True) as db:
+            return list(db.execute(sql, args).fetchall())
+    except sqlite3.OperationalError:
+        return []
+
+
+def state_has_table(path: object, table: str) -> bool:
+    """Whether the state database of ``path`` holds ``table`` yet."""
+    with open_state_db(path) as db:
+        if db.url:
+            return bool(db.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
+                                   "AND table_name = ?", (table,)).fetchone())
+        return bool(db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone())
+
+
+def state_exists(path: object) -> bool:
+    """Whether the state database of ``path`` exists (PostgreSQL: created with the config)."""
+    return str(path) in _urls or Path(str(path)).exists()
+
+
+def state_bytes(path: object) -> bytes:
+    """Everything the state database of ``path`` holds, as bytes to search (a secret must not be
+    there): SQLite's files (the WAL too), or every row of every table in PostgreSQL."""
     url = _urls.get(str(path))
-    return _StateDb(url) if url else sqlite3.connect(path)
+    if not url:
+        return b"".join(p.read_bytes() for p in Path(str(path)).parent.glob(Path(str(path)).name + "*")
+                        if p.is_file())
+    import psycopg
+    out: list[bytes] = []
+    with psycopg.connect(url, password=PASSWORD, autocommit=True) as conn:
+        tables = [t for (t,) in conn.execute("SELECT table_name FROM information_schema.tables "
+                                             "WHERE table_schema = current_schema()")]
+        for table in tables:
+            out.append(table.encode())
+            for row in conn.execute(f'SELECT * FROM "{table}"'):
+                out.append(repr(row).encode("utf-8", "surrogateescape"))
+    return b"\n".join(out)
+
+
+def sqlite_only(why: str) -> pytest.MarkDecorator:
+    """Skips a test about the SQLite file itself when the suite runs on PostgreSQL, saying why."""
+    return pytest.mark.skipif(state_backend() == "postgresql",
+                              reason=f"about the SQLite state file ({why}); REELWATCH_TEST_STATE=postgresql")
 
 
 @pytest.fixture(autouse=True)
-def _store_paths_to_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With REELWATCH_TEST_STATE=postgresql, ``Store(path)`` of a config's state path opens the
-    database that config's daemon uses."""
+def _store_paths_to_postgresql(monkeypatch: pytest.MonkeyPatch, no_leaked_threads: None) -> Iterator[None]:
+    """With REELWATCH_TEST_STATE=postgresql, ``Store(path)`` in the tests' own process opens a
+    PostgreSQL database instead of an SQLite file: the one of the config naming that path (what
+    its daemon uses), or a fresh one the first time a path is named. So every test that makes a
+    store of a path runs on PostgreSQL too, with no change. Left on SQLite: ``:memory:`` (what
+    ``reelwatch check`` uses), and a file the test made itself before (an SQLite fixture, such as a
+    0.1.0 database to migrate).
+
+    The stores a test leaves open are closed after it (before ``no_leaked_threads`` looks: each
+    holds the pool's threads), as an SQLite file needs no closing."""
     if state_backend() != "postgresql":
+        yield
         return
     from reelwatch.state.store import Store
     original = Store.__init__
+    opened: list[Store] = []
 
     def init(self, path=":memory:", **kw):  # type: ignore[no-untyped-def]
-        url = _urls.get(str(path))
+        where = str(path)
+        url = _urls.get(where)
+        if url is None and where != ":memory:" and "://" not in where and not Path(where).exists():
+            url = test_state_url(path)
         if url:
             kw.setdefault("password", PASSWORD)
             kw.pop("readonly", None)
         original(self, url or path, **kw)
+        if self.backend == "postgresql":
+            opened.append(self)
     monkeypatch.setattr(Store, "__init__", init)
+    yield
+    for store in opened:
+        with contextlib.suppress(Exception):  # (closed by the test already)
+            store.close()
+
+
+def state_arg(path: object) -> str:
+    """What a child process (not the daemon: it reads its config) passes to ``Store`` for the
+    state at ``path``: the path, or with REELWATCH_TEST_STATE=postgresql its database's URL (the
+    password is in ``$REELWATCH_STATE_PASSWORD``, inherited)."""
+    return test_state_url(path) or str(path)
 
 
 test_state_url.__test__ = False  # type: ignore[attr-defined]  (not a test)

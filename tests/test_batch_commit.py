@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -16,12 +15,14 @@ from pathlib import Path
 from reelwatch.core.model import Asset, Facts, Finding, Severity
 from reelwatch.state.store import Store
 
+from conftest import state_arg, state_rows
+
 CHILD = textwrap.dedent("""
-    import sys, time
+    import os, sys, time
     from reelwatch.core.model import Asset, Facts, Finding, Severity
     from reelwatch.state.store import Store
     db, flag = sys.argv[1], sys.argv[2]
-    store = Store(db)
+    store = Store(db, password=os.environ.get("REELWATCH_STATE_PASSWORD"))
     checks = []
     for n in range(20):
         a = Asset("ingest", "/r", f"A{n:03d}.mov", 100 + n, 5)
@@ -39,17 +40,14 @@ CHILD = textwrap.dedent("""
 
 
 def _count(db: Path, sql: str) -> int:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql).fetchone()[0]
-    finally:
-        con.close()
+    [(count,)] = state_rows(db, sql)
+    return count
 
 
 def test_kill_9_during_a_batch_commit_records_nothing_and_a_retry_notices_once(tmp_path):
     db, flag = tmp_path / "state.db", tmp_path / "in-transaction"
     Store(db).close()
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(flag)])
+    child = subprocess.Popen([sys.executable, "-c", CHILD, state_arg(db), str(flag)])
     deadline = time.monotonic() + 30
     while not flag.exists():
         assert child.poll() is None and time.monotonic() < deadline

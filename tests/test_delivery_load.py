@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import signal
-import sqlite3
 import time
 
 import pytest
@@ -19,7 +18,7 @@ from reelwatch.checking.routing import RoleRouter
 from reelwatch.state.store import Store
 from reelwatch.notify.thumbs import Thumbnails
 
-from conftest import write_config
+from conftest import state_rows, write_config
 
 KEY = re.compile(r"Message key (rw-[0-9a-f]{12})\.")
 
@@ -103,8 +102,7 @@ def test_a_delivery_in_flight_at_kill_9_is_repeated_with_the_same_key_and_says_s
     assert inbox.wait_for(1, 20, role="dit"), d.output()
     d.proc.send_signal(signal.SIGKILL)  # while the target is still answering
     d.proc.wait(10)
-    with sqlite3.connect(tmp_path / "state.db") as db:
-        [(sending,)] = db.execute("SELECT sending FROM outbox WHERE role='dit'").fetchall()
+    [(sending,)] = state_rows(tmp_path / "state.db", "SELECT sending FROM outbox WHERE role='dit'")
     assert sending, "the send in flight was not written down before it was made"
     inbox.delay = 0.0
     d2 = daemon(config)

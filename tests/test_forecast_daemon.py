@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -19,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import reelwatch, write_config
+from conftest import reelwatch, state_rows, write_config
 
 from reelwatch.forecast import read_space
 
@@ -85,12 +84,8 @@ def metrics_of(daemon_proc) -> dict[str, float]:  # type: ignore[no-untyped-def]
 
 def forecast_status(config: Path) -> dict | None:  # type: ignore[type-arg]
     """What the daemon last wrote for ``reelwatch status`` (read straight from the state database)."""
-    try:
-        with sqlite3.connect(f"file:{config.parent / 'state.db'}?mode=ro", uri=True) as db:
-            row = db.execute("SELECT status FROM forecast_state").fetchone()
-    except sqlite3.OperationalError:
-        return None
-    return json.loads(row[0]) if row and row[0] else None
+    rows = state_rows(config.parent / "state.db", "SELECT status FROM forecast_state")
+    return json.loads(rows[0][0]) if rows and rows[0][0] else None
 
 
 def ticks(config: Path, count: int = 2, timeout: float = 30) -> None:
@@ -159,11 +154,8 @@ def test_a_filling_drive_warns_its_owner_once_per_horizon_and_says_when_there_is
 
 def checked(config: Path, count: int) -> bool:
     """At least ``count`` files checked and recorded by the daemon."""
-    try:
-        with sqlite3.connect(f"file:{config.parent / 'state.db'}?mode=ro", uri=True) as db:
-            return db.execute("SELECT COUNT(*) FROM assets WHERE checked_at IS NOT NULL").fetchone()[0] >= count
-    except sqlite3.OperationalError:
-        return False
+    rows = state_rows(config.parent / "state.db", "SELECT COUNT(*) FROM assets WHERE checked_at IS NOT NULL")
+    return bool(rows) and rows[0][0] >= count
 
 
 CARDS = """

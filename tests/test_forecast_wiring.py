@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import write_config
+from conftest import sqlite_only, write_config
 from test_forecast_daemon import mount_tmpfs
 
 from reelwatch.checking.pipeline import Pipeline
@@ -188,6 +188,7 @@ path = "/t/*.edl"
         out.stderr
 
 
+@sqlite_only("its file on a full disk: a tmpfs of 4 MB")
 def test_a_tick_the_state_database_cannot_record_is_said_once_there_is_room(tmp_path, inbox):
     """The state database's disk is full when a warning is due: nothing is recorded or sent, and the
     warning is neither lost nor sent twice once there is room again."""

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import reelwatch, write_config
+from conftest import reelwatch, state_rows, write_config
 
 TB = 1 << 40
 D41D = "d41d8cd98f00b204e9800998ecf8427e"
@@ -89,15 +88,8 @@ def test_check_stops_at_once_while_hashing_a_1tb_file(tmp_path, media, sig):
 
 
 def _checked(db: Path, name: str) -> str | None:
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        row = con.execute("SELECT kind FROM assets WHERE relpath LIKE ? AND checked_at IS NOT NULL",
-                          (f"%{name}",)).fetchone()
-        return row[0] if row else None
-    except sqlite3.OperationalError:
-        return None
-    finally:
-        con.close()
+    rows = state_rows(db, "SELECT kind FROM assets WHERE relpath LIKE ? AND checked_at IS NOT NULL", (f"%{name}",))
+    return rows[0][0] if rows else None
 
 
 def test_daemon_checks_other_files_beside_a_1tb_hash_and_stops_at_once(tmp_path, media, inbox, daemon):

@@ -20,7 +20,7 @@ from reelwatch.notify.outbox import Outbox
 from reelwatch.state.schema import BASE_VERSION, MIGRATIONS, SCHEMA_VERSION, StateTooNew
 from reelwatch.state.store import Store
 
-from conftest import reelwatch, write_config
+from conftest import reelwatch, sqlite_only, write_config
 
 DUMP = Path(__file__).parent / "data" / "state" / "state-0.1.0.sql"
 TABLES = ("findings", "notices", "outbox", "audit", "hashes", "assets", "asset_fields", "finding_locations", "meta")
@@ -46,6 +46,7 @@ def test_the_versions_form_one_chain():
     assert [m.version for m in MIGRATIONS] == list(range(BASE_VERSION + 1, SCHEMA_VERSION + 1))
 
 
+@sqlite_only("a database file as 0.1.0 left it")
 def test_a_0_1_0_database_opens_and_keeps_its_findings_acks_and_outbox(tmp_path):
     path = old_database(tmp_path / "state.db")
     before = {t: rows(path, t) for t in TABLES}
@@ -99,6 +100,7 @@ def test_a_0_1_0_database_opens_and_keeps_its_findings_acks_and_outbox(tmp_path)
     again.close()
 
 
+@sqlite_only("the file left byte for byte untouched; on PostgreSQL: test_state_backends.py")
 def test_a_newer_schema_is_refused_and_left_untouched(tmp_path):
     path = tmp_path / "state.db"
     Store(path).close()
@@ -126,6 +128,7 @@ def test_a_newer_schema_is_refused_and_left_untouched(tmp_path):
     assert path.read_bytes() == before
 
 
+@sqlite_only("a database file as 0.1.0 left it")
 def test_an_upgrade_that_fails_leaves_the_old_database_as_it_was(tmp_path, monkeypatch):
     path = old_database(tmp_path / "state.db")
     before = rows(path, "outbox")

@@ -20,7 +20,7 @@ from reelwatch.core.manager import PluginManager
 from reelwatch.builtin.notify_apprise import AppriseNotifier
 from reelwatch.state.store import Store
 
-from conftest import reelwatch, write_config
+from conftest import open_state_db, reelwatch, write_config
 
 SECRET_PASS = "Sup3rSecretPassw0rd"
 SECRET_TOKEN = "T0kenABCDEF1234567890xyz"
@@ -288,10 +288,8 @@ def test_outage_across_a_daemon_restart_loses_and_repeats_nothing(tmp_path, inbo
     inbox.down = True
     d = daemon(config)
     d.wait_ready()
-    import sqlite3
-
     def queued() -> int:
-        with sqlite3.connect(tmp_path / "state.db", timeout=10) as db:
+        with open_state_db(tmp_path / "state.db") as db:
             return db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
     for i in range(3):
         (tmp_path / "ingest" / f"clip_{i}.mov").write_bytes(b"")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import shutil
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 from reelwatch.core.model import Asset
 from reelwatch.probe.pool import ProbePool
 
-from conftest import reelwatch, write_config
+from conftest import reelwatch, state_rows, write_config
 
 BREAKER = """\
 import os, sys
@@ -111,11 +110,7 @@ def test_check_says_the_tool_is_broken_instead_of_blaming_the_files(tmp_path, me
 
 
 def _findings(db: Path) -> list[tuple[str, str, str]]:
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return [(r[0], r[1], r[2]) for r in con.execute("SELECT rule, relpath, data FROM findings")]
-    finally:
-        con.close()
+    return [(r[0], r[1], r[2]) for r in state_rows(db, "SELECT rule, relpath, data FROM findings")]
 
 
 def test_daemon_holds_files_while_workers_cannot_start_and_checks_them_once_fixed(tmp_path, media, inbox,
@@ -144,10 +139,8 @@ def test_daemon_holds_files_while_workers_cannot_start_and_checks_them_once_fixe
     flag.unlink()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        con = sqlite3.connect(f"file:{tmp_path / 'state.db'}?mode=ro", uri=True)
-        row = con.execute("SELECT kind FROM assets WHERE relpath='A002C006_141024_R2EC.mov' "
-                          "AND checked_at IS NOT NULL").fetchone()
-        con.close()
+        [row, *_] = state_rows(tmp_path / "state.db", "SELECT kind FROM assets WHERE "
+                               "relpath='A002C006_141024_R2EC.mov' AND checked_at IS NOT NULL") or [None]
         if row:
             break
         time.sleep(0.2)

@@ -16,7 +16,8 @@ from reelwatch.notify.outbox import Outbox
 from reelwatch.builtin.notify_apprise import AppriseNotifier
 from reelwatch.state.store import SCHEMA, Store
 
-from conftest import reelwatch, write_config
+from conftest import reelwatch, sqlite_only, state_rows, write_config
+from conftest import state_bytes as state_contents
 
 PASSWORD = "Pa55w0rdQ7xZ"
 TOKEN = "T0kenAbCdEf1234567890qrs"
@@ -28,8 +29,9 @@ def secret_url(inbox) -> str:
 
 
 def state_bytes(folder: Path) -> bytes:
-    """Every byte the state database keeps on disk (the file, its log and shared memory)."""
-    return b"".join(p.read_bytes() for p in folder.glob("state.db*") if p.is_file())
+    """Everything the state database keeps: on disk (the SQLite file, its log and shared memory),
+    or every row in PostgreSQL."""
+    return state_contents(folder / "state.db")
 
 
 def assert_no_secret(*texts: str | bytes) -> None:
@@ -63,6 +65,7 @@ def test_the_outbox_records_target_ids_never_urls(tmp_path, inbox):
     assert_no_secret(state_bytes(tmp_path))
 
 
+@sqlite_only("a database file as version 1 left it")
 def test_version_1_rows_are_migrated_and_not_sent_again(tmp_path, inbox):
     url = secret_url(inbox)
     db = sqlite3.connect(tmp_path / "state.db")  # a database as version 1 left it
@@ -119,7 +122,6 @@ def test_a_rejected_reload_stores_and_sends_no_secret(tmp_path, inbox, daemon):
     time.sleep(0.5)
     config.write_text(good)
     assert d.stop() == 0
-    rows = sqlite3.connect(tmp_path / "state.db").execute(
-        "SELECT detail FROM audit WHERE event='reload_rejected'").fetchall()
+    rows = state_rows(tmp_path / "state.db", "SELECT detail FROM audit WHERE event='reload_rejected'")
     assert rows and "roles.dit.notify" in rows[0][0]
     assert_no_secret(json.dumps(told[0].body), d.output(), state_bytes(tmp_path))

@@ -23,7 +23,7 @@ import pytest
 
 from reelwatch.state.store import Store
 
-from conftest import reelwatch, wait_until, write_config
+from conftest import reelwatch, sqlite_only, wait_until, write_config
 
 
 
@@ -71,6 +71,7 @@ def scrape(url: str) -> str:
     return urllib.request.urlopen(url, timeout=5).read().decode()
 
 
+@sqlite_only("its file on a full disk: a tmpfs of 1 MB")
 def test_state_disk_full_degrades_loudly_holds_work_and_resumes(tmp_path, small_fs, inbox, daemon):
     port = free_port()
     config = write_config(tmp_path, inbox, settle=0.2, extra=f'[service]\nmetrics = "127.0.0.1:{port}"\n')
@@ -123,6 +124,7 @@ def test_state_disk_full_degrades_loudly_holds_work_and_resumes(tmp_path, small_
     assert len(repeats) == len(set(repeats)), "a message was sent twice"
 
 
+@sqlite_only("SQLite's own page limit, PRAGMA max_page_count")
 def test_a_full_database_is_reported_as_such_by_the_store(tmp_path):
     """SQLITE_FULL for real, without a mount: SQLite's own page limit."""
     store = Store(tmp_path / "state.db")
@@ -162,6 +164,7 @@ def assert_clear(out: subprocess.CompletedProcess[str], path: Path) -> None:
     assert "reelwatch state check" in text and "reelwatch state recover" in text
 
 
+@sqlite_only("a state file overwritten with text")
 def test_a_state_file_that_is_not_a_database_gets_a_clear_message(tmp_path, inbox):
     config = write_config(tmp_path, inbox)
     state = tmp_path / "state.db"
@@ -177,6 +180,7 @@ def test_a_state_file_that_is_not_a_database_gets_a_clear_message(tmp_path, inbo
     assert check.returncode == 1 and "damaged" in check.stdout and "state recover" in check.stdout
 
 
+@sqlite_only("damaged pages in the file, then `reelwatch state recover`")
 def test_damaged_pages_clear_message_then_recovery_without_repeating_messages(tmp_path, inbox, daemon):
     config = write_config(tmp_path, inbox, settle=0.2)
     state = tmp_path / "state.db"

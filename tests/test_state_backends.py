@@ -210,6 +210,8 @@ def test_names_that_are_not_utf8_round_trip(make_store):
     [f] = store.findings()
     assert f.relpath == name and store.is_checked(a) and list(store.known_paths("raid")) == [(name, 0, 1)]
     assert store.folder_signatures("raid", "A002R2EC") == {name.split("/")[1]: (0, 1)}
+    # inside JSON such a name is an escaped lone surrogate ("\udcff"), which PostgreSQL's jsonb refuses
+    assert [r.relpath for r in store.findings(path=f.data["path"])] == [name]
 
 
 def test_an_engine_adds_its_tables_on_both(make_store):
@@ -218,3 +220,25 @@ def test_an_engine_adds_its_tables_on_both(make_store):
     store.add_tables(CLIPS + TIMELINE_SCHEMA)
     store.add_tables(CLIPS + TIMELINE_SCHEMA)  # again: nothing changes
     assert store.query("SELECT COUNT(*) FROM clips")[0][0] == 0
+
+
+def test_the_web_pages_read_the_state_the_config_names(tmp_path, pg_url):
+    """With ``[state] url`` the pages show the fleet's database, not an SQLite file at ``path``."""
+    import warnings
+
+    from reelwatch.web.app import create_app
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+    config = build_config({"production": {"name": "P"}, "state": {"path": str(tmp_path / "state.db"), "url": pg_url}})
+    store = Store(pg_url, password=PASSWORD)
+    a = Asset("raid", "/raid", "A/x.mov", 0, 1)
+    [fid] = store.commit_check(a, Facts(kind="empty"), [Finding("sanity.empty", Severity.ERROR, a, "empty",
+                                                                owner="dit")], ROUTE, batch=1)
+    store.close()
+    app = create_app(config)
+    try:
+        assert f"/findings/{fid}" in TestClient(app, base_url="http://127.0.0.1:8765").get("/findings").text
+    finally:
+        app.state.web.close()
+    assert not (tmp_path / "state.db").exists()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import reelwatch, write_config
+from conftest import reelwatch, state_exists, write_config
 from reelwatch.checking.runtime import load_runtime
 from reelwatch.core.config import ConfigError
 from reelwatch.integrity.mhl.create import create_generation
@@ -255,7 +255,7 @@ def wait_open(db: Path, test, timeout: float = 30) -> bool:
     """Wait until the open mirror verdicts in the state database pass ``test``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if db.exists():
+        if state_exists(db):
             store = Store(db, readonly=True)
             try:
                 if test({r.rule for r in store.findings(status=("open", "acked")) if r.rule.startswith("mirror.")}):

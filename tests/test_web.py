@@ -17,7 +17,7 @@ from reelwatch.core.model import Asset, Facts, Finding, Severity
 from reelwatch.state.store import Store
 from reelwatch.web.auth import LOGIN_FAILS, check_password, hash_password
 
-from conftest import write_config
+from conftest import sqlite_only, write_config
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -261,6 +261,7 @@ def test_shots_page_shows_versions_gaps_and_regressions(tmp_path: Path) -> None:
     assert "0 shot/task line(s)" in _client(config).get("/shots?text=nothing").text
 
 
+@sqlite_only("damaged pages in the file")
 def test_a_damaged_state_database_is_said_on_the_page(tmp_path: Path) -> None:
     config, store = _production(tmp_path)
     _finding(store, "A/1.mov")

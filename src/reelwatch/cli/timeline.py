@@ -51,24 +51,31 @@ def _event(state: Any, timeline: Any) -> dict[str, Any]:
             "states": list(state.states) or ["ok"]}
 
 
+def _has_clips(store: Any) -> bool:
+    """Whether the daemon made the clip catalog in this state (SQLite or PostgreSQL)."""
+    if store.backend != "sqlite":
+        return bool(store.db.has_table("clip_keys"))
+    return bool(store.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'clip_keys'").fetchone())
+
+
 def report(path: str, config_path: str | None) -> dict[str, Any]:
     """The conform report as data (what ``--format json`` prints)."""
     from ..checking.runtime import load_runtime
     from ..checking.timelines import base_rate, conform_all, settings, source_for
     from ..core.model import Severity
-    from ..state.store import Store
+    from ..state.connect import location, open_state
     from ..timeline import SCHEMA, TIMELINE_SCHEMA, read_cut_list
     config = load_runtime(config_path, None).config
     volume, relpath = _where(Path(path), config)
     source = source_for(volume, relpath, config) if volume else None
     cut = read_cut_list(path, base_rate(config), source.purpose if source else None)
     state = config.resolve(config.state.path)
-    store = Store(state, readonly=True) if state.exists() else None
+    store = open_state(config, readonly=True) if config.state.url or state.exists() else None  # [state] url too
     notes: list[str] = []
     try:
         db = store.db if store is not None else None
-        if db is None or not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'clip_keys'").fetchone():
-            notes.append(f"the state database {state} knows no clips yet (is the daemon running with "
+        if db is None or not _has_clips(store):
+            notes.append(f"the state database {location(config)} knows no clips yet (is the daemon running with "
                          "reelwatch[timelines]?): every event is offline")
             db = sqlite3.connect(":memory:")
             db.executescript(SCHEMA + TIMELINE_SCHEMA)

@@ -21,6 +21,7 @@ server dropped. Statements are rewritten once by :func:`reelwatch.state.sql.to_p
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -152,16 +153,34 @@ class Result:
 # Names that are not UTF-8: Python shows each such byte as a lone surrogate (U+DC80..U+DCFF),
 # which PostgreSQL's text refuses; they are stored as the last 128 code points of plane 16
 # (private use, never seen in a real file name) and turned back when read.
+# Inside JSON (a finding's data, a payload) json.dumps writes such a byte as the escape "\udcff",
+# a lone surrogate that jsonb refuses ("Unicode low surrogate must follow a high surrogate"): in a
+# JSON object or array the escape becomes the same private-use character, which reads back as the
+# surrogate itself (json.loads takes it raw or escaped alike).
 _TO_PG = {0xDC80 + i: 0x10FF80 + i for i in range(128)}
 _FROM_PG = {v: k for k, v in _TO_PG.items()}
+_JSON_ESCAPE = re.compile(r"\\(\\|u[dD][cC][89a-fA-F][0-9a-fA-F])")
+_HIGH = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}$")
+
+
+def _unescape_lone(text: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        if m.group(1) == "\\" or _HIGH.search(text, 0, m.start()):  # an escaped backslash; a surrogate pair
+            return m.group(0)
+        return chr(0x10FF80 + int(m.group(1)[1:], 16) - 0xDC80)
+    return _JSON_ESCAPE.sub(one, text)
 
 
 def _bindable(value: Any) -> Any:
-    if type(value) is str and not value.isascii():
+    if type(value) is not str:
+        return value
+    if not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return value.translate(_TO_PG)
+            value = value.translate(_TO_PG)
+    if value[:1] in ("{", "[") and "\\u" in value:  # JSON text (a name is never turned: its backslashes are its own)
+        return _unescape_lone(value)
     return value
 
 

@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..core.config import Config, is_loopback
 from ..core.model import Severity
+from ..state.connect import open_state
 from ..state.store import Store
 from . import actions, auth, cards, live, present, queries
 
@@ -64,14 +65,14 @@ class Web:
     def reader(self) -> Store | None:
         """A read-only connection (None until the daemon has made the state database)."""
         with self._lock:
-            if self._read is None and self.state_path.exists():
-                self._read = Store(self.state_path, readonly=True)
+            if self._read is None and (self.config.state.url or self.state_path.exists()):
+                self._read = open_state(self.config, readonly=True)  # [state] url: the fleet's database
             return self._read
 
     def writer(self) -> Store:
         with self._lock:
             if self._write is None:
-                self._write = Store(self.state_path)
+                self._write = open_state(self.config)
             return self._write
 
     def close(self) -> None:

@@ -32,6 +32,8 @@ STATUSES = ("open", "acked", "resolved")
 def indexed_by(store: Store, name: str) -> str:
     """``INDEXED BY name`` when the database has that index (a daemon of this version made it), else nothing:
     the planner would rather walk the whole table backwards by id than use a low-cardinality index."""
+    if store.backend != "sqlite":  # (an SQLite planner hint: PostgreSQL has none, nor sqlite_master)
+        return ""
     cache = getattr(store, "_web_indexes", None)
     if cache is None:
         cache = {r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type='index'")}
@@ -166,7 +168,7 @@ class Filters:
 
 def findings_page(store: Store, flt: Filters, limit: int = PAGE, volumes: Sequence[str] = ()) -> dict[str, Any]:
     """One page of findings, newest first, and how many match (exactly up to :data:`COUNT_CAP`)."""
-    where, args = ["1"], []
+    where, args = ["1=1"], []  # (a bare 1 is no boolean to PostgreSQL)
     # Newest first, read backwards along the (status) index or the primary key until a page is full: a
     # common filter stops after a few hundred rows, a rare one reads the findings once (bench/bench_web.py).
     if flt.status != "all":
@@ -200,7 +202,7 @@ def findings_page(store: Store, flt: Filters, limit: int = PAGE, volumes: Sequen
     hint = by_status(store) if flt.status != "all" else ""
     rows = store.query(f"SELECT f.* FROM findings f {hint}WHERE {page_where} ORDER BY f.id DESC LIMIT ?",
                        [*args, *([flt.before] if flt.before else []), limit + 1])
-    total = store.query(f"SELECT COUNT(*) FROM (SELECT 1 FROM findings f {hint}WHERE {sql} LIMIT ?)",
+    total = store.query(f"SELECT COUNT(*) FROM (SELECT 1 FROM findings f {hint}WHERE {sql} LIMIT ?) capped",
                         [*args, COUNT_CAP + 1])[0][0]
     items = [finding_view(r) for r in rows[:limit]]
     return {"items": items, "total": total, "capped": total > COUNT_CAP,
