@@ -13,6 +13,7 @@ from typing import Any
 
 from ..core.config import Config
 from ..state.store import Store
+from .queries import prefix
 
 KEY_FIELDS = ("show", "episode", "seq", "scene", "shot", "task", "vendor", "plate")
 """What identifies a versioned line (the versions rule's default ``key_fields``)."""
@@ -33,8 +34,9 @@ def shots(store: Store, config: Config, text: str = "", limit: int = LIMIT) -> d
         f"a.volume=v.volume AND a.relpath=v.relpath WHERE v.name='version' AND a.volume IN ({marks}) "
         "AND a.gone_at IS NULL LIMIT ?", (*names, limit + 1))
     flagged: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for r in store.query("SELECT id, rule, severity, volume, relpath, data FROM findings WHERE rule>='version.' "
-                         "AND rule<'version/' AND status='open' ORDER BY id DESC LIMIT 5000"):
+    family, args = prefix(store, "rule", "version.")
+    for r in store.query(f"SELECT id, rule, severity, volume, relpath, data FROM findings WHERE {family} "
+                         "AND status='open' ORDER BY id DESC LIMIT 5000", args):
         flagged.setdefault((r["volume"], r["relpath"]), []).append(
             {"id": r["id"], "rule": r["rule"], "message": json.loads(r["data"]).get("message", "")})
     lines: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}

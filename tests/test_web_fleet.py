@@ -1,0 +1,130 @@
+"""The web pages over a fleet's shared PostgreSQL state (a real PostgreSQL 15 server, tests/pgserver.py):
+every page answers, the overview lists each node with its health and says when one has gone quiet,
+and each volume and finding names the node that watches it. A frame grab of a file on another node's
+volume is not attempted here: the page says which node has the file."""
+
+from __future__ import annotations
+
+import re
+import time
+import warnings
+from pathlib import Path
+
+from reelwatch.checking.runtime import load_runtime
+from reelwatch.core.model import Asset, Facts, Finding, Severity
+from reelwatch.state import fleet
+from reelwatch.state.store import Store
+
+from conftest import write_config
+from pgserver import PASSWORD
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+XSS = "<img src=x onerror=alert(1)>.mov"
+
+
+def _config(tmp_path: Path, url: str, node: str, volume: str) -> object:
+    path = write_config(tmp_path, volumes={volume: "dit"})
+    text = "".join(line for line in path.read_text().splitlines(keepends=True) if not line.startswith("url = "))
+    path.write_text(text.replace("[state]\n", f'[state]\nurl = "{url}"\nnode = "{node}"\n', 1))
+    return load_runtime(str(path), None).config
+
+
+def _finding(store: Store, volume: str, relpath: str, message: str) -> int:
+    asset = Asset(volume=volume, root="/elsewhere", relpath=relpath, size=1000, mtime_ns=1)
+    f = Finding("sanity.truncated", Severity.ERROR, asset, message, owner="dit", impacts=("editorial",),
+                expected="a whole file", impact="editorial cannot cut it", fix="copy it again from the card")
+    facts = Facts(kind="media", general={"format": "MPEG-4"},
+                  video=({"format": "ProRes", "frame_rate": "23.976", "framerate_num": "24000",
+                          "framerate_den": "1001", "width": 1920, "height": 1080},))
+    return store.commit_check(asset, facts, [f], lambda f: [("dit", "new")], 1)[0]
+
+
+def _fleet(tmp_path: Path, url: str) -> tuple[object, Store, int, int]:
+    """Two registered nodes: cart-a (this web server's config, beating) and lab-nas (silent for
+    five minutes), each with a volume and a finding on it."""
+    (tmp_path / "cart-a").mkdir()
+    config = _config(tmp_path / "cart-a", url, "cart-a", "ingest_a")
+    store = Store(url, password=PASSWORD)
+    now = time.time()
+    fleet.register(store, "cart-a", "cart-a.local", ["ingest_a"], "0.9.0", 101, now - 60)
+    fleet.beat(store, "cart-a", "ok", "", now)
+    fleet.register(store, "lab-nas", "lab.local", ["lab_raid"], "0.9.0", 202, now - 900)
+    fleet.beat(store, "lab-nas", "ok", "", now - 300)
+    store.set_volume_status("ingest_a", "inotify", "ok", now, 0, None)
+    store.set_volume_status("lab_raid", "polling", "ok", now - 300, 0, None)
+    mine = _finding(store, "ingest_a", "A002R2EC/A002C007.mov", "cut short on the cart")
+    theirs = _finding(store, "lab_raid", f"A002R2EC/{XSS}", "cut short at the lab")
+    store.audit("started", config="cart-a")
+    return config, store, mine, theirs
+
+
+def _client(config: object) -> TestClient:
+    from reelwatch.web.app import create_app
+    return TestClient(create_app(config), base_url="http://127.0.0.1:8765")  # type: ignore[arg-type]
+
+
+def test_every_page_answers_over_postgresql(tmp_path: Path, pg_url: str) -> None:
+    config, store, mine, theirs = _fleet(tmp_path, pg_url)
+    with _client(config) as c:
+        urls = ["/", "/cards", "/findings", "/findings?status=all", "/findings?text=lab", "/findings?rule=sanity",
+                "/findings?role=editorial", "/findings?path=A002R2EC", "/findings?volume=lab_raid", "/shots", "/live",
+                f"/findings/{mine}", f"/findings/{theirs}", "/asset?volume=ingest_a&path=A002R2EC/A002C007.mov",
+                f"/asset?volume=lab_raid&path=A002R2EC/{XSS}"]
+        for url in urls:
+            r = c.get(url)
+            assert r.status_code == 200, (url, r.text[-2000:])
+            assert "<img src=x" not in r.text, url
+        assert "2 finding(s)" in c.get("/findings").text
+        assert "1 finding(s)" in c.get("/findings?text=lab").text
+        assert "2 finding(s)" in c.get("/findings?path=A002R2EC").text
+        token = re.search(r'<meta name="csrf" content="([^"]+)"', c.get("/").text).group(1)  # type: ignore[union-attr]
+        r = c.post(f"/findings/{theirs}/ack", data={"csrf": token}, headers={"Accept": "application/json"})
+        assert r.status_code == 200 and r.json()["ok"], r.text
+        assert store.query("SELECT status FROM findings WHERE id=?", (theirs,))[0][0] == "acked"
+    store.close()
+
+
+def test_the_overview_shows_each_node_and_a_silent_one(tmp_path: Path, pg_url: str) -> None:
+    config, store, mine, theirs = _fleet(tmp_path, pg_url)
+    with _client(config) as c:
+        page = c.get("/").text
+        fleet_panel = page[page.index('id="fleet"'):]
+        fleet_panel = fleet_panel[:fleet_panel.index("</section>")]
+        assert "cart-a" in fleet_panel and "lab-nas" in fleet_panel and "lab.local" in fleet_panel
+        assert "0.9.0" in fleet_panel and "ingest_a" in fleet_panel and "lab_raid" in fleet_panel
+        row = fleet_panel[fleet_panel.index("lab-nas"):]
+        row = row[:row.index("</tr>")]
+        assert "not responding" in row and "5 min" in row  # its last beat was five minutes ago
+        daemon = page[page.index('class="panel daemon'):]
+        daemon = daemon[:daemon.index("</section>")]
+        assert "lab-nas" in daemon and "not responding" in daemon  # the headline says a node went quiet
+        # the lab's volume, which this node's config does not name, is listed with its node, not as watching
+        vols = page[page.index("<h2>Volumes</h2>"):]
+        lab = vols[vols.index("lab_raid"):]
+        lab = lab[:lab.index("</tr>")]
+        assert "lab-nas" in lab and "not responding" in lab
+        # each finding says which node watches its file; the grab of a file on another node is not
+        # attempted from here: the page says where it is
+        assert "lab-nas" in c.get(f"/findings/{theirs}").text
+        asset = c.get(f"/asset?volume=lab_raid&path=A002R2EC/{XSS}").text
+        assert "/asset/grab" not in asset and "on lab-nas" in asset
+        assert c.get(f"/asset/grab?volume=lab_raid&path=A002R2EC/{XSS}").status_code == 404
+        listing = c.get("/findings?status=all").text
+        assert "lab-nas" in listing and "cart-a" in listing
+        # a node that stopped on purpose says so, and is not "not responding"
+        fleet.leave(store, "lab-nas", time.time() - 300)
+        row = c.get("/").text
+        row = row[row.index('id="fleet"'):]
+        row = row[row.index("lab-nas"):]
+        assert "stopped" in row[:row.index("</tr>")] and "not responding" not in row[:row.index("</tr>")]
+    store.close()
+
+
+def test_the_web_and_the_daemon_agree_when_a_node_is_stale() -> None:
+    """The pages cannot import the service; their threshold must be the one ``status`` uses."""
+    from reelwatch.service.fleet import BEAT_EVERY
+    from reelwatch.web.fleet import STALE_AFTER
+    assert STALE_AFTER == fleet.STALE_AFTER * BEAT_EVERY
