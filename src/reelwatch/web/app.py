@@ -90,6 +90,12 @@ class Pages:
     def __init__(self, config: Config, web: Web) -> None:
         self.config, self.web, self.env = config, web, environment()
 
+    def reconfigure(self, config: Config) -> int:
+        """A reloaded config, from the next request on; returns how many sessions ended (their
+        user removed or changed)."""
+        self.config = self.web.config = config
+        return self.web.sessions.reconfigure(config.web.users)
+
     def session_of(self, request: Request) -> tuple[auth.Session | None, str | None]:
         token = request.cookies.get(auth.COOKIE)
         return self.web.sessions.get(token), token
@@ -323,6 +329,7 @@ def create_app(config: Config, *, loopback: bool = True) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         StateCorrupt: damaged, StateUnavailable: unreachable, StateDbError: unreachable})
     app.state.web = web
+    app.state.pages = p
 
     if loopback:  # refuse names that are not this machine: a DNS-rebinding page cannot reach us
         inner = app.build_middleware_stack
