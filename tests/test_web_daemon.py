@@ -94,7 +94,9 @@ def test_a_dead_web_thread_stops_the_watchdog_pings_and_is_told(tmp_path: Path, 
         sock.close()
 
 
-def test_a_taken_port_at_start_is_told_and_shown_in_status(tmp_path: Path, inbox: object, taken: int) -> None:
+def test_a_taken_port_at_start_is_told_and_shown_in_status(tmp_path: Path, inbox: object, taken: int,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("reelwatch.service.fleet.BEAT_EVERY", 0.0)  # each supervision beats
     config = write_config(tmp_path, inbox, settle=0.2, extra=_web(taken))
     d = Daemon(config, env={}, tick=0.05)
     try:
@@ -104,6 +106,8 @@ def test_a_taken_port_at_start_is_told_and_shown_in_status(tmp_path: Path, inbox
         told = inbox.wait_for(1, 10, role="admin")  # type: ignore[attr-defined]
         assert told and f"127.0.0.1:{taken}" in told[0].body["message"]
         assert _healthy_metric(d) == 0
+        [node] = d.store.query("SELECT health, detail FROM nodes")  # what the fleet's pages show of this node
+        assert node["health"] == "unhealthy" and "reelwatch-web" in node["detail"]
         out = reelwatch("status", "--config", str(config))
         assert "UNHEALTHY" in out.stdout and "reelwatch-web" in out.stdout, out.stdout
         (tmp_path / "ingest" / "A001C001.mov").write_bytes(b"")  # and it keeps guarding meanwhile
