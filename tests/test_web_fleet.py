@@ -6,6 +6,7 @@ volume is not attempted here: the page says which node has the file."""
 from __future__ import annotations
 
 import re
+import socket
 import time
 import warnings
 from pathlib import Path
@@ -108,7 +109,13 @@ def test_the_overview_shows_each_node_and_a_silent_one(tmp_path: Path, pg_url: s
         assert "lab-nas" in lab and "not responding" in lab
         # each finding says which node watches its file; the grab of a file on another node is not
         # attempted from here: the page says where it is
-        assert "lab-nas" in c.get(f"/findings/{theirs}").text
+        assert "watched by node lab-nas" in c.get(f"/findings/{theirs}").text
+        # a node names itself in each check it records: the finding says who found it, the history who checked
+        first = store.query("SELECT first_seen FROM findings WHERE id=?", (theirs,))[0][0]
+        store.db.execute("INSERT INTO audit (ts, event, volume, relpath, detail) VALUES (?, 'checked', ?, ?, ?)",
+                         (first, "lab_raid", f"A002R2EC/{XSS}", '{"findings": 1, "node": "lab-nas"}'))
+        assert "found by node lab-nas" in c.get(f"/findings/{theirs}").text
+        assert "checked by node lab-nas: 1 problem(s) found" in c.get(f"/asset?volume=lab_raid&path=A002R2EC/{XSS}").text
         asset = c.get(f"/asset?volume=lab_raid&path=A002R2EC/{XSS}").text
         assert "/asset/grab" not in asset and "on lab-nas" in asset
         assert c.get(f"/asset/grab?volume=lab_raid&path=A002R2EC/{XSS}").status_code == 404
@@ -128,3 +135,52 @@ def test_the_web_and_the_daemon_agree_when_a_node_is_stale() -> None:
     from reelwatch.service.fleet import BEAT_EVERY
     from reelwatch.web.fleet import STALE_AFTER
     assert STALE_AFTER == fleet.STALE_AFTER * BEAT_EVERY
+
+
+def test_a_node_serves_the_whole_fleet_from_real_daemons(tmp_path: Path, pg_url: str, inbox: object,
+                                                          daemon: type) -> None:
+    """Two real daemons on one PostgreSQL; the pages served by cart-a show cart-b's finding, name
+    cart-b, acknowledge it for the fleet, and say so when cart-b stops."""
+    import httpx
+
+    from conftest import wait_until
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    nodes = {}
+    for name, volume, extra in (("cart-a", "ingest_a", f'[web]\nlisten = "127.0.0.1:{port}"\n'),
+                                ("cart-b", "ingest_b", "")):
+        (tmp_path / name).mkdir()
+        path = write_config(tmp_path / name, inbox, volumes={volume: "dit"}, settle=0.2, extra=extra)  # type: ignore[arg-type]
+        text = "".join(line for line in path.read_text().splitlines(keepends=True) if not line.startswith("url = "))
+        path.write_text(text.replace("[state]\n", f'[state]\nurl = "{pg_url}"\nnode = "{name}"\n', 1))
+        nodes[name] = daemon(path)
+    for d in nodes.values():
+        d.wait_ready()
+    (tmp_path / "cart-b" / "ingest_b" / "A001C001.mov").write_bytes(b"")  # an empty clip: a finding on cart-b
+    web = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    assert wait_until(lambda: "A001C001.mov" in web.get("/findings").text, 60), nodes["cart-b"].output()[-3000:]
+    listing = web.get("/findings").text
+    fid = int(re.search(r'href="/findings/(\d+)"', listing).group(1))  # type: ignore[union-attr]
+    assert "(node cart-b)" in listing
+    overview = web.get("/").text
+    panel = overview[overview.index('id="fleet"'):overview.index("<h2>Volumes</h2>")]
+    assert "cart-a" in panel and "cart-b" in panel and "ingest_b" in panel and "not responding" not in panel
+    page = web.get(f"/findings/{fid}").text
+    csrf = re.search(r'<meta name="csrf" content="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    r = web.post(f"/findings/{fid}/ack", data={"csrf": csrf}, headers={"Accept": "application/json"})
+    assert r.status_code == 200 and r.json()["ok"], r.text
+    store = Store(pg_url, password=PASSWORD)
+    try:
+        assert store.query("SELECT status FROM findings WHERE id=?", (fid,))[0][0] == "acked"
+    finally:
+        store.close()
+    nodes["cart-b"].stop()
+
+    def stopped() -> bool:
+        text = web.get("/").text
+        row = text[text.index('id="fleet"'):]
+        row = row[row.index("cart-b"):]
+        return "stopped" in row[:row.index("</tr>")]
+    assert wait_until(stopped, 20)
+    web.close()

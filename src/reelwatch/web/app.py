@@ -176,6 +176,7 @@ class Pages:
             return self.page(request, "error.html", 404, message=f"finding {fid} does not exist")
         a = queries.asset(store, f["volume"], f["relpath"])
         f["node"] = fleet_of(store).names(f["volume"])
+        f["found_by"] = queries.found_by(store, f["volume"], f["relpath"], f["first_seen"])
         here = _absolute(self.config, f["volume"], f["relpath"]) is not None  # a grab is made where the file is
         picture = bool(here and a and a["kind"] == "media" and (a["facts"].get("video") or []))
         return self.page(request, "finding.html", f=f, flash=request.query_params.get("done", ""), picture=picture)

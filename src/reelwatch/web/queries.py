@@ -249,6 +249,20 @@ def finding(store: Store, fid: int) -> dict[str, Any] | None:
     return out
 
 
+def found_by(store: Store, volume: str, relpath: str, first_seen: float) -> str | None:
+    """The node whose check raised a finding, when the audit says so (a fleet's node names itself in
+    each ``checked`` row): the file's last check at or before the finding was first seen, by index."""
+    rows = store.query("SELECT detail FROM audit WHERE volume=? AND relpath=? AND event='checked' AND ts<=? "
+                       "ORDER BY id DESC LIMIT 1", (volume, relpath, first_seen))
+    if not rows:
+        return None
+    try:
+        node = json.loads(rows[0][0] or "{}").get("node")
+    except (ValueError, AttributeError):
+        return None
+    return str(node) if node else None
+
+
 def finding_events(store: Store, fid: int, volume: str, relpath: str) -> list[dict[str, Any]]:
     """The audit events about one finding (its asset's trail, by index, filtered by id)."""
     rows = store.query("SELECT ts, event, detail FROM audit WHERE volume=? AND relpath=? ORDER BY id DESC LIMIT 500",
