@@ -184,3 +184,39 @@ def test_a_node_serves_the_whole_fleet_from_real_daemons(tmp_path: Path, pg_url:
         return "stopped" in row[:row.index("</tr>")]
     assert wait_until(stopped, 20)
     web.close()
+
+
+def test_prefix_filters_hold_in_a_language_collation(tmp_path: Path, pg_server: object,
+                                                     monkeypatch: object) -> None:
+    """A facility's database often sorts in a language's collation, where punctuation is ignored: a
+    range such as rule >= 'mirror.' AND rule < 'mirror/' then misses 'mirror.safe_to_format'."""
+    import os
+
+    import psycopg
+    import pytest
+
+    from reelwatch.web import cards, queries
+    name = f"icu{os.getpid()}"
+    with psycopg.connect(pg_server.url(), password=PASSWORD, autocommit=True) as conn:  # type: ignore[attr-defined]
+        try:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu "
+                         "ICU_LOCALE 'en-US-u-ka-shifted' LOCALE 'C.UTF-8'")
+        except psycopg.Error as exc:
+            pytest.skip(f"this PostgreSQL has no ICU collations: {exc}")
+    store = Store(pg_server.url(name), password=PASSWORD)  # type: ignore[attr-defined]
+    try:
+        assert store.query("SELECT 'mirror.safe_to_format' < 'mirror/'")[0][0] is False  # as in the field
+        asset = Asset(volume="raid_a", root="/r", relpath="Camera Media/A002R2EC", size=0, mtime_ns=1)
+        verdict = Finding("mirror.safe_to_format", Severity.INFO, asset, "safe to format", owner="dit",
+                          details={"set": "offload", "unit": "A002R2EC", "positive": True})
+        store.commit_check(asset, Facts(kind="folder"), [verdict], lambda f: [("dit", "new")], 1)
+        _finding(store, "raid_a", "Camera Media/A002R2EC/A002C007.mov", "cut short")
+        assert [c["verdict"] for c in cards.cards(store)] == ["safe"]
+        assert queries.findings_page(store, queries.Filters(rule="sanity"))["total"] == 1
+        near = queries.findings_page(store, queries.Filters(path="Camera Media/A002R2EC"), volumes=["raid_a"])
+        assert near["total"] == 2  # the card folder's verdict and the clip in it
+        card = cards.card(store, "offload", "A002R2EC")
+        assert card is not None and [f["relpath"] for f in cards.card_files(store, card)] == [
+            "Camera Media/A002R2EC/A002C007.mov"]
+    finally:
+        store.close()
