@@ -220,3 +220,21 @@ def test_prefix_filters_hold_in_a_language_collation(tmp_path: Path, pg_server: 
             "Camera Media/A002R2EC/A002C007.mov"]
     finally:
         store.close()
+
+
+def test_the_database_going_away_is_said_on_the_page_and_the_pages_come_back(tmp_path: Path,
+                                                                             own_pg_server: object) -> None:
+    server = own_pg_server
+    config, store, mine, theirs = _fleet(tmp_path, server.new_database())  # type: ignore[attr-defined]
+    store.close()
+    with _client(config) as c:
+        assert c.get("/").status_code == 200
+        server.stop()  # type: ignore[attr-defined]
+        for url in ("/", "/findings", f"/findings/{theirs}"):
+            r = c.get(url)
+            assert r.status_code == 503 and "cannot be reached" in r.text, (url, r.status_code, r.text[-500:])
+            assert PASSWORD not in r.text and "guarding from their local journals" in r.text
+        server.start()  # type: ignore[attr-defined]
+        from conftest import wait_until
+        assert wait_until(lambda: c.get("/").status_code == 200, 30)
+        assert "cut short at the lab" in c.get("/findings").text
