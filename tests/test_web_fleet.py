@@ -233,7 +233,7 @@ def test_the_database_going_away_is_said_on_the_page_and_the_pages_come_back(tmp
         for url in ("/", "/findings", f"/findings/{theirs}"):
             r = c.get(url)
             assert r.status_code == 503 and "cannot be reached" in r.text, (url, r.status_code, r.text[-500:])
-            assert PASSWORD not in r.text and "guarding from their local journals" in r.text
+            assert PASSWORD not in r.text and "reelwatch status" in r.text
         server.start()  # type: ignore[attr-defined]
         from conftest import wait_until
         assert wait_until(lambda: c.get("/").status_code == 200, 30)

@@ -322,8 +322,8 @@ def create_app(config: Config, *, loopback: bool = True) -> Starlette:
         if not getattr(exc, "unreachable", True):
             raise exc  # a fault of the query itself: a server error, not a network one
         return p.page(request, "error.html", 503, message=f"The shared state database ({location(config)}) cannot "
-                      f"be reached: {type(exc).__name__}. The nodes keep guarding from their local journals; "
-                      "this page shows the production again once the database is back.")
+                      f"be reached: {type(exc).__name__}. Each node's own `reelwatch status` says how it is guarding "
+                      "meanwhile; this page shows the production again once the database is back.")
 
     from ..state.dbfile import StateCorrupt
     from ..state.pg import StateDbError, StateUnavailable
