@@ -215,6 +215,9 @@ def test_prefix_filters_hold_in_a_language_collation(tmp_path: Path, pg_server: 
         assert queries.findings_page(store, queries.Filters(rule="sanity"))["total"] == 1
         near = queries.findings_page(store, queries.Filters(path="Camera Media/A002R2EC"), volumes=["raid_a"])
         assert near["total"] == 2  # the card folder's verdict and the clip in it
+        _finding(store, "raid_a", "Camera Media/A0_2%/C.mov", "odd name")  # LIKE's wildcards are plain here
+        assert queries.findings_page(store, queries.Filters(path="Camera Media/A0_2%"), volumes=["raid_a"])[
+            "total"] == 1
         card = cards.card(store, "offload", "A002R2EC")
         assert card is not None and [f["relpath"] for f in cards.card_files(store, card)] == [
             "Camera Media/A002R2EC/A002C007.mov"]

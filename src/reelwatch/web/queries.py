@@ -97,10 +97,11 @@ def daemon_state(store: Store, updated: float) -> dict[str, Any]:
 def prefix(store: Store, column: str, value: str) -> tuple[str, list[str]]:
     """SQL for "``column`` starts with ``value``". SQLite compares bytes, so a range reads the index; a
     PostgreSQL database in a language's collation ignores punctuation ('mirror.x' sorts after 'mirror/'),
-    so there the test is made on the characters themselves."""
+    so there the test is a LIKE on the characters themselves (an index ``text_pattern_ops`` would serve it)."""
     if store.backend == "sqlite":
         return f"({column}>=? AND {column}<?)", [value, value + "\uffff"]
-    return f"starts_with({column}, ?)", [value]
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{column} LIKE ? ESCAPE '\\'", [escaped + "%"]
 
 
 def volumes(store: Store, config: Config, fl: Fleet | None = None) -> list[dict[str, Any]]:
