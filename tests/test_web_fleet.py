@@ -81,6 +81,8 @@ def test_every_page_answers_over_postgresql(tmp_path: Path, pg_url: str) -> None
         assert "2 finding(s)" in c.get("/findings").text
         assert "1 finding(s)" in c.get("/findings?text=lab").text
         assert "2 finding(s)" in c.get("/findings?path=A002R2EC").text
+        from reelwatch.web import queries  # what the live page streams, read from the fleet's audit trail
+        assert {e["finding"]["id"] for e in queries.new_events(store, 0) if e["event"] == "finding"} == {mine, theirs}
         token = re.search(r'<meta name="csrf" content="([^"]+)"', c.get("/").text).group(1)  # type: ignore[union-attr]
         r = c.post(f"/findings/{theirs}/ack", data={"csrf": token}, headers={"Accept": "application/json"})
         assert r.status_code == 200 and r.json()["ok"], r.text
