@@ -52,10 +52,6 @@ def configure(config: Config) -> None:
         roles = list(config.roles)
         problems += [_unknown(f"rules.deliveries.tell[{i}]", r, "role", roles)
                      for i, r in enumerate(deliveries.settings.tell) if r not in roles]
-        if deliveries.timelines:  # accepted and never read would be a silent no
-            problems.append("rules.deliveries.timelines: the daemon does not read timelines' VFX pulls yet (the "
-                            "timeline reader is not wired in); list the pulls in a schedule file "
-                            "([[rules.deliveries.schedules]]) instead")
         for kind, sources in (("schedules", deliveries.schedules), ("timelines", deliveries.timelines)):
             problems += [_unknown(f"rules.deliveries.{kind}[{i}].role", s.role, "role", roles)
                          for i, s in enumerate(sources) if s.role not in roles]

@@ -179,9 +179,13 @@ path = "/t/*.edl"
     for problem in ("rules.forecast.volumes[0]: no volume named 'shutle' (did you mean 'shuttle'?)",
                     "rules.offload.sets[0]: no mirror set named 'ofload' (did you mean 'offload'?)",
                     "rules.deliveries.tell[0]: no role named 'supervisr' (did you mean 'supervisor'?)",
-                    "rules.deliveries.schedules[0].role: no role named 'vfxx' (did you mean 'vfx'?)",
-                    "rules.deliveries.timelines: the daemon does not read timelines' VFX pulls yet"):
+                    "rules.deliveries.schedules[0].role: no role named 'vfxx' (did you mean 'vfx'?)"):
         assert problem in out.stderr, out.stderr
+    assert "timelines" not in out.stderr  # a pull list is read by the daemon (tests/test_pull_lists.py)
+    pattern = write_config(tmp_path, extra='[[rules.deliveries.timelines]]\npath = "/t/*.edl"\nshot_pattern = "AGM_(["\n')
+    out = reelwatch("config", "validate", str(pattern))
+    assert out.returncode == 2 and "timelines[0].shot_pattern: 'AGM_([' is not a regular expression" in out.stderr, \
+        out.stderr
 
 
 def test_a_tick_the_state_database_cannot_record_is_said_once_there_is_room(tmp_path, inbox):

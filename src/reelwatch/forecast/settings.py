@@ -44,6 +44,9 @@ class TimelineSource:
     task: str = "comp"
     what: str = "VFX shots"
     role: str = "vfx"
+    shot_pattern: str | None = None
+    """Regular expression finding the shot in an event's locators and clip name; None: the
+    ``[[timelines]]`` entry's for that file, else the first word of the first locator."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,15 @@ def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"must be non-empty text (found {value!r})")
     return value.strip()
+
+
+def _pattern(value: Any) -> str:
+    text = _text(value)
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise ValueError(f"{text!r} is not a regular expression: {exc}") from None
+    return text
 
 
 def _positive(value: Any) -> float:
@@ -187,13 +199,15 @@ def parse_deliveries(section: Any) -> DeliveriesConfig:
                                       e.get("role", _text, role), own))
     timelines: list[TimelineSource] = []
     for i, raw in enumerate(_tables(s, "timelines")):
-        e = _Section(raw, f"timelines[{i}]", ("name", "path", "due", "task", "what", "role"), problems)
+        e = _Section(raw, f"timelines[{i}]", ("name", "path", "due", "task", "what", "role", "shot_pattern"),
+                     problems)
         path = e.get("path", _text, "")
         if not path:
             problems.append(f"timelines[{i}].path: a timeline file or glob is needed")
         due = e.get("due", lambda v: parse_due(v, zone_of(zone)), None)
         timelines.append(TimelineSource(e.get("name", _text, path), path, due, e.get("task", _text, "comp"),
-                                        e.get("what", _text, "VFX shots"), e.get("role", _text, role)))
+                                        e.get("what", _text, "VFX shots"), e.get("role", _text, role),
+                                        e.get("shot_pattern", _pattern, None)))
     names = [x.name for x in (*sources, *timelines)]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

@@ -37,6 +37,7 @@ from ..checking.pipeline import Pipeline
 from ..state.store import AssetRecord, Store
 from . import forecast_store
 from .metrics import Metrics
+from .pulls import PullLists
 
 log = structlog.get_logger("reelwatch.forecasts")
 EVERY = 5.0
@@ -67,6 +68,9 @@ class Forecasts:
         self._read: dict[str, tuple[str, int, int] | None] = {}
         """Schedule source -> the (path, size, mtime_ns) in force, so that an unchanged file is not read again."""
         self._next = 0.0
+        self.pulls = PullLists(lambda name, schedule: self.fc.schedule(name, schedule),
+                               lambda name, err, **kw: self.fc.schedule_failed(name, err, **kw))
+        """The pull lists of ``[[rules.deliveries.timelines]]``, read off this thread (a child process each)."""
         self._arriving: set[tuple[str, str]] = set()
         """Cards (set, card) with files still arriving at their last listing: listed again each round."""
         self._table = True
@@ -212,11 +216,13 @@ class Forecasts:
             fresh.track(ref, now)
         self.fc = fresh
         self._read.clear()
+        self.pulls.clear()
 
     def _schedules(self) -> None:
         deliveries = self.config.rules.get("deliveries")
         if not isinstance(deliveries, DeliveriesConfig):
             return
+        self.pulls.poll(self.config, deliveries.timelines, lambda pattern: newest(_mtimes(glob.glob(pattern))))
         for src in deliveries.schedules:
             path = newest(_mtimes(glob.glob(str(self.config.resolve(src.path)))))
             if path is None:
@@ -263,6 +269,10 @@ class Forecasts:
         for name in set(self._read) - names:
             self.fc.drop_schedule(name)
             del self._read[name]
+        names = {s.name for s in kept.timelines} if isinstance(kept, DeliveriesConfig) else set()
+        for name in self.pulls.names() - names:
+            self.fc.drop_schedule(name)
+            self.pulls.forget(name)
         self._next = 0.0
 
 
