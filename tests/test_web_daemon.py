@@ -94,9 +94,13 @@ def test_a_dead_web_thread_stops_the_watchdog_pings_and_is_told(tmp_path: Path, 
         sock.close()
 
 
-def test_a_taken_port_at_start_is_told_and_shown_in_status(tmp_path: Path, inbox: object, taken: int,
+def test_a_taken_port_at_start_is_told_and_shown_in_status(tmp_path: Path, inbox: object,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("reelwatch.service.fleet.BEAT_EVERY", 0.0)  # each supervision beats
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    taken = int(holder.getsockname()[1])
     config = write_config(tmp_path, inbox, settle=0.2, extra=_web(taken))
     d = Daemon(config, env={}, tick=0.05)
     try:
@@ -112,7 +116,12 @@ def test_a_taken_port_at_start_is_told_and_shown_in_status(tmp_path: Path, inbox
         assert "UNHEALTHY" in out.stdout and "reelwatch-web" in out.stdout, out.stdout
         (tmp_path / "ingest" / "A001C001.mov").write_bytes(b"")  # and it keeps guarding meanwhile
         assert wait_until(lambda: d.store.query("SELECT COUNT(*) FROM findings")[0][0] > 0, 20)
+        holder.close()  # the address is free again: a reload serves it, and the daemon is healthy again
+        _reload(d)
+        assert httpx.get(f"http://127.0.0.1:{taken}/", timeout=10).status_code == 200
+        assert d.supervise() == [] and d.healthy()
     finally:
+        holder.close()
         d.stop(drain=0)
 
 

@@ -53,8 +53,10 @@ class Supervisor:
                 d.recorded(lambda: d.store.audit("thread_died", thread=name,  # noqa: B023  (called at once)
                                                  **({"reason": why} if why else {})))  # noqa: B023
             d.messages.tell_admin(f"reelwatch is unhealthy: its {name} thread died",
-                                  (f"{why[0].upper()}{why[1:]}.\n" if why else "")
-                                  + f"The {name} thread of the reelwatch daemon stopped, so part of the watching or "
+                                  f"{why[0].upper()}{why[1:]}. The daemon keeps watching and checking. The systemd "
+                                  "watchdog will restart the service, which tries again; or free the address (or "
+                                  "change [web] listen) and reload it (SIGHUP)." if why else
+                                  f"The {name} thread of the reelwatch daemon stopped, so part of the watching or "
                                   "checking is no longer done. The systemd watchdog will restart the service; if "
                                   "it does not run under systemd, restart it yourself and look at its log "
                                   "(thread_died).")
