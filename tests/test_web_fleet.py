@@ -243,3 +243,29 @@ def test_the_database_going_away_is_said_on_the_page_and_the_pages_come_back(tmp
         from conftest import wait_until
         assert wait_until(lambda: c.get("/").status_code == 200, 30)
         assert "cut short at the lab" in c.get("/findings").text
+
+
+def test_shots_count_the_versions_on_every_node_share(tmp_path: Path, pg_url: str) -> None:
+    """v001 and v003 on London's share, v002 on Paris's: one line with no hole, as the versions rule
+    sees it across the fleet (served from London's node, whose config names only its own share)."""
+    (tmp_path / "ldn").mkdir()
+    path = write_config(tmp_path / "ldn", volumes={"delivery_ldn": "vfx"})
+    text = "".join(line for line in path.read_text().splitlines(keepends=True) if not line.startswith("url = "))
+    path.write_text(text.replace("[state]\n", f'[state]\nurl = "{pg_url}"\nnode = "nas-london"\n', 1))
+    config = load_runtime(str(path), None).config
+    store = Store(pg_url, password=PASSWORD)
+    now = time.time()
+    fleet.register(store, "nas-london", "ldn", ["delivery_ldn"], "0.9.0", 1, now)
+    fleet.register(store, "nas-paris", "par", ["delivery_par"], "0.9.0", 2, now)
+    for i, (volume, version) in enumerate((("delivery_ldn", "001"), ("delivery_par", "002"), ("delivery_ldn", "003"))):
+        rel = f"VFX/AGM_104_065_010/AGM_104_065_010_comp_NFX_v{version}.mov"
+        asset = Asset(volume=volume, root=f"/{volume}", relpath=rel, size=1, mtime_ns=i)
+        facts = Facts(kind="media", derived={"fields": {"show": "AGM", "episode": "104", "scene": "065",
+                                                        "shot": "010", "task": "comp", "vendor": "NFX",
+                                                        "version": version}})
+        store.commit_check(asset, facts, [], lambda f: [], i + 1)
+    with _client(config) as c:
+        page = c.get("/shots").text
+    store.close()
+    assert "AGM_104_065_010_comp_NFX" in page and "delivery_par" in page
+    assert "missing: v002" not in page and "v002" in page

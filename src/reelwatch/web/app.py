@@ -154,7 +154,11 @@ class Pages:
         from .shots import shots
         store = self.store_or_none(request)
         text = request.query_params.get("text", "")[:100]
-        data = shots(store, self.config, text) if store else {"lines": [], "truncated": False, "volumes": []}
+        mine = {v.name for v in self.config.volumes}
+        fl = fleet_of(store) if store else None
+        others = sorted({v for n in fl.nodes for v in n["volumes"]} - mine) if fl and fl.shown else []
+        data = shots(store, self.config, text, others=others) if store else {"lines": [], "truncated": False,
+                                                                             "volumes": []}
         return self.page(request, "shots.html", data=data, text=text)
 
     def findings_page(self, request: Request) -> Response:

@@ -21,8 +21,10 @@ LIMIT = 20_000
 """Delivered versions read per page view (a delivery volume of a series holds a few thousand)."""
 
 
-def shots(store: Store, config: Config, text: str = "", limit: int = LIMIT) -> dict[str, Any]:
-    volumes = [v.name for v in config.volumes if v.kind == "delivery"]
+def shots(store: Store, config: Config, text: str = "", limit: int = LIMIT, others: Sequence[str] = ()) -> dict[str, Any]:
+    """``others``: the volumes other nodes of a fleet watch (their kind is not recorded: their files
+    with a version in their name count, as the versions rule counts them across the fleet)."""
+    volumes = [v.name for v in config.volumes if v.kind == "delivery"] + [v for v in others if v]
     drives = [r[0] for r in store.query("SELECT volume FROM volume_status") for v in volumes
               if r[0].startswith(f"{v}-")]
     names = [*volumes, *drives]
