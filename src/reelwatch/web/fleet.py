@@ -26,7 +26,7 @@ import the service; tests/test_web_fleet.py holds the two equal)."""
 
 @dataclass
 class Fleet:
-    """The registered nodes as the pages show them (``shown``: more than a fleet of one SQLite node)."""
+    """The registered nodes as the pages show them (``shown``: a fleet's PostgreSQL state with nodes in it)."""
 
     nodes: list[dict[str, Any]] = field(default_factory=list)
     shown: bool = False
@@ -80,7 +80,8 @@ def fleet_of(store: Store, now: float | None = None) -> Fleet:
         out.append({"name": n.name, "host": n.host, "volumes": list(n.volumes), "version": n.version,
                     "health": n.health, "detail": n.detail, "state": state, "heartbeat": n.heartbeat,
                     "age": age, "age_text": age_text(age), "started": n.started})
-    return Fleet(out, shown=len(out) > 1 or (store.backend == "postgresql" and bool(out)))
+    # an SQLite state has one node (another name in it is this machine under an older name): no fleet
+    return Fleet(out, shown=store.backend == "postgresql" and bool(out))
 
 
 def mark_volumes(volumes: list[dict[str, Any]], fl: Fleet) -> None:
