@@ -30,6 +30,11 @@ Every verdict depends only on what is on disk, so the same state gives the same 
 the store keeps one open finding. Every finding carries ``details["batch_scope"]``: the scope
 (volume + top folder) whose mirror findings this plugin has fully re-judged.
 
+In a fleet (nodes sharing one PostgreSQL state) a copy may name the node whose volume it is
+(``node = "lab"``): this node publishes what its own copies hold and reads what the others
+published (:mod:`reelwatch.integrity.fleetcopy`); a copy whose node is not running and heard from
+counts as a copy that cannot be compared, never as a verified one (docs/deploy.md, section 10).
+
 The listing and comparing of copies is :mod:`reelwatch.integrity.mirrorset`, the wording of the reasons
 :mod:`reelwatch.integrity.mirror_wording`; this module holds the configuration, the hooks and the verdict.
 """
@@ -39,6 +44,7 @@ from __future__ import annotations
 import difflib
 import glob
 import os
+import socket
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,7 +55,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from reelwatch.api import (Asset, Config, Finding, History, RuleInfo, Severity, drive_volume_name, hookimpl, human_size,
                            match, normalize_algo, scope_of)
 from reelwatch.api.mirrors import (SILENT_CHANGE, Listing, Place, SealCheck, Slot, both, check_copy, compare, files,
-                                   gather, join, mismatch_parts, odd_copies, seal_parts, unit_of, units)
+                                   fleet_view, gather, join, mismatch_parts, odd_copies, seal_parts, unit_of, units)
 
 NAME = "mirrors"
 OWNER = "dit"
@@ -95,6 +101,9 @@ class MirrorCopy(BaseModel):
     drives: int = Field(default=1, ge=1)
     """For a mount root (``path = "/media/dit/*"``): how many of the drives under it must each hold the
     card, each one a copy of its own (a cart without a RAID offloads to two shuttles: ``drives = 2``)."""
+    node: str = ""
+    """In a fleet: the node whose volume this is (its ``[state] node``); ``""`` or this node's own name
+    is a volume here. A copy on another node is judged from what that node publishes about it."""
 
     @field_validator("folder")
     @classmethod
@@ -188,7 +197,13 @@ def configure(config: Config) -> None:
         for j, copy in enumerate(mset.copies):
             where = f"rules.mirrors.sets[{i}].copies[{j}]"
             vol = config.volume(copy.volume)
-            if vol is None:
+            if _elsewhere(copy, config):
+                if not config.state.url:
+                    problems.append(f"{where}.node: a copy on node {copy.node!r} needs the state the fleet shares "
+                                    f"([state] url = \"postgresql://...\"); this node ({_me(config)!r}) keeps its own")
+                if copy.drives > 1:
+                    problems.append(f"{where}.drives: give each drive on node {copy.node!r} as a copy of its own")
+            elif vol is None:
                 close = difflib.get_close_matches(copy.volume, known, n=1, cutoff=0.6)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 problems.append(f"{where}.volume: no volume named {copy.volume!r}{hint}; "
@@ -202,7 +217,18 @@ def configure(config: Config) -> None:
 
 # -- where the copies are -----------------------------------------------------------------------
 
+def _me(config: Config) -> str:
+    return config.state.node or socket.gethostname()
+
+
+def _elsewhere(copy: MirrorCopy, config: Config) -> bool:
+    return bool(copy.node) and copy.node != _me(config)
+
+
 def _slot(copy: MirrorCopy, config: Config) -> Slot:
+    if _elsewhere(copy, config):  # read from what its node publishes (reelwatch.integrity.fleetcopy)
+        return Slot(copy.volume, (Place(copy.volume, Path("/"), copy.folder, node=copy.node),),
+                    where=f"{copy.node}:{copy.volume}")
     vol = config.volume(copy.volume)
     if vol is None:
         return Slot(copy.volume, (), f"{copy.volume} is not a configured volume")
@@ -232,20 +258,22 @@ def _places(slots: Sequence[Slot]) -> dict[str, Place]:
     return {p.label: p for s in slots for p in s.places}
 
 
+def _seal(mset: MirrorSet, unit: str, place: Place, listing: Listing, history: History) -> SealCheck:
+    """One copy here compared with the card's seal (its ASC MHL history, manifests and recorded checksums)."""
+    card = join(place.folder, unit if mset.unit == "card" else "")
+    paths = {rel: path for rel, (_, path) in listing.files.items()}
+    silent = [rel for rel in paths if any(r == SILENT_CHANGE for r, _ in history.open_findings(
+        place.label, join(card, rel)))]
+    return check_copy(place.root / card, place.root, paths, history.file_hash, changed=silent,
+                      skip=lambda rel: any(match(rel, g) for g in mset.ignore))
+
+
 def _seals(mset: MirrorSet, slots: Sequence[Slot], unit: str, lists: dict[str, Listing],
-           history: History) -> dict[str, SealCheck]:
-    """Each copy compared with the card's seal (its ASC MHL history, manifests and recorded checksums)."""
+           history: History, known: dict[str, SealCheck]) -> dict[str, SealCheck]:
+    """Each copy compared with the card's seal; copies on other nodes as their nodes checked them."""
     places = _places(slots)
-    out = {}
-    for lab, listing in lists.items():
-        place = places[lab]
-        card = join(place.folder, unit if mset.unit == "card" else "")
-        paths = {rel: path for rel, (_, path) in listing.files.items()}
-        silent = [rel for rel in paths if any(r == SILENT_CHANGE for r, _ in history.open_findings(
-            lab, join(card, rel)))]
-        out[lab] = check_copy(place.root / card, place.root, paths, history.file_hash, changed=silent,
-                              skip=lambda rel: any(match(rel, g) for g in mset.ignore))
-    return out
+    return {lab: known[lab] if lab in known else _seal(mset, unit, places[lab], listing, history)
+            for lab, listing in lists.items()}
 
 
 def _located(slots: Sequence[Slot], mset: MirrorSet, unit: str,
@@ -283,9 +311,14 @@ def _absent_finding(what: str, asset: Asset, slots: Sequence[Slot], absent: list
         short={slot.label: found for slot, found in short})
 
 
-def _judge(mset: MirrorSet, slots: Sequence[Slot], unit: str, history: History, now: float) -> list[Finding]:
+def _judge(mset: MirrorSet, slots: Sequence[Slot], unit: str, history: History, now: float,
+           me: str = "") -> list[Finding]:
     unit_rel = _unit_relpath(mset, unit)
-    lists, absent, short = gather(slots, unit if mset.unit == "card" else None, mset.ignore, now)
+    here = [s for s in slots if not any(p.node for p in s.places)]
+    lists, absent, short = gather(here, unit if mset.unit == "card" else None, mset.ignore, now)
+    lists, absent, known, history = fleet_view(  # copies on other nodes of a fleet, as they published them
+        slots, lists, absent, history, mset.algo, me, lambda p: join(p.folder, unit if mset.unit == "card" else ""),
+        lambda p, listing: _seal(mset, unit, p, listing, history), {"set": mset.name, "unit": unit})
     what = f"card {unit}" if mset.unit == "card" else mset.copies[0].folder
     empty = not any(x.files or x.arriving or x.unreadable for x in lists.values())
     asset = Asset(volume=mset.copies[0].volume, root=slots[0].where, relpath=unit_rel,
@@ -329,14 +362,15 @@ def _judge(mset: MirrorSet, slots: Sequence[Slot], unit: str, history: History, 
             "let the copy finish, or copy the card there again; reelwatch compares the copies again as files land",
             details))
     elif not absent and not short and cmp["hashed"] and cmp["names"]:
-        out += _sealed(mset, slots, unit, what, asset, lists, history, details, cmp)
+        out += _sealed(mset, slots, unit, what, asset, lists, history, details, cmp, known)
     return out
 
 
 def _sealed(mset: MirrorSet, slots: Sequence[Slot], unit: str, what: str, asset: Asset, lists: dict[str, Listing],
-            history: History, details: dict[str, Any], cmp: dict[str, Any]) -> list[Finding]:
+            history: History, details: dict[str, Any], cmp: dict[str, Any],
+            known: dict[str, SealCheck]) -> list[Finding]:
     """Every copy agrees: safe to format when they match the card's seal too, else why not."""
-    checks = _seals(mset, slots, unit, lists, history)
+    checks = _seals(mset, slots, unit, lists, history, known)
     labels = list(lists)
     kinds = sorted({k for c in checks.values() for k in c.seals})
     details = {**details, "seals": {lab: c.seals for lab, c in checks.items()}}
@@ -398,5 +432,5 @@ def batch_done(assets: Sequence[Asset], history: History, config: Config) -> lis
         cards = set(touched).union(*(units(p, whole, mset.ignore) for s in slots for p in s.places))
         for unit in sorted(cards):
             if scope_of(mset.copies[0].volume, _unit_relpath(mset, unit)) in wanted:
-                out += _judge(mset, slots, unit, history, now)
+                out += _judge(mset, slots, unit, history, now, _me(config))
     return out

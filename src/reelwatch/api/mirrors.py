@@ -4,7 +4,8 @@ shipped mirror rule does before it says "safe to format".
 
 A :class:`Slot` is a configured copy location, a :class:`Place` one drive under it; :func:`gather`
 lists a card (a unit) on every place, :func:`compare` compares the listings, :func:`check_copy`
-checks one copy against the seal.
+checks one copy against the seal. A copy on another node of a fleet is what that node published
+(:func:`record_of`, :func:`from_record`; :class:`FleetHistory` answers its checksums).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from ..integrity import mirror_wording as _wording
 from ..integrity import mirrorset as _mirrorset
 from ..integrity.cardseal import SILENT_CHANGE as _SILENT_CHANGE
 from ..integrity.cardseal import SealCheck, check_copy
+from ..integrity.fleetcopy import FleetHistory, fleet_view, from_record, record_of
 from ..integrity.mirror_wording import both, mismatch_parts, seal_parts
-from ..integrity.mirrorset import Listing, Place, Slot, compare, gather, odd_copies, unit_of, units
+from ..integrity.mirrorset import Listing, Place, Slot, compare, file_hashes, gather, odd_copies, unit_of, units
 
 SILENT_CHANGE = _SILENT_CHANGE
 """The rule id (``integrity.hash_changed``) of a file whose bytes changed while its size and
@@ -38,5 +40,6 @@ def join(*parts: str) -> str:
     return _mirrorset.join(*parts)
 
 
-__all__ = ["SILENT_CHANGE", "Listing", "Place", "SealCheck", "Slot", "both", "check_copy", "compare", "files",
-           "gather", "join", "mismatch_parts", "names", "odd_copies", "seal_parts", "unit_of", "units"]
+__all__ = ["SILENT_CHANGE", "FleetHistory", "Listing", "Place", "SealCheck", "Slot", "both", "check_copy", "compare",
+           "file_hashes", "files", "fleet_view", "from_record", "gather", "join", "mismatch_parts", "names", "odd_copies",
+           "record_of", "seal_parts", "unit_of", "units"]

@@ -170,7 +170,7 @@ def status_lines(store: Store | None, volumes: Mapping[str, Mapping[str, Any]]) 
     if store is None:
         return ["daemon: never run with this state database"], {"state": "never run"}
     rows = store.query("SELECT ts, event, detail FROM audit WHERE event IN ('started', 'stopped', 'thread_died') "
-                       "ORDER BY id DESC LIMIT 200")
+                       "ORDER BY ts DESC, id DESC LIMIT 200")  # by time: a journal replayed later adds older rows
     dead: list[tuple[float, str]] = []
     boundary = None
     for r in rows:

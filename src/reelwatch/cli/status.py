@@ -27,13 +27,30 @@ from .history import console, shown, status_lines
 @format_option()
 def status(config: str, fmt: str) -> int:
     cfg = load_runtime(config, None).config
-    store = _store(cfg)
+    store, away = _store_or_journal(cfg)
     data, lines = status_data(cfg, store)
+    if away is not None:  # this node's own view while the fleet's database is away
+        data["state"] = {"reachable": False, "error": away, "journal": str(store.path) if store else None}
+        lines.insert(0, f"state: {away}; showing this node's journal")
     if fmt == "json":
         print(json.dumps(data, indent=2, default=str))
     else:
         print_status(data, lines, has_store=store is not None)
     return 0
+
+
+def _store_or_journal(cfg: Config) -> tuple[Store | None, str | None]:
+    """The state; or, when the fleet's database cannot be reached, this node's journal (what the
+    node recorded offline) and why."""
+    from ..state.pg import StateUnavailable
+    try:
+        return _store(cfg), None
+    except StateUnavailable as err:
+        from ..state.journal import journal_path
+        path = journal_path(cfg)
+        if not path.exists():
+            raise
+        return Store(path, readonly=True), str(err)
 
 
 def status_data(config: Config, store: Store | None) -> tuple[dict[str, Any], list[str]]:

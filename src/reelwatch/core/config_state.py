@@ -22,6 +22,9 @@ class State(BaseModel):
     """This node's name in the fleet (default: the host name)."""
     lease: float = Field(default=60, gt=0)
     """Seconds a node holds a message it is sending; a node that dies mid-send lets it go after that."""
+    journal: str | None = None
+    """With ``url``: the SQLite journal this node records in while the database is unreachable
+    (default: beside ``path``, ``<name>-journal.db``; docs/deploy.md, "A fleet")."""
 
     @field_validator("url")
     @classmethod

@@ -41,6 +41,9 @@ class Place:
     folder: str
     settle: float = 0.0
     available: bool = True
+    node: str = ""
+    """The node of the fleet whose disk this is, when it is not this machine's (``""``): its copy
+    is what that node published (:mod:`.fleetcopy`), never a path here."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ def units(place: Place, whole: bool, ignore: Sequence[str]) -> set[str]:
     """The cards on this copy now (``{""}`` when the ``whole`` folder is compared)."""
     if whole:
         return {""}
-    if not place.available:
+    if not place.available or place.node:
         return set()
     try:
         with os.scandir(place.root / place.folder) as it:
@@ -162,7 +165,7 @@ def gather(slots: Sequence[Slot], unit: str | None, ignore: Sequence[str],
     for slot in slots:
         found: list[str] = []
         for place in slot.places:
-            if not place.available:
+            if not place.available or place.node:  # another node's copy: see fleetcopy.fleet_view
                 continue
             listing = walk(place, join(place.folder, unit) if unit is not None else place.folder, ignore, now)
             if listing is not None:

@@ -98,6 +98,8 @@ class Outbox:
         self._urgent: deque[Message] = deque()
         self._urgent_at = 0.0
         self._prepared = 0
+        self.ticking = threading.Lock()
+        """Held for a round of digests and deliveries (:mod:`reelwatch.service.journal` waits for it)."""
         self._sent: dict[int, set[str]] = {}
         """Targets that got a message whose record could not be written yet (a full disk):
         never sent it again by this process."""
@@ -355,12 +357,13 @@ class Outbox:
     def tick(self) -> int:
         """One round: urgent alerts, escalate, digest, deliver. Returns messages delivered."""
         self._send_urgent()
-        # one node of a fleet digests at a time: each role gets one digest, escalations happen once
-        if self.store.backend == "sqlite" or fleet.hold(self.store, "digest", self.node, self.config.state.lease,
-                                                        self.clock()):  # (SQLite: one daemon per file, locked)
-            self.escalate()
-            self.digest()
-        return self.deliver()
+        with self.ticking:  # a node switching its store to or from its journal does it between rounds
+            # one node of a fleet digests at a time: each role gets one digest, escalations happen once
+            if self.store.backend == "sqlite" or fleet.hold(self.store, "digest", self.node,
+                                                            self.config.state.lease, self.clock()):
+                self.escalate()  # (SQLite: one daemon per file, locked)
+                self.digest()
+            return self.deliver()
 
 
 class OutboxWorker(threading.Thread):

@@ -108,8 +108,8 @@ class Checkers:
             except HashCancelled:  # stopping: not recorded, so it is checked again on the next start
                 log.info("check_interrupted", volume=asset.volume, path=asset.relpath)
             except Exception as exc:  # one file never kills the daemon
-                if isinstance(exc, sqlite3.Error) and d.disk is not None and d.disk.problem:
-                    d.disk.hold(item)  # not recorded: held, never dropped
+                if isinstance(exc, sqlite3.Error) and d.disk is not None and (d.disk.problem or d.disk.offline):
+                    d.disk.hold(item)  # not recorded: held, never dropped (offline: checked on the journal)
                     continue
                 log.error("check_failed", volume=asset.volume, path=asset.relpath,
                           error=f"{type(exc).__name__}: {exc}")

@@ -36,7 +36,6 @@ from ..integrity.hashjobs import Hashes
 from ..notify.outbox import Outbox, OutboxWorker
 from ..notify.thumbs import Thumbnails
 from ..probe.pool import ProbePool
-from ..state.connect import open_state
 from ..state.dbfile import StateCorrupt
 from ..state.schema import StateRefused
 from ..state.disk import CORRUPT, StateDisk
@@ -46,9 +45,11 @@ from .checkers import Checkers
 from .drives import Drives
 from .forecasts import Forecasts
 from .fleet import FleetMember
+from .fleetcopies import FleetCopies
 from .health import Supervisor, dead_threads
 from .held import HeldFiles
 from .histories import Reverify
+from .journal import Offline
 from .metrics import Metrics, MetricsServer
 from .parts import Parts
 from .reload import Reloader
@@ -84,13 +85,15 @@ class Daemon(Parts):
         self.thumbs: Thumbnails | None = None
         self._control_error = ("", 0.0)
         self.fleet: FleetMember | None = None
+        self.fleet_copies: FleetCopies | None = None
         # the collaborators, each given the ones it needs (see reelwatch.service.parts)
         self.messages = Messages(self)
         self.held = HeldFiles(self, self.messages)
         self.status = Status(self, self.held, self.healthy)
         self.batches = Batches(self, self.held)
         self.checkers = Checkers(self, self.held, self.batches)
-        self.faults = StateFaults(self, self.messages, self.status, self._send, self.stop)
+        self.journal = Offline(self, self.messages)
+        self.faults = StateFaults(self, self.messages, self.status, self._send, self.stop, self.journal)
         self.histories = Reverify(self)
         self.drives = Drives(self, self.messages, self.status, self.histories, self.watch_findings)
         self.reloader = Reloader(self, self.messages, self.status, self.drives)
@@ -122,7 +125,8 @@ class Daemon(Parts):
         self.disk = StateDisk(state_path)
         if not self.disk.lock():
             log.warning("state_in_use", path=str(state_path), reason="another reelwatch daemon holds its lock")
-        self.store = open_state(config)  # [state] url: the fleet's PostgreSQL; else the file at state_path
+        # [state] url: the fleet's PostgreSQL (or, while it cannot be reached, this node's journal); else state_path
+        self.store = self.journal.open(config)
         self.store.on_fault = self.faults.fault
         self.store.on_gone = self.batches.gone
         self.store.hasher = self.hashes
@@ -132,6 +136,7 @@ class Daemon(Parts):
         self.outbox = Outbox(self.store, config, self._send, attach=self.thumbs)
         self.outbox_worker = OutboxWorker(self.outbox)
         self.outbox_worker.start()
+        self.journal.told_at_start()
         if not self.disk.keep_reserve():
             self.faults.fault("full", OSError(28, "No space left on device", str(self.disk.reserve)))
         self.recorded(lambda: self.store.audit("started", config=self.config_path))  # type: ignore[union-attr]
@@ -145,6 +150,7 @@ class Daemon(Parts):
         self.recorded(lambda: self.store.clear_volume_status([v.name for v in config.volumes]))  # type: ignore[union-attr]
         self.fleet = FleetMember(self.store, config.state.node, [v.name for v in config.volumes])
         self.recorded(self.fleet.register)
+        self.fleet_copies = FleetCopies(self.store, self.fleet.name, self.batches.gone)
         self.drives.open()
         self.status.write()
         self.sd.ready(self.status.line())
@@ -187,7 +193,7 @@ class Daemon(Parts):
             self.stopping.wait(self.tick_seconds)
 
     def _control_failed(self, exc: BaseException) -> None:
-        if isinstance(exc, sqlite3.Error) and self.disk is not None and self.disk.problem:
+        if isinstance(exc, sqlite3.Error) and self.disk is not None and (self.disk.problem or self.disk.offline):
             return  # already said, once, by StateFaults.fault
         text = f"{type(exc).__name__}: {exc}"
         last, at = self._control_error
@@ -201,6 +207,7 @@ class Daemon(Parts):
             self.reload()
         if self.disk is not None and self.disk.waiting:  # a full disk, an unreachable server
             self.faults.resume_if_room()
+        self.journal.tick()  # a fleet's node: its journal kept, or replayed once the server is back
         if self.drives.mount_roots:
             self.drives.discover()
         for vol in list(self.volumes.values()):
@@ -220,6 +227,8 @@ class Daemon(Parts):
             self.status.write()
         if self.forecasts is not None:
             self.forecasts.tick(self.volumes)
+        if self.fleet_copies is not None:
+            self.fleet_copies.tick()  # cards whose copies on other nodes changed
 
     def _maybe_finish_batch(self) -> None:
         """Judge the open batch if nothing waits any more (see :mod:`.batches`). A method of its
@@ -276,6 +285,7 @@ class Daemon(Parts):
             with contextlib.suppress(sqlite3.Error):  # a full or damaged state database was already reported
                 self.store.audit("stopped")
             self.store.close()
+        self.journal.close()
         if self.disk is not None:
             self.disk.unlock()
         log.info("stopped")

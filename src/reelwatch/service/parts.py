@@ -63,7 +63,7 @@ class Parts:
             write()
             return True
         except sqlite3.Error:
-            if self.disk is not None and self.disk.problem:
+            if self.disk is not None and (self.disk.problem or self.disk.offline):  # offline: the switch
                 return False
             raise
 

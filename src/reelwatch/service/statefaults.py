@@ -2,7 +2,9 @@
 
 It uses the daemon's store, outbox, metrics, systemd notifier, volumes and work queue: a full disk
 or a damaged file trips the daemon into holding new work, says so everywhere once, and resumes by
-itself when there is room again.
+itself when there is room again. A fleet's database that cannot be reached switches a node with a
+journal to it and the node keeps guarding, offline (:mod:`.journal`); only a node without one holds
+its files until the server is back.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ..notify.outbox import Outbox
 from ..state.dbfile import StateCorrupt
 from ..state.disk import CORRUPT, FULL, UNREACHABLE, free_bytes
 from .admin import Messages
+from .journal import Offline
 from .parts import Parts
 from .status import Status
 
@@ -29,8 +32,9 @@ class StateFaults:
     """Degrade loudly on a full disk or a damaged file; hold the work; resume by itself."""
 
     def __init__(self, parts: Parts, messages: Messages, status: Status, send: Callable[[Message, Any], bool],
-                 stop: Callable[..., None]) -> None:
+                 stop: Callable[..., None], offline: Offline | None = None) -> None:
         self.d = parts
+        self.offline = offline
         self.messages = messages
         self.status = status
         self.send = send
@@ -40,6 +44,8 @@ class StateFaults:
         """Called by the store (any thread) when a write finds the disk full or the file damaged."""
         d = self.d
         assert d.disk is not None
+        if kind == "unreachable" and self.offline is not None and self.offline.went_away(exc):
+            return  # guarding from the journal now: said once, everywhere, by went_away
         problem = {"full": FULL, "unreachable": UNREACHABLE}.get(kind, CORRUPT)
         if not d.disk.trip(problem, exc):
             return

@@ -45,7 +45,7 @@ class Status:
             d.metrics.set_outbox(*d.outbox.pending())
         if d.disk is not None:
             recorded(lambda: d.store.set_daemon_status(  # type: ignore[union-attr]
-                d.disk.health, d.disk.detail, d.disk.since, d.disk.held))  # type: ignore[union-attr]
+                d.disk.health, d.disk.detail, d.disk.since or d.disk.offline, d.disk.held))  # type: ignore[union-attr]
         for vol in list(d.volumes.values()):
             d.metrics.set_observer(vol.name, vol.kind, vol.healthy() and vol.available, degraded=bool(vol.degraded))
             health = "ok" if vol.healthy() and vol.available else ("unavailable" if not vol.available else "failed")
@@ -73,7 +73,7 @@ class Status:
         down = [v.name for v in d.volumes.values() if not v.available]
         text = (f"watching {len(d.volumes)} volume(s); {settling} settling, {d.work.qsize()} queued, "
                 f"{pending} message(s) to send")
-        if d.disk is not None and d.disk.problem:
+        if d.disk is not None and (d.disk.problem or d.disk.offline):
             text = f"{d.disk.health} ({d.disk.held} file(s) held); " + text
         text += f"; {len(self.held)} file(s) wait for MediaInfo to start" if self.held.items else ""
         text += "".join(f"; hashing {job.describe()}" for job in d.hashes.progress())

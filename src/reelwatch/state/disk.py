@@ -79,6 +79,9 @@ class StateDisk:
         """None while healthy, else :data:`FULL` or :data:`CORRUPT`."""
         self.detail = ""
         self.since: float | None = None
+        self.offline: float | None = None
+        """Since when the fleet's database is away and the node guards from its journal
+        (:mod:`reelwatch.service.journal`): not a problem that holds work."""
         self._held: list[Any] = []
         self._lock = threading.Lock()
         self._next_probe = 0.0
@@ -114,7 +117,11 @@ class StateDisk:
 
     @property
     def health(self) -> str:
-        return f"degraded: {self.problem}" if self.problem else "ok"
+        off = "offline: the fleet's state database is unreachable; guarding from the local journal" \
+            if self.offline is not None else ""
+        if self.problem:
+            return f"{off}; degraded: {self.problem}" if off else f"degraded: {self.problem}"
+        return off or "ok"
 
     def keep_reserve(self) -> bool:
         """Make sure the reserve file exists at full size; False when the disk has no room."""

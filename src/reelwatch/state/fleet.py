@@ -93,9 +93,14 @@ def beat(store: Store, name: str, health: str, detail: str, now: float) -> None:
 
 
 def leave(store: Store, name: str, now: float) -> None:
-    """A node stopping on purpose says so (it is not "not heard from")."""
+    """A node stopping on purpose says so (it is not "not heard from"), and lets go of the fleet-wide
+    leases it holds: another node digests at once (a retraction waits for nobody), not ``lease``
+    seconds later."""
     with store.tx() as db:
         db.execute("UPDATE nodes SET heartbeat=?, health='stopped' WHERE name=?", (now, name))
+        for row in db.execute("SELECT key, value FROM meta WHERE key LIKE 'lease:%'").fetchall():
+            if json.loads(row[1]).get("node") == name:
+                db.execute("DELETE FROM meta WHERE key=?", (row[0],))
 
 
 def nodes(store: Store) -> list[Node]:

@@ -312,9 +312,22 @@ class PgConnection:
 
     def executescript(self, script: str) -> None:
         """DDL statements (``CREATE ... IF NOT EXISTS``), rewritten for PostgreSQL, each on its own;
-        then the table catalog is read again."""
-        for stmt in statements(script):
-            self._run(stmt, ())
+        then the table catalog is read again. They run in one transaction holding the schema lock:
+        two nodes starting at once both ran ``CREATE INDEX IF NOT EXISTS`` and one failed with a
+        duplicate key in ``pg_class`` (IF NOT EXISTS is not atomic against a concurrent create)."""
+        if self._tx is not None:  # the caller's transaction (a migration) already holds the lock
+            for stmt in statements(script):
+                self._run(stmt, ())
+        else:
+            self.begin(exclusive=False)
+            try:
+                self._run("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,), raw=True)
+                for stmt in statements(script):
+                    self._run(stmt, ())
+            except BaseException:
+                self.end("ROLLBACK")
+                raise
+            self.end("COMMIT")
         self.refresh_catalog()
 
     def begin(self, *, exclusive: bool = True) -> Result:

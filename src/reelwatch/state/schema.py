@@ -94,6 +94,14 @@ CREATE INDEX IF NOT EXISTS findings_rule ON findings (rule, status);
 CREATE INDEX IF NOT EXISTS notices_finding ON notices (finding_id);
 CREATE INDEX IF NOT EXISTS audit_event ON audit (event)
 """),
+    # A card copied to volumes on several nodes: each node publishes what its own copies hold (names,
+    # sizes, checksums, the seal's verdict) so that every node judges the card by every copy
+    # (reelwatch.state.copies). Keyed by node too: two carts may both call a drive "raid".
+    Migration(5, "fleet: copies of a card published by the node that holds them", """
+CREATE TABLE IF NOT EXISTS fleet_copies (
+    node TEXT NOT NULL, volume TEXT NOT NULL, card TEXT NOT NULL, record TEXT NOT NULL, updated REAL NOT NULL,
+    PRIMARY KEY (node, volume, card))
+"""),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else BASE_VERSION
 

@@ -105,6 +105,7 @@ class Store:
         self.on_fault: Callable[[str, BaseException], None] | None = None
         """Called with ("full" | "corrupt", error) when a write finds the disk full or the file damaged."""
         self._target_ids: dict[str, str] = {}
+        self._tables: list[str] = []
         self.backend = "postgresql" if is_url(self.path) else "sqlite"
         self.db: Any
         """An SQLite :class:`~.dbfile.Connection`, or a :class:`~.pg.PgConnection` that answers alike."""
@@ -124,6 +125,7 @@ class Store:
         EXISTS`` statements only, run outside any transaction."""
         with self._lock:
             self.db.executescript(script)
+            self._tables.append(script)  # for a connection switched to later
 
     def target_id(self, target: str) -> str:
         """The id the outbox records for a notification target (never the URL itself)."""
@@ -135,6 +137,23 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self.db.close()
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held around every use of the connection (:mod:`.journal` holds it to switch)."""
+        return self._lock
+
+    def switch(self, db: Any, path: str, salt: bytes) -> Any:
+        """Point this store at another connection (the fleet's database going away, or coming back:
+        see :mod:`.journal`); returns the one it used. Call with :attr:`lock` held."""
+        with self._lock:
+            old, self.db, self.path, self._salt = self.db, db, path, salt
+            self.backend = "postgresql" if is_url(path) else "sqlite"
+            self._target_ids.clear()
+            self._odd_recorded = db.odd
+            for script in self._tables:  # the engines' own tables (timelines) exist there too
+                db.executescript(script)
+            return old
 
     @contextmanager
     def tx(self, *, shared: bool = False) -> Iterator[sqlite3.Connection]:
@@ -524,8 +543,9 @@ class Store:
 
     def history_of(self, volume: str | None, relpath: str) -> list[sqlite3.Row]:
         if volume is None:
-            return self.query("SELECT * FROM audit WHERE relpath=? ORDER BY id", (relpath,))
-        return self.query("SELECT * FROM audit WHERE volume=? AND relpath=? ORDER BY id", (volume, relpath))
+            return self.query("SELECT * FROM audit WHERE relpath=? ORDER BY ts, id", (relpath,))
+        # in event order: a node back from offline adds what happened meanwhile (:mod:`.journal`)
+        return self.query("SELECT * FROM audit WHERE volume=? AND relpath=? ORDER BY ts, id", (volume, relpath))
 
     def history(self, batch: int = 0) -> StoreHistory:
         return StoreHistory(self, batch, self.hasher)
@@ -557,6 +577,16 @@ class StoreHistory:
                                 "l.finding_id = f.id WHERE l.volume=? AND l.relpath=? AND f.status IN "
                                 "('open','acked') ORDER BY f.id", (volume, relpath))
         return [(r["rule"], Severity(r["severity"]).label) for r in rows]
+
+    def fleet_copy(self, node: str, volume: str, card: str) -> dict[str, Any]:
+        """Another node's copy of a card, if its word counts now (see :mod:`reelwatch.state.copies`)."""
+        from . import copies
+        return copies.read(self.store, node, volume, card)
+
+    def publish_copy(self, node: str, volume: str, card: str, record: Mapping[str, Any]) -> None:
+        """Tell the fleet what this node's copy of a card holds (see :mod:`reelwatch.state.copies`)."""
+        from . import copies
+        copies.publish(self.store, node, volume, card, record)
 
     def file_hash(self, path: str, algo: str = "xxh128") -> str:
         import os
