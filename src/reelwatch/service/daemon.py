@@ -248,9 +248,10 @@ class Daemon(Parts):
     def supervise(self) -> list[str]:
         """From the main thread: a worker thread that died is told once, loudly (see
         :mod:`reelwatch.service.health`); returns the dead threads' names."""
-        if self.fleet is not None:
-            self.fleet.tick()
-        return self._supervisor.check()
+        dead = self._supervisor.check()
+        if self.fleet is not None:  # the fleet's pages and status see this node's health, not just its beat
+            self.fleet.tick("unhealthy" if dead else "ok", f"thread(s) died: {', '.join(dead)}" if dead else "")
+        return dead
 
     def reload(self) -> bool:
         """Validate the config file again; swap it in only if it is valid (see :mod:`.reload`)."""

@@ -17,7 +17,7 @@ log = structlog.get_logger("reelwatch.daemon")
 
 
 def dead_threads(daemon: Any) -> list[str]:
-    """Names of the daemon's own threads that have died: control, checkers, outbox, metrics."""
+    """Names of the daemon's own threads that have died: control, checkers, outbox, metrics, web."""
     dead = [t.name for t in daemon.checkers.threads if not t.is_alive()]
     if daemon.outbox_worker is not None and not daemon.outbox_worker.is_alive():
         dead.append(daemon.outbox_worker.name)
@@ -25,6 +25,8 @@ def dead_threads(daemon: Any) -> list[str]:
         dead.append(daemon.control.name)
     if daemon.metrics_server is not None and not daemon.metrics_server.alive():
         dead.append("reelwatch-metrics")
+    if daemon.web is not None and not daemon.web.alive():  # [web] listen: could not listen, or ended
+        dead.append(daemon.web.name)
     return dead
 
 
@@ -45,10 +47,15 @@ class Supervisor:
         dead = dead_threads(d)
         d.metrics.set_healthy(not dead and d.healthy())
         for name in sorted(set(dead) - self.reported):
-            log.error("thread_died", thread=name)
+            why = d.web.problem if d.web is not None and name == d.web.name else ""
+            log.error("thread_died", thread=name, **({"reason": why} if why else {}))
             if d.store is not None:
-                d.recorded(lambda: d.store.audit("thread_died", thread=name))  # noqa: B023  (called at once)
+                d.recorded(lambda: d.store.audit("thread_died", thread=name,  # noqa: B023  (called at once)
+                                                 **({"reason": why} if why else {})))  # noqa: B023
             d.messages.tell_admin(f"reelwatch is unhealthy: its {name} thread died",
+                                  f"{why[0].upper()}{why[1:]}. The daemon keeps watching and checking. The systemd "
+                                  "watchdog will restart the service, which tries again; or free the address (or "
+                                  "change [web] listen) and reload it (SIGHUP)." if why else
                                   f"The {name} thread of the reelwatch daemon stopped, so part of the watching or "
                                   "checking is no longer done. The systemd watchdog will restart the service; if "
                                   "it does not run under systemd, restart it yourself and look at its log "

@@ -51,6 +51,8 @@ class Parts:
     disk: StateDisk | None = None
     forecasts: Forecasts | None = None
     """Drives filling, cards on one copy, deliveries due (:mod:`.forecasts`)."""
+    web: Any = None
+    """The daemon's web server, when ``[web] listen`` is set (:class:`reelwatch.web.serve.WebThread`)."""
     timelines: Any = None
     """The cut lists' :class:`~reelwatch.checking.conformer.Conformer` (see :mod:`.timelines`)."""
     claims: Any = None

@@ -80,3 +80,6 @@ class Reloader:
         self.drives.open()
         if d.forecasts is not None:
             d.forecasts.reconfigure(runtime.config, d.volumes)
+        if d.web is not None or runtime.config.web.listen:  # users and address applied now, never kept stale
+            from ..web.serve import reconfigure as reconfigure_web
+            d.web = reconfigure_web(d.web, runtime.config)

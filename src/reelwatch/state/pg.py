@@ -330,26 +330,23 @@ class PgConnection:
         return self._run(sql, items, many=True)
 
     def executescript(self, script: str) -> None:
-        """DDL statements (``CREATE ... IF NOT EXISTS``), rewritten for PostgreSQL, each on its own;
-        then the table catalog is read again. They run in one transaction holding the schema lock:
-        two nodes starting at once both ran ``CREATE INDEX IF NOT EXISTS`` and one failed with a
-        duplicate key in ``pg_class`` (IF NOT EXISTS is not atomic against a concurrent create)."""
-        if self._tx is not None:  # the caller's transaction (a migration) already holds the lock
+        """DDL (``CREATE ... IF NOT EXISTS``) rewritten for PostgreSQL, under the schema lock: IF NOT
+        EXISTS is not atomic (two nodes starting at once: one failed on a duplicate key in pg_class)."""
+        own = self._tx is None  # else the caller's transaction (a migration) holds the lock already
+        if own:
+            self.begin(lock=MIGRATE_LOCK)
+        try:
             for stmt in statements(script):
                 self._run(stmt, ())
-        else:
-            self.begin(exclusive=False)
-            try:
-                self._run("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,), raw=True)
-                for stmt in statements(script):
-                    self._run(stmt, ())
-            except BaseException:
+        except BaseException:
+            if own:
                 self.end("ROLLBACK")
-                raise
+            raise
+        if own:
             self.end("COMMIT")
         self.refresh_catalog()
 
-    def begin(self, *, exclusive: bool = True) -> Result:
+    def begin(self, *, exclusive: bool = True, lock: int = WRITE_LOCK) -> Result:
         if self._tx is not None:
             raise StateDbError("a transaction is already open")
         try:
@@ -359,7 +356,7 @@ class PgConnection:
         try:
             conn.execute("BEGIN")
             if exclusive:
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
         except self._psycopg.Error as exc:
             self._give_back(conn)
             raise self._error(exc) from None

@@ -25,9 +25,10 @@ from starlette.staticfiles import StaticFiles
 
 from ..core.config import Config, is_loopback
 from ..core.model import Severity
-from ..state.connect import open_state
+from ..state.connect import location, open_state
 from ..state.store import Store
 from . import actions, auth, cards, live, present, queries
+from .fleet import fleet_of
 
 HERE = Path(__file__).parent
 HEADERS = {
@@ -63,10 +64,11 @@ class Web:
         self.sessions = auth.Sessions(self.config.web.users)
 
     def reader(self) -> Store | None:
-        """A read-only connection (None until the daemon has made the state database)."""
+        """A read-only connection (None until the daemon has made the SQLite state); with ``[state] url``
+        the fleet's shared PostgreSQL database, which every node writes."""
         with self._lock:
             if self._read is None and (self.config.state.url or self.state_path.exists()):
-                self._read = open_state(self.config, readonly=True)  # [state] url: the fleet's database
+                self._read = open_state(self.config, readonly=True)
             return self._read
 
     def writer(self) -> Store:
@@ -87,6 +89,12 @@ class Pages:
 
     def __init__(self, config: Config, web: Web) -> None:
         self.config, self.web, self.env = config, web, environment()
+
+    def reconfigure(self, config: Config) -> int:
+        """A reloaded config, from the next request on; returns how many sessions ended (their
+        user removed or changed)."""
+        self.config = self.web.config = config
+        return self.web.sessions.reconfigure(config.web.users)
 
     def session_of(self, request: Request) -> tuple[auth.Session | None, str | None]:
         token = request.cookies.get(auth.COOKIE)
@@ -146,7 +154,11 @@ class Pages:
         from .shots import shots
         store = self.store_or_none(request)
         text = request.query_params.get("text", "")[:100]
-        data = shots(store, self.config, text) if store else {"lines": [], "truncated": False, "volumes": []}
+        mine = {v.name for v in self.config.volumes}
+        fl = fleet_of(store) if store else None
+        others = sorted({v for n in fl.nodes for v in n["volumes"]} - mine) if fl and fl.shown else []
+        data = shots(store, self.config, text, others=others) if store else {"lines": [], "truncated": False,
+                                                                             "volumes": []}
         return self.page(request, "shots.html", data=data, text=text)
 
     def findings_page(self, request: Request) -> Response:
@@ -155,6 +167,9 @@ class Pages:
         result = queries.findings_page(store, flt, volumes=[v.name for v in self.config.volumes]) if store else {"items": [], "total": 0, "next": None}
         if store:
             result["assigned"] = queries.assigned(store, [f["id"] for f in result["items"]])
+            fl = fleet_of(store)
+            for f in result["items"]:
+                f["node"] = fl.names(f["volume"])
         return self.page(request, "findings.html", flt=flt, result=result)
 
     def finding_page(self, request: Request) -> Response:
@@ -164,7 +179,10 @@ class Pages:
         if f is None:
             return self.page(request, "error.html", 404, message=f"finding {fid} does not exist")
         a = queries.asset(store, f["volume"], f["relpath"])
-        picture = bool(a and a["kind"] == "media" and (a["facts"].get("video") or []))
+        f["node"] = fleet_of(store).names(f["volume"])
+        f["found_by"] = queries.found_by(store, f["volume"], f["relpath"], f["first_seen"])
+        here = _absolute(self.config, f["volume"], f["relpath"]) is not None  # a grab is made where the file is
+        picture = bool(here and a and a["kind"] == "media" and (a["facts"].get("video") or []))
         return self.page(request, "finding.html", f=f, flash=request.query_params.get("done", ""), picture=picture)
 
     def asset_page(self, request: Request) -> Response:
@@ -176,6 +194,7 @@ class Pages:
         path = _absolute(self.config, volume, rel)
         from .history import timeline
         return self.page(request, "asset.html", a=a, facts=present.facts_table(a["facts"]),
+                         node=fleet_of(store).names(volume), this_node=self.config.state.node,
                     findings=queries.asset_findings(store, volume, rel), history=timeline(store, volume, rel),
                     sums=queries.checksums(store, path) if path else [], path=path,
                     grab=bool(path and a["kind"] == "media" and (a["facts"].get("video") or [])))
@@ -191,7 +210,9 @@ class Pages:
         path = _absolute(self.config, volume, rel)
         jpg = grab_for(self.web.state_path.parent / "thumbnails", Path(path)) if path else None
         if jpg is None:
-            return PlainTextResponse("no picture could be taken from this file", 404)
+            node = fleet_of(store).names(volume) if path is None else ""
+            return PlainTextResponse(f"this file is on {node}: its frame grab is made there, not on this server"
+                                     if node else "no picture could be taken from this file", 404)
         return self.finish(request, FileResponse(jpg, media_type="image/jpeg"), None)
 
     def live_page(self, request: Request) -> Response:
@@ -300,9 +321,20 @@ def create_app(config: Config, *, loopback: bool = True) -> Starlette:
         return p.page(request, "error.html", 503, message=f"The state database is damaged: {exc}. The daemon reports "
                     "it too; `reelwatch state check` and `reelwatch state recover` repair it.")
 
+    def unreachable(request: Request, exc: Exception) -> Response:
+        """The fleet's database down or refusing: said, with where it is (never its password)."""
+        if not getattr(exc, "unreachable", True):
+            raise exc  # a fault of the query itself: a server error, not a network one
+        return p.page(request, "error.html", 503, message=f"The shared state database ({location(config)}) cannot "
+                      f"be reached: {type(exc).__name__}. Each node's own `reelwatch status` says how it is guarding "
+                      "meanwhile; this page shows the production again once the database is back.")
+
     from ..state.dbfile import StateCorrupt
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={StateCorrupt: damaged})
+    from ..state.pg import StateDbError, StateUnavailable
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+        StateCorrupt: damaged, StateUnavailable: unreachable, StateDbError: unreachable})
     app.state.web = web
+    app.state.pages = p
 
     if loopback:  # refuse names that are not this machine: a DNS-rebinding page cannot reach us
         inner = app.build_middleware_stack

@@ -79,6 +79,20 @@ class Sessions:
         """No users configured: anyone who can reach the (loopback) server may act."""
         return not self.users
 
+    def reconfigure(self, users: Mapping[str, WebUser]) -> int:
+        """New ``[web.users]`` (a reload): a user removed, or whose password, roles or rights changed,
+        is logged out now (never served as before until the session runs out); when the server turns
+        from open to logins or back, every visitor's session ends too. Returns how many ended."""
+        new = dict(users)
+        with self._lock:
+            old, self.users = self.users, new
+            turned = (not old) != (not new)
+            ended = [t for t, s in self._by_token.items()
+                     if (turned and s.anonymous) or (not s.anonymous and new.get(s.user) != old.get(s.user))]
+            for t in ended:
+                del self._by_token[t]
+        return len(ended)
+
     def get(self, token: str | None) -> Session | None:
         if not token:
             return None

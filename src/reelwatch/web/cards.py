@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from ..state.store import Store
-from .queries import finding_view
+from .queries import finding_view, prefix
 
 SAFE = "mirror.safe_to_format"
 
@@ -20,8 +20,9 @@ def _key(data: dict[str, Any], row: Any) -> tuple[str, str]:
 
 def cards(store: Store, limit: int = 500) -> list[dict[str, Any]]:
     """Every card with an open (or acknowledged) mirror finding: DO NOT FORMAT first, then newest."""
-    rows = store.query("SELECT * FROM findings WHERE rule>='mirror.' AND rule<'mirror/' AND status IN "
-                       "('open','acked') ORDER BY id DESC LIMIT ?", (limit * 4,))
+    mirror, args = prefix(store, "rule", "mirror.")
+    rows = store.query(f"SELECT * FROM findings WHERE {mirror} AND status IN ('open','acked') ORDER BY id DESC "
+                       "LIMIT ?", (*args, limit * 4))
     by_card: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
         data = json.loads(row["data"])
@@ -74,8 +75,9 @@ def card(store: Store, set_name: str, unit: str) -> dict[str, Any] | None:
 def card_files(store: Store, card: dict[str, Any], limit: int = 5000) -> list[dict[str, Any]]:
     """The clips of a card on its first copy (for the offload report): name, size, duration, checksums."""
     volume, rel = card["volume"], str(card["relpath"]).rstrip("/")
-    rows = store.query("SELECT relpath, size, facts, kind FROM assets WHERE volume=? AND relpath>=? AND relpath<? "
-                       "AND gone_at IS NULL ORDER BY relpath LIMIT ?", (volume, rel + "/", rel + "/\uffff", limit))
+    under, args = prefix(store, "relpath", rel + "/")
+    rows = store.query(f"SELECT relpath, size, facts, kind FROM assets WHERE volume=? AND {under} "
+                       "AND gone_at IS NULL ORDER BY relpath LIMIT ?", (volume, *args, limit))
     out = []
     for r in rows:
         facts = json.loads(r["facts"]) if r["facts"] else {}

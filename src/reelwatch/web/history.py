@@ -15,7 +15,8 @@ def describe(event: str, d: dict[str, Any]) -> str:
     ref = f"finding #{d['id']}" if d.get("id") is not None else ""
     if event == "checked":
         n = int(d.get("findings", 0) or 0)
-        return f"checked: {n} problem(s) found" if n else "checked: no problems"
+        by = f" by node {d['node']}" if d.get("node") else ""  # a fleet's node names itself
+        return f"checked{by}: {n} problem(s) found" if n else f"checked{by}: no problems"
     if event == "finding":
         return f"{ref} raised ({d.get('severity')}, {d.get('rule')})"
     if event == "resolved":

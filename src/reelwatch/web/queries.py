@@ -18,6 +18,7 @@ from ..core.config import Config
 from ..core.config_paths import mount_root
 from ..core.model import Severity
 from ..state.store import Store
+from .fleet import Fleet, fleet_of, mark_volumes
 
 PAGE = 50
 TEXT_WINDOW = 20_000
@@ -32,7 +33,7 @@ STATUSES = ("open", "acked", "resolved")
 def indexed_by(store: Store, name: str) -> str:
     """``INDEXED BY name`` when the database has that index (a daemon of this version made it), else nothing:
     the planner would rather walk the whole table backwards by id than use a low-cardinality index."""
-    if store.backend != "sqlite":  # (an SQLite planner hint: PostgreSQL has none, nor sqlite_master)
+    if store.backend != "sqlite":  # PostgreSQL's planner needs no hint (and has no sqlite_master)
         return ""
     cache = getattr(store, "_web_indexes", None)
     if cache is None:
@@ -93,8 +94,19 @@ def daemon_state(store: Store, updated: float) -> dict[str, Any]:
     return {"state": "never run", "since": None}
 
 
-def volumes(store: Store, config: Config) -> list[dict[str, Any]]:
-    """Each configured volume, and each drive picked up under a mount root, with its state."""
+def prefix(store: Store, column: str, value: str) -> tuple[str, list[str]]:
+    """SQL for "``column`` starts with ``value``". SQLite compares bytes, so a range reads the index; a
+    PostgreSQL database in a language's collation ignores punctuation ('mirror.x' sorts after 'mirror/'),
+    so there the test is a LIKE on the characters themselves (an index ``text_pattern_ops`` would serve it)."""
+    if store.backend == "sqlite":
+        return f"({column}>=? AND {column}<?)", [value, value + "\uffff"]
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{column} LIKE ? ESCAPE '\\'", [escaped + "%"]
+
+
+def volumes(store: Store, config: Config, fl: Fleet | None = None) -> list[dict[str, Any]]:
+    """Each configured volume, and each drive picked up under a mount root, with its state; in a
+    fleet also the other nodes' volumes, each with the node(s) watching it."""
     rows = {r["volume"]: dict(r) for r in store.query("SELECT * FROM volume_status")}
     out: list[dict[str, Any]] = []
     for v in config.volumes:
@@ -105,11 +117,17 @@ def volumes(store: Store, config: Config) -> list[dict[str, Any]]:
         out.append({"name": v.name, "kind": v.kind, "owner": v.owner, "health": "mount root",
                     "detail": f"{len(drives)} drive(s) mounted" if drives else "no drive mounted"})
         out += [{"name": n, "kind": v.kind, "owner": v.owner, "drive_of": v.name, **rows[n]} for n in drives]
+    if fl is not None and fl.shown:
+        listed = {v["name"] for v in out}
+        others = sorted({*rows, *(name for n in fl.nodes for name in n["volumes"])} - listed)
+        out += [{"name": n, "kind": "", "owner": None, **rows.get(n, {"health": None})} for n in others]
+        mark_volumes(out, fl)
     return out
 
 
 def overview(store: Store, config: Config) -> dict[str, Any]:
-    vols = volumes(store, config)
+    fl = fleet_of(store)
+    vols = volumes(store, config, fl)
     updated = max((float(v.get("updated") or 0) for v in vols), default=0.0)
     by_sev: dict[str, int] = {}
     by_role: dict[str, dict[str, int]] = {}
@@ -124,7 +142,9 @@ def overview(store: Store, config: Config) -> dict[str, Any]:
                          (int(Severity.ERROR),))
     waiting = store.query("SELECT COUNT(*), MIN(created) FROM outbox WHERE state='pending'")[0]
     dead = store.query("SELECT COUNT(*) FROM outbox WHERE state='dead'")[0][0]
-    return {"daemon": daemon_state(store, updated), "volumes": vols, "by_severity": by_sev,
+    # a fleet's start/stop events come from every node: its state is its nodes' heartbeats
+    daemon = fl.headline() if fl.shown else daemon_state(store, updated)
+    return {"daemon": daemon, "fleet": fl, "volumes": vols, "by_severity": by_sev,
             "by_role": dict(sorted(by_role.items())), "oldest": finding_view(oldest[0]) if oldest else None,
             "outbox": {"pending": waiting[0], "oldest": waiting[1], "dead": dead}}
 
@@ -168,7 +188,7 @@ class Filters:
 
 def findings_page(store: Store, flt: Filters, limit: int = PAGE, volumes: Sequence[str] = ()) -> dict[str, Any]:
     """One page of findings, newest first, and how many match (exactly up to :data:`COUNT_CAP`)."""
-    where, args = ["1=1"], []  # (a bare 1 is no boolean to PostgreSQL)
+    where, args = ["1=1"], []
     # Newest first, read backwards along the (status) index or the primary key until a page is full: a
     # common filter stops after a few hundred rows, a rare one reads the findings once (bench/bench_web.py).
     if flt.status != "all":
@@ -178,8 +198,9 @@ def findings_page(store: Store, flt: Filters, limit: int = PAGE, volumes: Sequen
         where.append("+f.severity>=?")  # not through (status, severity): that would sort every match by id
         args.append(int(Severity.parse(flt.severity)))
     if flt.rule:
-        where.append("(f.rule=? OR (f.rule>=? AND f.rule<?))")  # a family ("spec") or one rule id
-        args += [flt.rule, flt.rule + ".", flt.rule + ".\uffff"]
+        family, more = prefix(store, "f.rule", flt.rule + ".")
+        where.append(f"(f.rule=? OR {family})")  # a family ("spec") or one rule id
+        args += [flt.rule, *more]
     if flt.role:
         where.append("(f.owner=? OR instr(f.roles, ?) > 0)")  # roles: a JSON list of plain role names
         args += [flt.role, json.dumps(flt.role)]
@@ -190,9 +211,10 @@ def findings_page(store: Store, flt: Filters, limit: int = PAGE, volumes: Sequen
     if flt.path:  # a card, roll or shot folder, or one file: by the (volume, relpath) index, volume by volume
         names = [flt.volume] if flt.volume else volume_names(store, volumes)
         rel = flt.path.strip("/")
-        near = " OR ".join("(volume=? AND (relpath=? OR (relpath>=? AND relpath<?)))" for _ in names) or "0"
+        under, more = prefix(store, "relpath", rel + "/")
+        near = " OR ".join(f"(volume=? AND (relpath=? OR {under}))" for _ in names) or "1=0"
         where.append(f"f.id IN (SELECT finding_id FROM finding_locations WHERE {near})")
-        args += [x for name in names for x in (name, rel, rel + "/", rel + "/\uffff")]
+        args += [x for name in names for x in (name, rel, *more)]
     if flt.text:
         where.append("(f.data LIKE ? ESCAPE '\\' OR f.relpath LIKE ? ESCAPE '\\') AND f.id>?")
         like = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -202,7 +224,7 @@ def findings_page(store: Store, flt: Filters, limit: int = PAGE, volumes: Sequen
     hint = by_status(store) if flt.status != "all" else ""
     rows = store.query(f"SELECT f.* FROM findings f {hint}WHERE {page_where} ORDER BY f.id DESC LIMIT ?",
                        [*args, *([flt.before] if flt.before else []), limit + 1])
-    total = store.query(f"SELECT COUNT(*) FROM (SELECT 1 FROM findings f {hint}WHERE {sql} LIMIT ?) capped",
+    total = store.query(f"SELECT COUNT(*) FROM (SELECT 1 FROM findings f {hint}WHERE {sql} LIMIT ?) AS m",
                         [*args, COUNT_CAP + 1])[0][0]
     items = [finding_view(r) for r in rows[:limit]]
     return {"items": items, "total": total, "capped": total > COUNT_CAP,
@@ -226,6 +248,20 @@ def finding(store: Store, fid: int) -> dict[str, Any] | None:
     out["assigned"] = assigned(store, [fid]).get(fid)
     out["events"] = finding_events(store, fid, out["volume"], out["relpath"])
     return out
+
+
+def found_by(store: Store, volume: str, relpath: str, first_seen: float) -> str | None:
+    """The node whose check raised a finding, when the audit says so (a fleet's node names itself in
+    each ``checked`` row): the file's last check at or before the finding was first seen, by index."""
+    rows = store.query("SELECT detail FROM audit WHERE volume=? AND relpath=? AND event='checked' AND ts<=? "
+                       "ORDER BY id DESC LIMIT 1", (volume, relpath, first_seen))
+    if not rows:
+        return None
+    try:
+        node = json.loads(rows[0][0] or "{}").get("node")
+    except (ValueError, AttributeError):
+        return None
+    return str(node) if node else None
 
 
 def finding_events(store: Store, fid: int, volume: str, relpath: str) -> list[dict[str, Any]]:

@@ -6,14 +6,16 @@ them, and so does ``--listen`` here). uvicorn runs in the calling thread or in o
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import threading
 from typing import Any
 
+import structlog
+
 from ..core.config import Config, is_loopback
 
 DEFAULT = "127.0.0.1:8765"
+log = structlog.get_logger("reelwatch.web")
 
 
 class WebRefused(ValueError):
@@ -61,35 +63,88 @@ def run_web(config: Config, listen: str | None = None) -> int:
 
 
 class WebThread:
-    """The daemon's optional web server (``[web] listen``), in a thread of its own."""
+    """The daemon's optional web server (``[web] listen``), in a thread of its own.
+
+    It is one of the daemon's threads (:mod:`reelwatch.service.health`): when it cannot listen or
+    its server ends, :meth:`alive` is False, ``problem`` says why, and the daemon reports it like
+    any dead thread (status, metrics, the watchdog, the admin). A reload goes through
+    :meth:`reconfigure`: a new address is served at once, and users removed or changed are
+    logged out at once."""
+
+    name = "reelwatch-web"
 
     def __init__(self, config: Config) -> None:
-        import time
+        self.config = config
+        self.problem = ""
+        self._closing = False
+        self._start(config)
 
-        import structlog
-        self.server = server(config, config.web.listen)
-        self.url: str | None = url_of(config.web.listen)
-        self.thread = threading.Thread(target=self._run, name="reelwatch-web", daemon=True)
+    def _start(self, config: Config) -> None:
+        import time
+        self.config = config
+        self.listen = config.web.listen or DEFAULT
+        self.problem = ""
+        self._closing = False
+        self.server = server(config, self.listen)
+        self.url: str | None = url_of(self.listen)
+        self.thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self.server.install_signal_handlers = lambda: None  # the daemon owns the signals
         self.thread.start()
         deadline = time.monotonic() + 10
         while not self.server.started and self.thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.02)
         if not self.server.started:  # a port in use: said loudly, and the daemon keeps guarding
-            structlog.get_logger("reelwatch.web").error(
-                "web_not_served", listen=config.web.listen, reason="could not listen (address in use?)")
+            self.problem = self.problem or (f"the web pages are not served: could not listen on {self.listen} "
+                                            "(the address is in use, or not one of this machine's)")
+            log.error("web_not_served", listen=self.listen, reason=self.problem)
             self.url = None
 
     def _run(self) -> None:
-        with contextlib.suppress(SystemExit):  # uvicorn exits when it cannot bind; the daemon does not
+        try:
             self.server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind; the daemon does not
+            pass
+        except BaseException as exc:
+            self.problem = f"the web pages are no longer served: {type(exc).__name__}: {exc}"
+            raise
+        if not self.problem and not self._closing and self.server.started:
+            self.problem = f"the web pages on {self.listen} are no longer served: the server stopped"
 
     def alive(self) -> bool:
         return self.thread.is_alive()
 
+    def reconfigure(self, config: Config) -> None:
+        """A reload: the pages read the new config (roles, volumes, users) from the next request;
+        users removed or changed lose their sessions now; a new address is listened on (the old
+        one closed), and a server that had died is started again."""
+        if config.web.listen and ((config.web.listen or DEFAULT) != self.listen or not self.alive()):
+            self.close()
+            self._start(config)
+            log.info("web_reconfigured", listen=self.listen, served=self.url is not None)
+            return
+        self.config = config
+        pages = self.server.config.app.state.pages
+        ended = pages.reconfigure(config)
+        log.info("web_reconfigured", listen=self.listen, sessions_ended=ended)
+
     def close(self) -> None:
+        self._closing = True
         self.server.should_exit = True
         self.thread.join(10)
+
+
+def reconfigure(current: WebThread | None, config: Config) -> WebThread | None:
+    """The daemon's web server after a reload: started, reconfigured, or closed (``[web] listen``
+    removed); a server that cannot listen on the new address is returned dead, to be reported."""
+    if not config.web.listen:
+        if current is not None:
+            current.close()
+            log.info("web_closed", reason="[web] listen was removed")
+        return None
+    if current is None:
+        return WebThread(config)
+    current.reconfigure(config)
+    return current
 
 
 def hash_password_main() -> int:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..core.config import Config
 from ..state.store import Store
+from .queries import prefix
 
 KEY_FIELDS = ("show", "episode", "seq", "scene", "shot", "task", "vendor", "plate")
 """What identifies a versioned line (the versions rule's default ``key_fields``)."""
@@ -20,8 +21,10 @@ LIMIT = 20_000
 """Delivered versions read per page view (a delivery volume of a series holds a few thousand)."""
 
 
-def shots(store: Store, config: Config, text: str = "", limit: int = LIMIT) -> dict[str, Any]:
-    volumes = [v.name for v in config.volumes if v.kind == "delivery"]
+def shots(store: Store, config: Config, text: str = "", limit: int = LIMIT, others: Sequence[str] = ()) -> dict[str, Any]:
+    """``others``: the volumes other nodes of a fleet watch (their kind is not recorded: their files
+    with a version in their name count, as the versions rule counts them across the fleet)."""
+    volumes = [v.name for v in config.volumes if v.kind == "delivery"] + [v for v in others if v]
     drives = [r[0] for r in store.query("SELECT volume FROM volume_status") for v in volumes
               if r[0].startswith(f"{v}-")]
     names = [*volumes, *drives]
@@ -33,8 +36,9 @@ def shots(store: Store, config: Config, text: str = "", limit: int = LIMIT) -> d
         f"a.volume=v.volume AND a.relpath=v.relpath WHERE v.name='version' AND a.volume IN ({marks}) "
         "AND a.gone_at IS NULL LIMIT ?", (*names, limit + 1))
     flagged: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for r in store.query("SELECT id, rule, severity, volume, relpath, data FROM findings WHERE rule>='version.' "
-                         "AND rule<'version/' AND status='open' ORDER BY id DESC LIMIT 5000"):
+    family, args = prefix(store, "rule", "version.")
+    for r in store.query(f"SELECT id, rule, severity, volume, relpath, data FROM findings WHERE {family} "
+                         "AND status='open' ORDER BY id DESC LIMIT 5000", args):
         flagged.setdefault((r["volume"], r["relpath"]), []).append(
             {"id": r["id"], "rule": r["rule"], "message": json.loads(r["data"]).get("message", "")})
     lines: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
