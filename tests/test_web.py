@@ -277,3 +277,24 @@ def test_a_damaged_state_database_is_said_on_the_page(tmp_path: Path) -> None:
         fh.write(b"\xff" * page)
     r = _client(config).get("/findings")
     assert r.status_code == 503 and "state database is damaged" in r.text and "reelwatch state recover" in r.text
+
+
+def test_the_overview_shows_each_drives_free_space_time_left_and_the_forecasts(tmp_path: Path) -> None:
+    """Issue 17: free space, fill rate and time until full in the volumes table, the forecast lines below."""
+    from reelwatch.service import forecast_store
+    config, store = _production(tmp_path)
+    _finding(store, "A002R2EC/A002C001.mov")
+    assert "full in" not in _client(config).get("/").text  # no forecasts: no columns for them
+    forecast_store.ensure_table(store)
+    forecast_store.set_status(store, {"lines": [f"SHUTTLE_02 {XSS} will be full in about 35 min at the current "
+                                                "offload rate (1.2 TB/h); 410 GB free"],
+                                      "volumes": [{"volume": "ingest", "free_bytes": 410_000_000_000,
+                                                   "total_bytes": 2_000_000_000_000,
+                                                   "fill_rate_bytes_per_second": {"current": 333_333_333.3,
+                                                                                  "pace": 300_000_000.0},
+                                                   "seconds_until_full": 2100}], "at": 0})
+    page = _client(config).get("/").text
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;.mov will be full in about 35 min" in page
+    row = re.search(r'<a href="/findings\?volume=ingest">ingest</a>.*?</tr>', page, re.S)
+    assert row, page
+    assert "410" in row[0] and "GB" in row[0] and "about 35 min" in row[0] and "1.2 TB/h" in row[0], row[0]

@@ -17,6 +17,7 @@ from typing import Any
 from ..core.config import Config
 from ..core.config_paths import mount_root
 from ..core.model import Severity
+from ..forecast import units
 from ..state.store import Store
 from .fleet import Fleet, fleet_of, mark_volumes
 
@@ -125,9 +126,31 @@ def volumes(store: Store, config: Config, fl: Fleet | None = None) -> list[dict[
     return out
 
 
+def forecasts(store: Store) -> dict[str, Any] | None:
+    """What the daemon's forecasts said last (reelwatch.service.forecasts writes it every 5 s): status
+    lines, and per volume free bytes, fill rate and seconds until full. None when it never wrote one
+    (no ``[rules.forecast]``, or a daemon older than the forecasts: no table)."""
+    try:
+        rows = store.query("SELECT status, updated FROM forecast_state WHERE id = 1")
+    except Exception:  # no such table: nothing forecast here (the only error a plain read of it gives)
+        return None
+    if not rows or not rows[0][0]:
+        return None
+    data = json.loads(rows[0][0])
+    by_volume = {v["volume"]: v for v in data.get("volumes", ())}
+    for v in by_volume.values():
+        left = v.get("seconds_until_full")
+        v["full_in"] = units.about(left) if left is not None else "not filling"
+        v["rate"] = units.rate(float(v.get("fill_rate_bytes_per_second", {}).get("current") or 0))
+    return {"lines": list(data.get("lines", ())), "volumes": by_volume, "updated": rows[0][1]}
+
+
 def overview(store: Store, config: Config) -> dict[str, Any]:
     fl = fleet_of(store)
     vols = volumes(store, config, fl)
+    ahead = forecasts(store)
+    for v in vols:
+        v["forecast"] = ahead["volumes"].get(v["name"]) if ahead else None
     updated = max((float(v.get("updated") or 0) for v in vols), default=0.0)
     by_sev: dict[str, int] = {}
     by_role: dict[str, dict[str, int]] = {}
@@ -146,7 +169,7 @@ def overview(store: Store, config: Config) -> dict[str, Any]:
     daemon = fl.headline() if fl.shown else daemon_state(store, updated)
     return {"daemon": daemon, "fleet": fl, "volumes": vols, "by_severity": by_sev,
             "by_role": dict(sorted(by_role.items())), "oldest": finding_view(oldest[0]) if oldest else None,
-            "outbox": {"pending": waiting[0], "oldest": waiting[1], "dead": dead}}
+            "outbox": {"pending": waiting[0], "oldest": waiting[1], "dead": dead}, "forecasts": ahead}
 
 
 @dataclass
