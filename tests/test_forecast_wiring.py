@@ -232,3 +232,27 @@ def test_a_tick_the_state_database_cannot_record_is_said_once_there_is_room(tmp_
         rig.close()
     finally:
         os.system(f"umount -l '{drive}'; umount -l '{state}'")
+
+
+def test_each_node_of_a_fleet_keeps_its_own_forecast_state(tmp_path):
+    """Two nodes on one state database: each restores its own snapshot (one shared row handed a node the
+    rates and alerts of another), and status shows both nodes' lines, each with its node."""
+    from reelwatch.forecast import Outcome
+    store = Store(tmp_path / "state.db")
+    try:
+        forecast_store.ensure_table(store)
+        config = load_runtime(str(write_config(tmp_path)), None).config
+        for node in ("cart-a", "lab"):
+            forecast_store.commit(store, Outcome((), (), f"snapshot of {node}"), lambda f: [], config,
+                                  lambda role: True, node)
+            forecast_store.set_status(store, {"lines": [f"{node.upper()}_RAID will be full in about 2 h"],
+                                              "volumes": [{"volume": f"{node}_raid", "free_bytes": 1}], "at": 5.0},
+                                      node)
+        assert forecast_store.load_state(store, "cart-a") == "snapshot of cart-a"
+        assert forecast_store.load_state(store, "lab") == "snapshot of lab"
+        status = forecast_store.read_status(store)
+        assert status is not None
+        assert status["lines"] == ["cart-a: CART-A_RAID will be full in about 2 h", "lab: LAB_RAID will be full in about 2 h"]
+        assert [(v["node"], v["volume"]) for v in status["volumes"]] == [("cart-a", "cart-a_raid"), ("lab", "lab_raid")]
+    finally:
+        store.close()

@@ -1,7 +1,7 @@
 """The forecasts in the state database: what a tick said, committed whole, and what counts as delivered.
 
-One small table of its own, ``forecast_state`` (one row: the engine's snapshot and the status lines
-``reelwatch status`` prints), created through the store's connection; the findings, notices and
+One small table of its own, ``forecast_state`` (a row per node: the engine's snapshot and the status
+lines ``reelwatch status`` prints), created through the store's connection; the findings, notices and
 outbox rows are the store's own tables, written the way the pipeline writes them. Everything a tick
 says goes in one transaction with the snapshot (docs/forecast.md), so a kill at any moment either
 loses the whole tick (it is judged again) or records it whole (never said twice).
@@ -28,7 +28,9 @@ from ..state.store import Router, Store, scope_of
 
 ORIGIN = "forecast"
 TABLE = """CREATE TABLE IF NOT EXISTS forecast_state (
-    id INTEGER PRIMARY KEY CHECK (id = 1), snapshot TEXT, status TEXT, updated REAL NOT NULL)"""
+    node TEXT PRIMARY KEY, snapshot TEXT, status TEXT, updated REAL NOT NULL)"""
+"""One row per node: in a fleet each node forecasts its own drives, and one shared row would hand a
+node the rates and alerts of another at its next start."""
 
 
 def ensure_table(store: Store) -> None:
@@ -36,29 +38,38 @@ def ensure_table(store: Store) -> None:
         db.execute(TABLE)
 
 
-def load_state(store: Store) -> str | None:
-    rows = store.query("SELECT snapshot FROM forecast_state WHERE id = 1")
+def load_state(store: Store, node: str) -> str | None:
+    rows = store.query("SELECT snapshot FROM forecast_state WHERE node = ?", (node,))
     return rows[0][0] if rows else None
 
 
-def set_status(store: Store, status: Mapping[str, Any]) -> None:
+def set_status(store: Store, status: Mapping[str, Any], node: str = "") -> None:
     """What ``reelwatch status`` shows under "Forecasts" (lines and gauges), written by the daemon."""
     with store.tx() as db:
-        db.execute("INSERT INTO forecast_state (id, status, updated) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE "
-                   "SET status=excluded.status, updated=excluded.updated", (json.dumps(status), store.clock()))
+        db.execute("INSERT INTO forecast_state (node, status, updated) VALUES (?, ?, ?) ON CONFLICT (node) DO UPDATE "
+                   "SET status=excluded.status, updated=excluded.updated", (node, json.dumps(status), store.clock()))
 
 
 def read_status(store: Store) -> dict[str, Any] | None:
-    """The forecast status the daemon last wrote (None: no daemon with forecasts has run)."""
+    """The forecast status the daemons last wrote, every node's (None: no daemon with forecasts has
+    run). In a fleet each line says which node it comes from."""
     try:
-        rows = store.query("SELECT status, updated FROM forecast_state WHERE id = 1")
+        rows = store.query("SELECT node, status, updated FROM forecast_state WHERE status IS NOT NULL ORDER BY node")
     except Exception as exc:
         if _no_table(exc):  # a state database from before the forecasts
             return None
         raise
-    if not rows or rows[0][0] is None:
+    if not rows:
         return None
-    return {**json.loads(rows[0][0]), "updated": rows[0][1]}
+    out: dict[str, Any] = {"lines": [], "volumes": [], "at": None, "updated": max(r[2] for r in rows)}
+    for node, text, _ in rows:
+        status = json.loads(text)
+        out["lines"] += [f"{node}: {line}" if len(rows) > 1 else line for line in status.get("lines", ())]
+        out["volumes"] += [{**v, "node": node} for v in status.get("volumes", ())]
+        at = status.get("at")
+        if isinstance(at, int | float):
+            out["at"] = max(out["at"] or at, at)
+    return out
 
 
 def forecast_lines(status: Mapping[str, Any] | None) -> list[str]:
@@ -76,7 +87,7 @@ def _no_table(exc: Exception) -> bool:
 
 
 def commit(store: Store, outcome: Outcome, router: Router, config: Config,
-           roles: Callable[[str], bool]) -> list[Finding]:
+           roles: Callable[[str], bool], node: str = "") -> list[Finding]:
     """Record one tick's transitions, reminder messages and snapshot in one transaction.
     ``roles(name)``: whether a role is configured (a reminder to an unknown role is not written).
     Returns the findings opened or changed (for the metrics)."""
@@ -109,8 +120,8 @@ def commit(store: Store, outcome: Outcome, router: Router, config: Config,
                 db.execute("INSERT INTO outbox (role, payload, created, next_at) VALUES (?,?,?,?)",
                            (m.role, message_to_json(m), now, now))
         if outcome.snapshot is not None:
-            db.execute("INSERT INTO forecast_state (id, snapshot, updated) VALUES (1, ?, ?) ON CONFLICT (id) DO "
-                       "UPDATE SET snapshot=excluded.snapshot, updated=excluded.updated", (outcome.snapshot, now))
+            db.execute("INSERT INTO forecast_state (node, snapshot, updated) VALUES (?, ?, ?) ON CONFLICT (node) DO "
+                       "UPDATE SET snapshot=excluded.snapshot, updated=excluded.updated", (node, outcome.snapshot, now))
     return told
 
 

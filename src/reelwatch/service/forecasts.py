@@ -19,6 +19,7 @@ from __future__ import annotations
 import glob
 import math
 import os
+import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -62,6 +63,7 @@ class Forecasts:
         self.config, self.store, self.metrics, self.pipeline = config, store, metrics, pipeline
         """The pipeline's router and config (with the drives under mount roots) file what is said."""
         self.wake, self.tell_admin, self.clock = wake, tell_admin, clock
+        self.node = config.state.node or socket.gethostname()  # whose row of forecast_state (one per node)
         self.fc = Forecaster(*settings(config), production=config.production.name)
         self.delivered = forecast_store.StoreDeliveries(store)
         self._refs: dict[str, DriveRef] = {}
@@ -76,7 +78,7 @@ class Forecasts:
         self._table = True
         try:
             forecast_store.ensure_table(store)
-            self._saved = forecast_store.load_state(store)
+            self._saved = forecast_store.load_state(store, self.node)
         except Exception as exc:  # a full, damaged or unreachable state database is said by the store; tried each tick
             log.error("forecast_state_unavailable", error=f"{type(exc).__name__}: {exc}")
             self._saved, self._table = None, False
@@ -185,7 +187,7 @@ class Forecasts:
         if out.transitions or out.messages or out.snapshot is not None:
             try:
                 told = forecast_store.commit(self.store, out, self.pipeline.router, self.pipeline.config,
-                                             lambda role: role in self.pipeline.config.roles)
+                                             lambda role: role in self.pipeline.config.roles, self.node)
             except Exception:
                 self._rewind(now)  # nothing of it was recorded: it is judged again from the last state stored
                 raise
@@ -206,7 +208,7 @@ class Forecasts:
              "fill_rate_bytes_per_second": {"current": round(g.current_bytes_per_second, 1),
                                             "pace": round(g.pace_bytes_per_second, 1)},
              "seconds_until_full": None if math.isinf(g.seconds_until_full) else round(g.seconds_until_full)}
-            for g in gauges], "at": now})
+            for g in gauges], "at": now}, self.node)
 
     def _rewind(self, now: float) -> None:
         fresh = Forecaster(*settings(self.config), production=self.config.production.name)

@@ -127,22 +127,26 @@ def volumes(store: Store, config: Config, fl: Fleet | None = None) -> list[dict[
 
 
 def forecasts(store: Store) -> dict[str, Any] | None:
-    """What the daemon's forecasts said last (reelwatch.service.forecasts writes it every 5 s): status
-    lines, and per volume free bytes, fill rate and seconds until full. None when it never wrote one
-    (no ``[rules.forecast]``, or a daemon older than the forecasts: no table)."""
+    """What the daemons' forecasts said last (reelwatch.service.forecasts writes a row per node every
+    5 s): status lines (each with its node in a fleet), and per volume free bytes, fill rate and
+    seconds until full. None when none was written (no ``[rules.forecast]``, or no table yet)."""
     try:
-        rows = store.query("SELECT status, updated FROM forecast_state WHERE id = 1")
+        rows = store.query("SELECT node, status, updated FROM forecast_state WHERE status IS NOT NULL ORDER BY node")
     except Exception:  # no such table: nothing forecast here (the only error a plain read of it gives)
         return None
-    if not rows or not rows[0][0]:
+    if not rows:
         return None
-    data = json.loads(rows[0][0])
-    by_volume = {v["volume"]: v for v in data.get("volumes", ())}
-    for v in by_volume.values():
-        left = v.get("seconds_until_full")
-        v["full_in"] = units.about(left) if left is not None else "not filling"
-        v["rate"] = units.rate(float(v.get("fill_rate_bytes_per_second", {}).get("current") or 0))
-    return {"lines": list(data.get("lines", ())), "volumes": by_volume, "updated": rows[0][1]}
+    lines: list[str] = []
+    by_volume: dict[str, dict[str, Any]] = {}
+    for node, text, _ in rows:
+        data = json.loads(text)
+        lines += [f"{node}: {line}" if len(rows) > 1 else line for line in data.get("lines", ())]
+        for v in data.get("volumes", ()):
+            left = v.get("seconds_until_full")
+            by_volume[v["volume"]] = {**v, "full_in": units.about(left) if left is not None else "not filling",
+                                      "rate": units.rate(float(v.get("fill_rate_bytes_per_second", {}).get("current")
+                                                               or 0))}
+    return {"lines": lines, "volumes": by_volume, "updated": max(r[2] for r in rows)}
 
 
 def overview(store: Store, config: Config) -> dict[str, Any]:
