@@ -262,6 +262,13 @@ def sqlite_only(why: str) -> pytest.MarkDecorator:
                               reason=f"about the SQLite state file ({why}); REELWATCH_TEST_STATE=postgresql")
 
 
+def sqlite_case(why: str) -> pytest.MarkDecorator:
+    """Skips the SQLite case of a test about the backends themselves when the suite runs on
+    PostgreSQL: the SQLite pass runs it (mapping its store to PostgreSQL would test nothing)."""
+    return pytest.mark.skipif(state_backend() == "postgresql",
+                              reason=f"the SQLite case ({why}): the SQLite pass runs it; REELWATCH_TEST_STATE=postgresql")
+
+
 @pytest.fixture(autouse=True)
 def _store_paths_to_postgresql(monkeypatch: pytest.MonkeyPatch, no_leaked_threads: None) -> Iterator[None]:
     """With REELWATCH_TEST_STATE=postgresql, ``Store(path)`` in the tests' own process opens a

@@ -139,8 +139,8 @@ def test_our_part_of_the_window_is_one_commit(tmp_path, inbox):
     from contextlib import contextmanager
 
     @contextmanager
-    def timed_tx():
-        with real_tx() as db:
+    def timed_tx(*args, **kw):  # (shared=True: a claim on PostgreSQL)
+        with real_tx(*args, **kw) as db:
             yield db
         recorded.append(time.time())
     store.tx = timed_tx  # type: ignore[method-assign]

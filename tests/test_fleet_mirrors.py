@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import reelwatch, wait_until, write_config
-from pgserver import PASSWORD
+from pgserver import PASSWORD, sqlite_case
 from reelwatch.demo import mediagen
 from reelwatch.integrity.mhl.create import create_generation
 from reelwatch.state.store import Store
@@ -150,6 +150,7 @@ def test_a_verdict_resting_on_a_node_that_stops_is_taken_back_once(tmp_path, pg_
     assert len(titled(inbox, "dit", "NO LONGER safe to format")) == 1
 
 
+@sqlite_case("a copy on another node is refused without [state] url")
 def test_a_copy_on_another_node_needs_the_shared_state(tmp_path, inbox):
     config = write_config(tmp_path, inbox, volumes={"raid_a": "dit", "shuttle": "dit"}, extra=fleet_set())
     text = config.read_text()

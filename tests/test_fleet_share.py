@@ -19,7 +19,7 @@ from reelwatch.service.work import Work
 from reelwatch.state.store import Store
 
 from conftest import reelwatch, wait_until, write_config
-from pgserver import PASSWORD
+from pgserver import PASSWORD, sqlite_case
 
 SLOW = """import time
 from reelwatch import hookimpl
@@ -212,6 +212,7 @@ def test_two_nodes_watching_one_shared_volume_record_each_change_once(tmp_path, 
         store.close()
 
 
+@sqlite_case("one node on SQLite takes no claims")
 def test_one_node_on_sqlite_takes_no_claims(tmp_path):
     store = Store(tmp_path / "state.db")
     try:

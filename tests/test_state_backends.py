@@ -18,7 +18,7 @@ from reelwatch.state.schema import BASE, BASE_VERSION, SCHEMA_VERSION, StateRefu
 from reelwatch.state.store import Store
 
 from conftest import reelwatch, write_config
-from pgserver import PASSWORD
+from pgserver import PASSWORD, state_backend
 
 ROUTE = lambda f: [(f.owner or "dit", "new"), ("editorial", "affects")]  # noqa: E731
 
@@ -26,6 +26,8 @@ ROUTE = lambda f: [(f.owner or "dit", "new"), ("editorial", "affects")]  # noqa:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def make_store(request, tmp_path) -> Callable[..., Store]:
     """Store(**kw) on the backend of the test's parameter, the same database each call."""
+    if request.param == "sqlite" and state_backend() == "postgresql":
+        pytest.skip("the SQLite case: the SQLite pass runs it; REELWATCH_TEST_STATE=postgresql")
     if request.param == "postgresql":
         url = request.getfixturevalue("pg_url")
         where = url
