@@ -70,6 +70,20 @@ def assert_told_once(url: str, inbox, names: list[str], role: str = "dit") -> No
     assert len(arrived) == len(set(arrived)) == sent, (arrived, sent)
 
 
+def journal_assets(path: Path) -> int:
+    """Asset rows the node's journal holds (its copy of the fleet's, refreshed every second)."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return -1
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM assets").fetchone()[0])
+    except sqlite3.Error:
+        return -1
+    finally:
+        db.close()
+
+
 def sent_offline(folder: Path, role: str = "dit") -> int:
     """Notices to ``role`` the node's journal records as sent (while the server is away)."""
     db = sqlite3.connect(folder / "state-journal.db")
@@ -276,6 +290,10 @@ def test_a_journal_that_fills_holds_the_files_says_so_and_loses_none(tmp_path, o
     vol = tmp_path / "cart-a" / "ingest_a"
     burst(vol, range(2))
     assert wait_until(lambda: len(set(told(inbox))) == 2, 60), node.output()[-3000:]
+    # the journal's copy of the node's assets follows the fleet's audit trail every second: a file
+    # checked in the last second before the server goes is checked and told again offline (the window
+    # docs/deploy.md names); this test is about a full journal, so it waits for the copy
+    assert wait_until(lambda: journal_assets(small_fs / "state-journal.db") >= 2, 30)
     own_pg_server.stop("fast")
     burst(vol, range(2, 3))
     assert wait_until(lambda: "A001C002.mov" in told(inbox), 60), node.output()[-4000:]

@@ -74,6 +74,15 @@ def message_from_json(text: str, msg_id: int, key: str = "") -> Message:
     return Message(notices=notices, **data)
 
 
+def _recorded(cur: Any) -> None:
+    """A delivery record must land on the message's row. None updated: the store was switched to
+    another database mid-round (a fleet node going offline to its journal), so the send is kept in
+    memory (``Outbox._sent``) and recorded when the row is back, never sent again (the same key
+    arrived twice before this check; tests/test_outbox_switch.py)."""
+    if cur.rowcount == 0:
+        raise sqlite3.OperationalError("the message is not in the state database this round (switched away)")
+
+
 def message_key(msg_id: int, created: float) -> str:
     """``rw-`` and 12 hex digits, stable for one outbox row (its id and creation time), so that
     every attempt to deliver it, before and after a restart, carries the same key."""
@@ -248,8 +257,8 @@ class Outbox:
                 self._sent.setdefault(row["id"], set()).add(tid)
                 # recorded at once, so that a crash right after cannot send it to this target again
                 with self.store.tx() as db:
-                    db.execute("UPDATE outbox SET delivered=?, sending=NULL WHERE id=?",
-                               (json.dumps(sorted(done)), row["id"]))
+                    _recorded(db.execute("UPDATE outbox SET delivered=?, sending=NULL WHERE id=?",
+                                         (json.dumps(sorted(done)), row["id"])))
             else:
                 failed.append(tid)
                 with self.store.tx() as db:
@@ -259,8 +268,9 @@ class Outbox:
         error = f"{len(failed)} of {len(failed) + len(done)} target(s) failed" if failed else None
         with self.store.tx() as db:
             if not failed:
-                db.execute("UPDATE outbox SET state='sent', sent_at=?, attempts=?, delivered=?, last_error=NULL, "
-                           "claimed_by=NULL, lease_until=NULL WHERE id=?", (now, attempts, delivered, row["id"]))
+                _recorded(db.execute("UPDATE outbox SET state='sent', sent_at=?, attempts=?, delivered=?, "
+                                     "last_error=NULL, claimed_by=NULL, lease_until=NULL WHERE id=?",
+                                     (now, attempts, delivered, row["id"])))
                 db.execute("INSERT INTO audit (ts, event, detail) VALUES (?, 'notified', ?)",
                            (now, json.dumps({"message": row["id"], "role": message.role, "targets": len(done),
                                              "key": message.key})))
