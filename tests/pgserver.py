@@ -25,7 +25,14 @@ from typing import Any
 
 import pytest
 
-BIN = Path(os.environ.get("REELWATCH_PG_BIN", "/usr/lib/postgresql/15/bin"))
+def _newest_bin() -> str:
+    """Debian's server binaries of the newest major version installed (15 on bookworm)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3])
+                   if p.parts[-3].isdigit() else 0)
+    return str(found[-1].parent) if found else "/usr/lib/postgresql/15/bin"
+
+
+BIN = Path(os.environ.get("REELWATCH_PG_BIN") or _newest_bin())
 USER = "rw"
 PASSWORD = "s3cretPgPassw0rd"
 _names = itertools.count(1)
