@@ -14,17 +14,8 @@ import pytest
 
 from reelwatch.state.store import Store
 
-from conftest import reelwatch, write_config
+from conftest import reelwatch, wait_until, write_config
 from pgserver import PASSWORD
-
-
-def wait_until(pred, timeout: float, step: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return bool(pred())
 
 
 def node_config(tmp_path: Path, name: str, url: str, inbox, volume: str, *, lease: float = 60,
