@@ -191,7 +191,7 @@ def _due(delta: timedelta) -> str:
     return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M+00:00")
 
 
-DELIVERIES = """
+DELIVERY_RULES = """
 [[rules.naming.apply]]
 volume = "delivery"
 glob = "VFX/**"
@@ -200,7 +200,9 @@ preset = "netflix_vfx_version"
 leads = ["2h"]
 overdue_after = "0s"
 tell = ["supervisor"]
-[[rules.deliveries.schedules]]
+"""
+"""Versions named as VFX deliver them, reminded 2 h ahead, overdue at once, the supervisor told too."""
+DELIVERIES = DELIVERY_RULES + """[[rules.deliveries.schedules]]
 name = "vfx"
 path = "{root}/Schedules/vfx_schedule_v*.csv"
 """

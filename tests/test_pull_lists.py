@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import pytest
 from conftest import wait_until, write_config
-from test_forecast_daemon import said, texts
+from test_forecast_daemon import DELIVERY_RULES, said, texts
 from test_timeline_daemon import edl
 
 from reelwatch.forecast.settings import TimelineSource
@@ -33,16 +33,7 @@ def event(n: int, shot: str) -> tuple[str, str, str, str, str, list[str]]:
             [f"FROM CLIP NAME:  A004C0{n:02d}_20100610_R1JL", f"LOC: {rec} RED {shot}"])
 
 
-PULLS = """
-[[rules.naming.apply]]
-volume = "delivery"
-glob = "VFX/**"
-preset = "netflix_vfx_version"
-[rules.deliveries]
-leads = ["2h"]
-overdue_after = "0s"
-tell = ["supervisor"]
-[[rules.deliveries.timelines]]
+PULLS = DELIVERY_RULES + """[[rules.deliveries.timelines]]
 name = "pulls"
 path = "{root}/Pulls/AGM_104_VFX_pull_v*.edl"
 due = "{due}"
