@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import sqlite3
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,6 +43,17 @@ log = structlog.get_logger("reelwatch.plugins")
 
 class PluginLoadError(Exception):
     """A plugin file or entry point that could not be loaded."""
+
+
+def state_outage(exc: BaseException) -> bool:
+    """An error of the state database saying its server is away (the store marks it ``unreachable``).
+
+    It is not the plugin's fault when the history it reads cannot be reached: such an error stops the
+    whole hook call instead of becoming a ``plugin_error`` finding, so that the file (or the batch) is
+    held and checked again from the journal or when the server is back. Measured before: a batch that
+    closed during a PostgreSQL outage left a ``plugin_error`` on its first file, replayed as a finding.
+    """
+    return isinstance(exc, sqlite3.Error) and bool(getattr(exc, "unreachable", False))
 
 
 def _plugin_error(asset: Asset, plugin: str, hook: str, exc: BaseException) -> Finding:
@@ -272,6 +284,10 @@ class PluginManager:
             except StopIteration:
                 errors.append((impl.plugin_name, RuntimeError("the wrapper returned without yielding")))
             except Exception as exc:
+                if state_outage(exc):
+                    for _impl, opened in entered:
+                        opened.close()
+                    raise
                 log.error("plugin_failed", plugin=impl.plugin_name, hook=hook, error=f"{type(exc).__name__}: {exc}")
                 errors.append((impl.plugin_name, exc))
         results: list[Any] = []
@@ -283,6 +299,10 @@ class PluginManager:
                 if value is not None:
                     results.append(normalize(impl.plugin_name, value))
             except Exception as exc:
+                if state_outage(exc):
+                    for _impl, gen in entered:
+                        gen.close()
+                    raise
                 log.error("plugin_failed", plugin=impl.plugin_name, hook=hook, error=f"{type(exc).__name__}: {exc}")
                 errors.append((impl.plugin_name, exc))
         for impl, gen in reversed(entered):  # innermost first, as pluggy unwinds them
@@ -290,6 +310,8 @@ class PluginManager:
                 new = self._unwind(impl, gen, list(results))
                 results = [normalize(impl.plugin_name, r) for r in new if r is not None]
             except Exception as exc:
+                if state_outage(exc):
+                    raise
                 log.error("plugin_failed", plugin=impl.plugin_name, hook=hook, error=f"{type(exc).__name__}: {exc}")
                 errors.append((impl.plugin_name, exc))
         return results, errors

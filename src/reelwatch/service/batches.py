@@ -91,8 +91,11 @@ class Batches:
         except HashCancelled:
             log.info("batch_interrupted", batch=batch)
         except Exception as exc:
-            if isinstance(exc, sqlite3.Error) and d.disk is not None and d.disk.problem:
-                with self.lock:  # kept for when there is room again
+            if isinstance(exc, sqlite3.Error) and d.disk is not None and (
+                    d.disk.problem or getattr(exc, "unreachable", False)):
+                # kept for when there is room again, or judged again on the journal (or on the
+                # server once it is back): a batch is never dropped for a state fault
+                with self.lock:
                     self.assets[:0], self.sealable[:0] = assets, sealable
                 return
             log.error("batch_failed", error=f"{type(exc).__name__}: {exc}")
