@@ -79,6 +79,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     from pgserver import stop_servers_of_run
     swept = [f"postgres {d}" for d in stop_servers_of_run(mark)]
     left = run_processes(mark)
+    deadline = time.monotonic() + 2
+    while left and time.monotonic() < deadline:  # a worker's forkserver ends on its own once it sees the worker go
+        time.sleep(0.1)
+        left = {pid: cmd for pid, cmd in run_processes(mark).items() if pid in left}
     for pid in left:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
