@@ -218,7 +218,7 @@ def test_status_and_history_are_tables_for_people_and_the_same_json_for_scripts(
 
     data = json.loads(reelwatch("status", "--config", str(config), "--format", "json").stdout)
     assert set(data) == {"production", "daemon", "volumes", "findings", "outbox", "probe", "hashing", "timelines",
-                         "forecasts", "nodes"}
+                         "forecasts", "nodes", "claims"}
     assert set(data["daemon"]) == {"state", "since", "health", "held"} and data["findings"] == {"error": 1}
     assert [set(v) for v in data["volumes"]] == [{"name", "path", "kind", "observer", "health", "last_event",
                                                   "queue_depth", "detail"}] * 2
