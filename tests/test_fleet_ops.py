@@ -192,3 +192,29 @@ def test_fleet_of_one_on_sqlite(tmp_path: Path) -> None:
         store.close()
     [node] = _json("fleet", "--config", str(config))  # type: ignore[misc]
     assert node["name"] == "cart-a" and node["state"] == "online"
+
+
+def test_the_systemd_status_line_counts_files_checked_by_other_nodes(tmp_path: Path, pg_url: str) -> None:
+    from reelwatch.service.daemon import Daemon
+
+    from test_service import NotifySocket
+    config = _config(tmp_path, pg_url, "nas-a", {"edit_nas": "editorial"})
+    clip = tmp_path / "nas-a" / "edit_nas" / "A001C001.mov"
+    clip.write_bytes(b"")
+    st = clip.stat()
+    key = ("edit_nas", "A001C001.mov", st.st_size, st.st_mtime_ns)
+    store = Store(pg_url, password=PASSWORD)
+    sock = NotifySocket(tmp_path / "notify.sock")
+    d = Daemon(config, env={"NOTIFY_SOCKET": str(sock.path), "WATCHDOG_USEC": "400000"}, tick=0.05)
+    try:
+        fleet.register(store, "nas-b", "nas-b.local", ["edit_nas"], "0.9.0", 2, time.time())
+        assert claims.claim(store, key, "nas-b", 60, time.time()) is None  # nas-b is checking it
+        d.start()
+        assert sock.wait_for("1 file(s) being checked by other nodes", 15), sock.messages[-3:]
+        claims.release(store, key, "nas-b")  # let go without a check recorded: nas-a checks it itself
+        assert wait_until(lambda: store.query("SELECT COUNT(*) FROM findings WHERE relpath='A001C001.mov'")[0][0], 20)
+        assert not any("being checked by other nodes" in m for m in sock.read(1.0))
+    finally:
+        d.stop(drain=0)
+        sock.close()
+        store.close()

@@ -74,7 +74,8 @@ class FleetMember:
             log.warning("heartbeat_failed", node=self.name, error=type(exc).__name__)
             return
         if back:
-            self._back("it is still running (it was retired while it ran)")
+            self._back("it is still running (it was retired while it ran, or while it could not reach the fleet's "
+                       "database)")
 
     def leave(self) -> None:
         try:
