@@ -69,6 +69,7 @@ def test_fleet_lists_the_nodes_and_retires_a_returned_cart(tmp_path: Path, pg_ur
         assert {n["name"]: n["state"] for n in status["nodes"]}["cart-b"] == "not heard from"  # type: ignore[index]
 
         # a node that beats is refused, clearly, and nothing changes
+        fleet.beat(store, "cart-a", "ok", "", time.time())  # (each command above takes seconds on a busy machine)
         refused = reelwatch("fleet", "retire", "cart-a", "--config", str(config))
         assert refused.returncode == 2 and "cart-a is running" in refused.stderr and "--force" in refused.stderr
         assert store.query("SELECT health FROM nodes WHERE name='cart-a'")[0][0] == "ok"
@@ -86,6 +87,7 @@ def test_fleet_lists_the_nodes_and_retires_a_returned_cart(tmp_path: Path, pg_ur
         assert again.returncode == 0 and "already retired (by alice" in again.stdout
 
         # it leaves status and the pages' health, and stays in the list and the history
+        fleet.beat(store, "cart-a", "ok", "", time.time())
         status = _json("status", "--config", str(config))
         assert [n["name"] for n in status["nodes"]] == ["cart-a"]  # type: ignore[index]
         listed = {n["name"]: n for n in _json("fleet", "--config", str(config))}  # type: ignore[union-attr]
