@@ -100,6 +100,8 @@ def test_fleet_lists_the_nodes_and_retires_a_returned_cart(tmp_path: Path, pg_ur
         fl = fleet_of(store)
         assert [n["name"] for n in fl.nodes] == ["cart-a"] and [n["name"] for n in fl.retired] == ["cart-b"]
         assert fl.headline()["state"] == "running"
+        from reelwatch.state.copies import node_why  # its copies of a card no longer count, said why
+        assert "cart-b was retired from the fleet" in node_why(store, "cart-b")
         with TestClient(create_app(load_runtime(str(config), None).config), base_url="http://127.0.0.1:8765") as c:
             page = c.get("/").text
         panel = page[page.index('class="panel daemon'):]
