@@ -5,7 +5,9 @@
 Builds a small production on real files (a RAID and a shuttle with a mirror set, a delivery volume),
 runs the real daemon serving the pages (``[web] listen``), copies the clips in as an offload would,
 waits for the verdicts, then photographs the overview, the card board, a finding and an asset page in
-headless chromium (Debian's /usr/bin/chromium and /usr/bin/chromedriver).
+headless chromium (Debian's /usr/bin/chromium and /usr/bin/chromedriver). Then the overview of a
+two-node fleet on a throw-away PostgreSQL server (scripts/fleetshots.py; ``--fleet no`` skips it,
+``--fleet only`` makes only it).
 """
 
 from __future__ import annotations
@@ -157,9 +159,6 @@ def wait_settled(base: Path, seconds: float = 8.0) -> None:
 
 def shoot(base_url: str, db: Path, out: Path) -> list[Path]:
     import sqlite3
-
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
         fid, vol, rel = c.execute("SELECT id, volume, relpath FROM findings WHERE rule='sanity.truncated' "
                                   "ORDER BY id LIMIT 1").fetchone()
@@ -167,6 +166,13 @@ def shoot(base_url: str, db: Path, out: Path) -> list[Path]:
                                "ORDER BY volume LIMIT 1").fetchone()
     pages = {"overview": "/", "cards": "/cards", "finding": f"/findings/{fid}", "shots": "/shots",
              "asset": "/asset?" + urlencode({"volume": avol, "path": arel})}
+    return photograph(base_url, pages, out)
+
+
+def photograph(base_url: str, pages: dict[str, str], out: Path) -> list[Path]:
+    """Each page at each size, as ``NAME-SIZE.png`` under ``out``."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
     out.mkdir(parents=True, exist_ok=True)
     made = []
     for size, (w, h) in SIZES.items():
@@ -199,16 +205,23 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--keep", help="build the production in this folder and keep it")
     p.add_argument("--out", default=str(OUT))
+    p.add_argument("--fleet", choices=("also", "only", "no"), default="also",
+                   help="the two-node fleet's overview (a throw-away PostgreSQL server: scripts/fleetshots.py)")
     args = p.parse_args()
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="reelwatch-shots-"))
     proc = None
     try:
         from reelwatch.demo.inbox import LocalInbox
         with LocalInbox() as inbox:
-            proc, url = build(base, inbox.port)
-            wait_settled(base)
-            for path in shoot(url, base / "state" / "reelwatch.db", Path(args.out)):
-                print(path)
+            if args.fleet != "only":
+                proc, url = build(base, inbox.port)
+                wait_settled(base)
+                for path in shoot(url, base / "state" / "reelwatch.db", Path(args.out)):
+                    print(path)
+            if args.fleet != "no":
+                from fleetshots import fleet_shots
+                for path in fleet_shots(base / "fleet", inbox.port, Path(args.out)):
+                    print(path)
     finally:
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

@@ -28,7 +28,8 @@ from pgserver import state_backend
 
 ROOT = Path(__file__).resolve().parents[1]
 NEEDS_CONFIG = [["status"], ["findings"], ["history", "x.mov"], ["ack", "1"], ["rehash"], ["run"],
-                ["notify", "test", "dit"], ["state", "check"], ["state", "recover"]]
+                ["notify", "test", "dit"], ["state", "check"], ["state", "recover"],
+                ["fleet"], ["fleet", "retire", "cart-b"]]
 
 
 def commands(group: click.Group = cli, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], click.Command]:
@@ -90,6 +91,7 @@ ON_PG = state_backend() == "postgresql"  # (the database exists before the daemo
     (["state", "check"], 0, "no state database yet"),
     (["rehash"], 0, "Re-verified 0 of 0 files" if ON_PG else "nothing to re-hash"),
     (["config", "validate"], 0, "valid"),
+    (["fleet"], 0, "no node has registered yet"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_every_command_reads_the_config_from_the_environment(tmp_path, args, code, says):
     config = write_config(tmp_path)
@@ -111,7 +113,7 @@ def test_one_format_vocabulary():
     with_format = {path: next(p for p in c.params if p.name == "fmt")
                    for path, c in commands().items() if any(p.name == "fmt" for p in c.params)}
     assert set(with_format) == {("check",), ("plugins",), ("findings",), ("history",), ("status",), ("rehash",),
-                                ("timeline",)}
+                                ("timeline",), ("fleet", "list")}
     for path, option in with_format.items():
         assert option.opts == ["--format"] and isinstance(option.type, Format), path
         assert list(option.type.choices) == ["table", "json", *(["html"] if path == ("check",) else [])], path
@@ -216,7 +218,7 @@ def test_status_and_history_are_tables_for_people_and_the_same_json_for_scripts(
 
     data = json.loads(reelwatch("status", "--config", str(config), "--format", "json").stdout)
     assert set(data) == {"production", "daemon", "volumes", "findings", "outbox", "probe", "hashing", "timelines",
-                         "forecasts", "nodes"}
+                         "forecasts", "nodes", "claims"}
     assert set(data["daemon"]) == {"state", "since", "health", "held"} and data["findings"] == {"error": 1}
     assert [set(v) for v in data["volumes"]] == [{"name", "path", "kind", "observer", "health", "last_event",
                                                   "queue_depth", "detail"}] * 2

@@ -15,6 +15,7 @@ COMMANDS = {  # one line per command: its name -> "module:click command" under r
     "config": "config:config",
     "demo": "demo:demo",
     "findings": "admin:findings",
+    "fleet": "fleet:fleet",
     "history": "history:history",
     "notify": "admin:notify",
     "plugins": "admin:plugins",

@@ -91,9 +91,13 @@ def status_data(config: Config, store: Store | None) -> tuple[dict[str, Any], li
     data["volumes"] = volumes
     data["forecasts"] = read_forecasts(store) if store is not None else None
     lines, data["daemon"] = status_lines(store, vols)
-    from ..service.fleet import fleet_lines
+    from ..service.fleet import claim_lines, fleet_lines
     fleet_text, data["nodes"] = fleet_lines(store)  # the nodes sharing this state, when there are several
     lines += fleet_text
+    import socket
+    claim_text, data["claims"] = claim_lines(store, config.state.node or socket.gethostname(),
+                                             [v["name"] for v in volumes])  # files waiting on other nodes
+    lines += claim_text
     health = store.daemon_status() if store is not None else None
     if health and data["daemon"].get("state") in ("running", "not responding", "unhealthy"):
         data["daemon"].update(health=health.get("health"), held=health.get("held", 0))
@@ -115,8 +119,9 @@ def print_status(data: dict[str, Any], lines: list[str], has_store: bool) -> Non
     out = console()
     out.print(Text(f"reelwatch: {shown(str(data['production']))}", style="bold"))
     for line in lines:  # the daemon: running, stopped, never run, UNHEALTHY, not responding, degraded
-        calm = line.startswith(("daemon: running", "daemon: stopped", "daemon: never run", "fleet:")) or (
-            line.startswith("  ") and "not heard from" not in line)  # a node of the fleet
+        calm = line.startswith(("daemon: running", "daemon: stopped", "daemon: never run", "fleet:",
+                                "shared volumes:")) or (
+            line.startswith("  ") and "not heard from" not in line and " held by " not in line)  # a node of the fleet
         out.print(Text(line, style=HEALTHY if line.startswith("daemon: running") else "" if calm else UNWELL))
     table = Table(title="volumes", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for col in ("volume", "kind", "health", "watching", "last event", "queued", "path"):

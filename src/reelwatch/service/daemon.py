@@ -149,7 +149,8 @@ class Daemon(Parts):
         for _ in range(self.pool.size):
             self.checkers.add()
         self.recorded(lambda: self.store.clear_volume_status([v.name for v in config.volumes]))  # type: ignore[union-attr]
-        self.fleet = FleetMember(self.store, config.state.node, [v.name for v in config.volumes])
+        self.fleet = FleetMember(self.store, config.state.node, [v.name for v in config.volumes],
+                                 tell_admin=self.messages.tell_admin)  # a retired node back: said
         self.recorded(self.fleet.register)
         self.claims = wire_claims(self.store, self.work, self.volumes, self.fleet.name, config.state.lease)
         self.fleet_copies = FleetCopies(self.store, self.fleet.name, self.batches.gone)

@@ -76,6 +76,8 @@ class Status:
         if d.disk is not None and (d.disk.problem or d.disk.offline):
             text = f"{d.disk.health} ({d.disk.held} file(s) held); " + text
         text += f"; {len(self.held)} file(s) wait for MediaInfo to start" if self.held.items else ""
+        waiting = len(d.claims) if d.claims is not None else 0  # a fleet's shared volume: checked elsewhere
+        text += f"; {waiting} file(s) being checked by other nodes" if waiting else ""
         text += "".join(f"; hashing {job.describe()}" for job in d.hashes.progress())
         return text + (f"; unavailable: {', '.join(down)}" if down else "")
 

@@ -47,6 +47,8 @@ def node_why(store: Any, node: str, now: float | None = None) -> str:
     if not rows:
         return f"node {node} has not joined the fleet yet"
     health, beat = rows[0]["health"], rows[0]["heartbeat"]
+    if health == "retired":  # reelwatch fleet retire: the cart went back, and its copy with it
+        return f"{node} was retired from the fleet: its copy no longer counts unless it runs again"
     if health == "stopped":
         return f"{node} was stopped at {_clock(beat)}: nobody can vouch for its copy until it runs again"
     if health == "offline":

@@ -6,7 +6,9 @@ A node records the volumes of its own config (:func:`reelwatch.state.fleet.regis
 carry no node, so "which node found it" is the node that watches its volume (several, for a NAS
 that several nodes mount). A node that cannot reach the database cannot beat either: to every
 other node it looks "not responding" until it comes back (it keeps guarding from its local
-journal meanwhile), which is what the pages say.
+journal meanwhile), which is what the pages say. A node retired on purpose (``reelwatch fleet retire``: a cart gone
+back to the rental house) is not part of the fleet's health: it is listed apart, as retired, and a
+volume only it watched says so instead of the "watching" it last wrote.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class Fleet:
 
     nodes: list[dict[str, Any]] = field(default_factory=list)
     shown: bool = False
+    retired: list[dict[str, Any]] = field(default_factory=list)
+    """Nodes taken out of the fleet on purpose: named, never counted in its health."""
 
     def watching(self, volume: str) -> list[dict[str, Any]]:
         """The nodes that watch ``volume`` (or the mount root a drive ``volume`` was picked up under)."""
@@ -73,15 +77,16 @@ def fleet_of(store: Store, now: float | None = None) -> Fleet:
     """The nodes, each with its state: its own health, "stopped", or "not responding" when its
     heartbeat is older than :data:`STALE_AFTER` (whatever it last said)."""
     now = time.time() if now is None else now
-    out = []
+    out, retired = [], []
     for n in fleet.nodes(store):
         age = now - n.heartbeat
-        state = n.health if n.health == "stopped" or age <= STALE_AFTER else "not responding"
-        out.append({"name": n.name, "host": n.host, "volumes": list(n.volumes), "version": n.version,
-                    "health": n.health, "detail": n.detail, "state": state, "heartbeat": n.heartbeat,
-                    "age": age, "age_text": age_text(age), "started": n.started})
+        state = n.health if n.health in ("stopped", fleet.RETIRED) or age <= STALE_AFTER else "not responding"
+        (retired if state == fleet.RETIRED else out).append({
+            "name": n.name, "host": n.host, "volumes": list(n.volumes), "version": n.version, "health": n.health,
+            "detail": n.detail, "state": state, "heartbeat": n.heartbeat, "age": age, "age_text": age_text(age),
+            "started": n.started})
     # an SQLite state has one node (another name in it is this machine under an older name): no fleet
-    return Fleet(out, shown=store.backend == "postgresql" and bool(out))
+    return Fleet(out, shown=store.backend == "postgresql" and bool(out), retired=retired)
 
 
 def mark_volumes(volumes: list[dict[str, Any]], fl: Fleet) -> None:
@@ -89,9 +94,14 @@ def mark_volumes(volumes: list[dict[str, Any]], fl: Fleet) -> None:
     the "watching" its node last wrote (nobody is watching it now)."""
     if not fl.shown:
         return
+    gone = Fleet(fl.retired)
     for v in volumes:
         nodes = fl.watching(v["name"])
         v["node"] = ", ".join(n["name"] for n in nodes)
+        if not nodes and gone.watching(v["name"]) and v.get("health") != "mount root":
+            v["node"] = ", ".join(n["name"] for n in gone.watching(v["name"]))
+            v["health"], v["detail"] = "retired", f"its node {v['node']} was retired from the fleet"
+            continue
         if nodes and all(n["state"] in ("not responding", "stopped") for n in nodes) and v.get("health") != "mount root":
             quiet = [n for n in nodes if n["state"] == "not responding"]
             v["health"] = "not responding" if quiet else "stopped"
