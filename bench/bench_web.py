@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import shutil
 import sqlite3
 import statistics
@@ -151,7 +152,9 @@ def pages(store_path: Path, findings: int) -> dict[str, str]:
     }
 
 
-def time_pages(config_path: Path, findings: int, runs: int) -> dict[str, list[float]]:
+def time_pages(config_path: Path, findings: int, runs: int,
+               found: dict[str, str] | None = None) -> dict[str, list[float]]:
+    """Times per page; ``found``, if given, gets what each findings page says it found."""
     from reelwatch.checking.runtime import load_runtime
     from reelwatch.web.app import create_app
     with warnings.catch_warnings():
@@ -168,6 +171,9 @@ def time_pages(config_path: Path, findings: int, runs: int) -> dict[str, list[fl
             times.append(time.perf_counter() - began)
             assert r.status_code == 200, (url, r.status_code, r.text[-500:])
         out[name] = times
+        said = re.search(r"(more than 1,000|\d+) finding\(s\)", r.text)
+        if found is not None and said:
+            found[name] = said.group(1)
     from reelwatch.state.store import Store
     from reelwatch.web import queries
     store = Store(config_path.parent / "state.db", readonly=True)
@@ -196,6 +202,11 @@ def plans(db_path: Path) -> list[str]:
                         "('started','stopped','thread_died') ORDER BY id DESC LIMIT 50",
         "asset history": "SELECT ts, event, detail FROM audit WHERE volume='x' AND relpath='y' ORDER BY id DESC LIMIT 300",
     }
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name='findings_text'").fetchone():  # migration 7
+        samples["text search"] = (
+            "SELECT f.* FROM (SELECT rowid AS id FROM findings_text WHERE findings_text MATCH '\"A0049C\"' UNION "
+            "SELECT id FROM findings WHERE typeof(relpath)='blob') AS hit CROSS JOIN findings f ON f.id=hit.id "
+            "WHERE (f.data LIKE '%A0049C%' OR f.relpath LIKE '%A0049C%') ORDER BY f.id DESC LIMIT 51")
     for name, sql in samples.items():
         plan = " | ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql))
         flag = "SCAN" in plan.replace("SCAN CONSTANT", "") and "USING" not in plan
@@ -228,13 +239,18 @@ def main() -> int:
               f"in {time.perf_counter() - began:.0f} s "
               f"({(big_dir / 'state.db').stat().st_size / 1e6:.0f} MB)")
         base = time_pages(small, 100, args.runs)
-        large = time_pages(big, args.findings, args.runs)
+        found: dict[str, str] = {}
+        large = time_pages(big, args.findings, args.runs, found)
         print(f"\n| page | {args.assets:,} assets, {args.findings:,} findings (median ms) | max ms | "
               "1,000 assets, 100 findings (median ms) | ratio |")
         print("|---|---|---|---|---|")
         for name in large:
             m, b = statistics.median(large[name]) * 1000, statistics.median(base[name]) * 1000
             print(f"| {name} | {m:.1f} | {max(large[name]) * 1000:.1f} | {b:.1f} | {m / b:.2f}x |")
+        print()
+        for name in large:
+            if "text search" in name or "by card" in name:
+                print(f"{name}: {found.get(name, '?')} finding(s) shown as found")
         print()
         for line in plans(big_dir / "state.db"):
             print(line)

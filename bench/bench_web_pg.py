@@ -57,8 +57,9 @@ def main() -> int:
         pg_config.write_text(config.read_text().replace("[state]\n", f'[state]\nurl = "{url}"\n', 1))
         print(f"built {args.assets:,} assets and {args.findings:,} findings in {built:.0f} s, "
               f"moved into PostgreSQL in {moved:.0f} s")
+        found: dict[str, str] = {}
         lite = time_pages(config, args.findings, args.runs)
-        pg = time_pages(pg_config, args.findings, args.runs)
+        pg = time_pages(pg_config, args.findings, args.runs, found)
         print("\n| page | PostgreSQL (median ms) | max ms | SQLite (median ms) | ratio |")
         print("|---|---|---|---|---|")
         for name in pg:
@@ -66,6 +67,10 @@ def main() -> int:
                 continue
             m, b = statistics.median(pg[name]) * 1000, statistics.median(lite[name]) * 1000
             print(f"| {name} | {m:.1f} | {max(pg[name]) * 1000:.1f} | {b:.1f} | {m / b:.2f}x |")
+        print()
+        for name in pg:
+            if "text search" in name or "by card" in name:
+                print(f"{name}: {found.get(name, '?')} finding(s) shown as found on PostgreSQL")
     finally:
         server.close()
         import shutil
