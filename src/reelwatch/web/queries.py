@@ -110,9 +110,13 @@ def prefix(store: Store, column: str, value: str) -> tuple[str, list[str]]:
     so there the test is a LIKE on the characters themselves (an index ``text_pattern_ops`` would serve it)."""
     past = successor(value)
     if store.backend == "sqlite":
-        if past is None:
-            return f"({column}>=? AND {column}<?)", [value, value + "\U0010ffff"]
-        return f"({column}>=? AND {column}<?)", [value, past]
+        end = value + "\U0010ffff" if past is None else past
+        if not column.endswith("relpath"):
+            return f"({column}>=? AND {column}<?)", [value, end]
+        # a name that is not UTF-8 is stored as bytes (reelwatch.state.dbfile), and SQLite sorts every
+        # blob after every text: the same range again in bytes, or a card would hide its odd-named files
+        return (f"(({column}>=? AND {column}<?) OR ({column}>=CAST(? AS BLOB) AND {column}<CAST(? AS BLOB)))",
+                [value, end, value, end])
     escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     if past is None:
         return f"{column} LIKE ? ESCAPE '\\'", [escaped + "%"]
