@@ -204,9 +204,9 @@ def plans(db_path: Path) -> list[str]:
     }
     if db.execute("SELECT 1 FROM sqlite_master WHERE name='findings_text'").fetchone():  # migration 7
         samples["text search"] = (
-            "SELECT f.* FROM (SELECT rowid AS id FROM findings_text WHERE findings_text MATCH '\"A0049C\"' UNION "
-            "SELECT id FROM findings WHERE typeof(relpath)='blob') AS hit CROSS JOIN findings f ON f.id=hit.id "
-            "WHERE (f.data LIKE '%A0049C%' OR f.relpath LIKE '%A0049C%') ORDER BY f.id DESC LIMIT 51")
+            "SELECT f.* FROM findings_text CROSS JOIN findings f ON f.id=findings_text.rowid WHERE findings_text "
+            "MATCH '\"A0049C\"' AND (f.data LIKE '%A0049C%' OR f.relpath LIKE '%A0049C%') "
+            "ORDER BY findings_text.rowid DESC LIMIT 51")
     for name, sql in samples.items():
         plan = " | ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql))
         flag = "SCAN" in plan.replace("SCAN CONSTANT", "") and "USING" not in plan

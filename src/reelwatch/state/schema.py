@@ -192,9 +192,7 @@ FTS_TRIGGERS = (
 
 def text_index(db: Any) -> None:
     """Migration 7. SQLite: ``findings_text``, an FTS5 trigram index over each finding's ``data`` and
-    ``relpath`` (external content: the rows stay in ``findings``; triggers keep it current; filled here),
-    and ``findings_odd_names``, the findings whose relpath is not UTF-8 (stored as bytes, which the
-    trigram tokenizer cannot be trusted to split as LIKE compares them: the search reads them besides).
+    ``relpath`` (external content: the rows stay in ``findings``; triggers keep it current; filled here).
     PostgreSQL: pg_trgm GIN indexes on ``findings (data)`` and ``findings (relpath)`` when the extension
     is there or may be created, and ``text_pattern_ops`` indexes for a folder prefix on
     ``finding_locations`` and ``assets``. Without FTS5, its trigram tokenizer (SQLite before 3.34) or
@@ -209,7 +207,6 @@ def text_index(db: Any) -> None:
             return
         for stmt in FTS_TRIGGERS:
             db.execute(stmt)
-        db.execute("CREATE INDEX IF NOT EXISTS findings_odd_names ON findings (id) WHERE typeof(relpath)='blob'")
         db.execute("INSERT INTO findings_text (findings_text) VALUES ('rebuild')")
         return
     db.execute("CREATE INDEX IF NOT EXISTS finding_locations_prefix ON finding_locations (volume, relpath "

@@ -271,47 +271,50 @@ def findings_page(store: Store, flt: Filters, limit: int = PAGE, volumes: Sequen
         near = " OR ".join(f"(volume=? AND (relpath=? OR {under}))" for _ in names) or "1=0"
         where.append(f"f.id IN (SELECT finding_id FROM finding_locations WHERE {near})")
         args += [x for name in names for x in (name, rel, *more)]
-    source, front = "findings f " + (by_status(store) if flt.status != "all" else ""), []
+    source, order = "findings f " + (by_status(store) if flt.status != "all" else ""), "f.id"
     if flt.text:
-        source, front, text, more = text_search(store, flt.text, source)
+        source, order, text, more = text_search(store, flt.text, source)
         where.append(text)
         args += more
     sql = " AND ".join(where)
-    page_where = sql + (" AND f.id<?" if flt.before else "")
-    rows = store.query(f"SELECT f.* FROM {source}WHERE {page_where} ORDER BY f.id DESC LIMIT ?",
-                       [*front, *args, *([flt.before] if flt.before else []), limit + 1])
+    page_where = sql + (f" AND {order}<?" if flt.before else "")
+    rows = store.query(f"SELECT f.* FROM {source}WHERE {page_where} ORDER BY {order} DESC LIMIT ?",
+                       [*args, *([flt.before] if flt.before else []), limit + 1])
     total = store.query(f"SELECT COUNT(*) FROM (SELECT 1 FROM {source}WHERE {sql} LIMIT ?) AS m",
-                        [*front, *args, COUNT_CAP + 1])[0][0]
+                        [*args, COUNT_CAP + 1])[0][0]
     items = [finding_view(r) for r in rows[:limit]]
     return {"items": items, "total": total, "capped": total > COUNT_CAP,
             "next": items[-1]["id"] if len(rows) > limit else None}
 
 
-def text_search(store: Store, text: str, source: str) -> tuple[str, list[str], str, list[str]]:
-    """(the rows to read, their arguments, the test, its arguments) for findings whose text (``data``) or
-    relpath holds ``text``, case-insensitively (ASCII letters, as SQLite's LIKE), over every finding.
+def text_search(store: Store, text: str, source: str) -> tuple[str, str, str, list[str]]:
+    """(the rows to read, the id they are read newest first by, the test, its arguments) for findings
+    whose text (``data``) or relpath holds ``text``, over every finding, case-insensitively (letters A-Z as
+    SQLite's LIKE; PostgreSQL's ILIKE folds every letter).
 
     The test is always the plain substring match (an escaped LIKE: ``%``, ``_`` and ``\\`` are themselves);
-    an index only narrows what it reads. SQLite: the ids that the trigram index (``findings_text``,
-    migration 7) finds for the text as a phrase, plus the findings whose relpath is not UTF-8 (by their
-    partial index), then each checked; without that index, or for text under 3 characters (no trigram)
-    or not UTF-8 (then found by its exact bytes), every finding is read newest first. PostgreSQL: ILIKE, which pg_trgm's GIN indexes
-    serve when the server has them (else a read of every finding)."""
+    an index only narrows what is read. SQLite: the trigram index (``findings_text``, migration 7) yields
+    the findings holding the text as a phrase newest first, each then tested, until a page is full. It
+    reads a name stored as bytes (not UTF-8) with the same lenient UTF-8 decoding as LIKE, so it finds
+    every row LIKE does (tests/test_web_search.py compares them on random byte names). Without that
+    index, or for text under 3 characters (no trigram), every finding is read newest first; text that
+    is not UTF-8 is found by its exact bytes. PostgreSQL: ILIKE, which pg_trgm's GIN indexes serve when
+    the server has them (else a read of every finding)."""
     if "\x00" in text:  # in no file name, nor in a PostgreSQL text
-        return source, [], "1=0", []
+        return source, "f.id", "1=0", []
     like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     if store.backend != "sqlite":
-        return "findings f ", [], "(f.data ILIKE ? ESCAPE '\\' OR f.relpath ILIKE ? ESCAPE '\\')", [like, like]
+        return "findings f ", "f.id", "(f.data ILIKE ? ESCAPE '\\' OR f.relpath ILIKE ? ESCAPE '\\')", [like, like]
     test = "(f.data LIKE ? ESCAPE '\\' OR f.relpath LIKE ? ESCAPE '\\')"
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # bytes of a name that is not UTF-8: LIKE reads them as U+FFFD, never equal
-        return source, [], "(instr(f.relpath, ?) > 0 OR instr(f.data, ?) > 0)", [text, json.dumps(text)[1:-1]]
+        return source, "f.id", "(instr(f.relpath, ?) > 0 OR instr(f.data, ?) > 0)", [text, json.dumps(text)[1:-1]]
     if len(text) < 3 or not has_text_index(store):
-        return source, [], test, [like, like]
-    hits = ("(SELECT rowid AS id FROM findings_text WHERE findings_text MATCH ? UNION "
-            "SELECT id FROM findings WHERE typeof(relpath)='blob') AS hit CROSS JOIN findings f ON f.id=hit.id ")
-    return hits, ['"' + text.replace('"', '""') + '"'], test, [like, like]
+        return source, "f.id", test, [like, like]
+    # the index first (CROSS JOIN keeps that order), read backwards by rowid: a common word stops at a page
+    return ("findings_text CROSS JOIN findings f ON f.id=findings_text.rowid ", "findings_text.rowid",
+            f"findings_text MATCH ? AND {test}", ['"' + text.replace('"', '""') + '"', like, like])
 
 
 def volume_names(store: Store, configured: Sequence[str] = ()) -> list[str]:
