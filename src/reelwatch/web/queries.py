@@ -298,13 +298,14 @@ def text_search(store: Store, text: str, source: str) -> tuple[str, str, str, li
     reads a name stored as bytes (not UTF-8) with the same lenient UTF-8 decoding as LIKE, so it finds
     every row LIKE does (tests/test_web_search.py compares them on random byte names). Without that
     index, or for text under 3 characters (no trigram), every finding is read newest first; text that
-    is not UTF-8 is found by its exact bytes. PostgreSQL: ILIKE, which pg_trgm's GIN indexes serve when
-    the server has them (else a read of every finding)."""
+    is not UTF-8 is found by its exact bytes. PostgreSQL: ILIKE, first on both joined, which pg_trgm's
+    GIN index serves when the server has it (else a read of every finding)."""
     if "\x00" in text:  # in no file name, nor in a PostgreSQL text
         return source, "f.id", "1=0", []
     like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    if store.backend != "sqlite":
-        return "findings f ", "f.id", "(f.data ILIKE ? ESCAPE '\\' OR f.relpath ILIKE ? ESCAPE '\\')", [like, like]
+    if store.backend != "sqlite":  # (f.data || ' ' || f.relpath: what the index holds, schema.PG_TEXT)
+        return "findings f ", "f.id", ("(f.data || ' ' || f.relpath) ILIKE ? ESCAPE '\\' AND "
+                                       "(f.data ILIKE ? ESCAPE '\\' OR f.relpath ILIKE ? ESCAPE '\\')"), [like, like, like]
     test = "(f.data LIKE ? ESCAPE '\\' OR f.relpath LIKE ? ESCAPE '\\')"
     try:
         text.encode("utf-8")
