@@ -280,8 +280,11 @@ def findings_page(store: Store, flt: Filters, limit: int = PAGE, volumes: Sequen
     page_where = sql + (f" AND {order}<?" if flt.before else "")
     rows = store.query(f"SELECT f.* FROM {source}WHERE {page_where} ORDER BY {order} DESC LIMIT ?",
                        [*args, *([flt.before] if flt.before else []), limit + 1])
-    total = store.query(f"SELECT COUNT(*) FROM (SELECT 1 FROM {source}WHERE {sql} LIMIT ?) AS m",
-                        [*args, COUNT_CAP + 1])[0][0]
+    if flt.before is None and len(rows) <= limit:
+        total = len(rows)  # the first page holds them all: no second read (a rare text search read twice)
+    else:
+        total = store.query(f"SELECT COUNT(*) FROM (SELECT 1 FROM {source}WHERE {sql} LIMIT ?) AS m",
+                            [*args, COUNT_CAP + 1])[0][0]
     items = [finding_view(r) for r in rows[:limit]]
     return {"items": items, "total": total, "capped": total > COUNT_CAP,
             "next": items[-1]["id"] if len(rows) > limit else None}
