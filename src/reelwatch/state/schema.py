@@ -197,8 +197,8 @@ PG_TEXT = "data || ' ' || relpath"
 def text_index(db: Any) -> None:
     """Migration 7. SQLite: ``findings_text``, an FTS5 trigram index over each finding's ``data`` and
     ``relpath`` (external content: the rows stay in ``findings``; triggers keep it current; filled here).
-    PostgreSQL: a pg_trgm GIN index on :data:`PG_TEXT` when the extension is there or may be created, and ``text_pattern_ops`` indexes for a folder prefix on
-    ``finding_locations`` and ``assets``. Without FTS5, its trigram tokenizer (SQLite before 3.34) or
+    PostgreSQL: a pg_trgm GIN index on :data:`PG_TEXT` when the extension is there or may be created,
+    and ``text_pattern_ops`` indexes for a folder prefix on ``finding_locations`` and ``assets``. Without FTS5, its trigram tokenizer (SQLite before 3.34) or
     pg_trgm, text search still reads every finding (right, slower); the log says so once."""
     if isinstance(db, sqlite3.Connection):
         try:
