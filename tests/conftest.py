@@ -1,9 +1,11 @@
 """Shared fixtures: real volumes under tmp_path, real media (PyAV), a real HTTP inbox,
-a real daemon process, and a guard against leaked observer threads."""
+a real daemon process, and guards against leaked observer threads and leaked processes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -20,6 +22,80 @@ from reelwatch.demo.inbox import LocalInbox
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 NTSC = Fraction(24000, 1001)
+
+
+RUN_MARK = "REELWATCH_TEST_RUN"
+"""Set by this pytest run (its controller) for every process it starts: the xdist workers, the
+daemons, their MediaInfo workers and everything else inherit it. The sweep at the end of the run
+kills what carries this run's value and nothing else: other runs on the machine carry their own."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller (or a run without xdist), not a worker
+        os.environ[RUN_MARK] = f"{os.getpid()}-{secrets.token_hex(4)}"
+        config.stash[_mark_key] = os.environ[RUN_MARK]
+
+
+_mark_key = pytest.StashKey[str]()
+_swept_key = pytest.StashKey[list[str]]()
+
+
+def run_processes(mark: str) -> dict[int, str]:
+    """Live processes started by the run whose mark is ``mark`` (pid -> command line), this one
+    excluded. PostgreSQL servers are found by their data directory (:mod:`pgserver`): a server
+    overwrites its environment with its process titles."""
+    needle = f"{RUN_MARK}={mark}".encode()
+    found: dict[int, str] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as fh:
+                if needle not in fh.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
+                found[int(entry.name)] = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:  # gone meanwhile, or a kernel thread
+            continue
+    return found
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL what is left of a process group a test started (``start_new_session=True``): a
+    daemon's MediaInfo workers outlive a SIGKILL of the daemon (they hold their own pipe's other
+    end, so they never read EOF), as its forkserver can. systemd kills the whole cgroup; here the
+    group stands in for it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+@pytest.hookimpl(trylast=True)  # after xdist has stopped its workers (they carry the mark too)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Whatever this run started and a test left running (a worker that died before its
+    teardown, a test that failed between starting something and stopping it) is killed here."""
+    mark = session.config.stash.get(_mark_key, None)
+    if mark is None:
+        return
+    from pgserver import stop_servers_of_run
+    swept = [f"postgres {d}" for d in stop_servers_of_run(mark)]
+    left = run_processes(mark)
+    deadline = time.monotonic() + 2
+    while left and time.monotonic() < deadline:  # a worker's forkserver ends on its own once it sees the worker go
+        time.sleep(0.1)
+        left = {pid: cmd for pid, cmd in run_processes(mark).items() if pid in left}
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    swept += [f"{pid} {cmd}" for pid, cmd in sorted(left.items())]
+    session.config.stash[_swept_key] = swept
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    swept = config.stash.get(_swept_key, [])
+    if swept:  # visible: a leak is a defect of a test or a fixture, to be found and fixed
+        terminalreporter.write_sep("=", f"{len(swept)} process(es) left running by the tests, killed", yellow=True)
+        for line in swept:
+            terminalreporter.write_line(line[:200])
 
 
 def corpus_path(*parts: str) -> Path:
@@ -110,21 +186,41 @@ def wait_until(pred: Callable[[], object], timeout: float, step: float = 0.1) ->
     return bool(pred())
 
 
-def reelwatch(*args: str, timeout: float = 120, **kw: object) -> subprocess.CompletedProcess[str]:
-    """Run the real command line."""
-    return subprocess.run([sys.executable, "-m", "reelwatch.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, **kw)  # type: ignore[call-overload]
+def reelwatch(*args: str, timeout: float = 120, input: str | None = None,  # noqa: A002 (as subprocess.run)
+              **kw: object) -> subprocess.CompletedProcess[str]:
+    """Run the real command line (as ``subprocess.run`` would); what it leaves running, also on a
+    timeout, is killed with its process group."""
+    argv = [sys.executable, "-m", "reelwatch.cli", *args]
+    with subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None else None,  # type: ignore[call-overload]
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                          **kw) as proc:
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc.pid)
+            proc.communicate()
+            raise
+        finally:
+            kill_group(proc.pid)
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 class DaemonProcess:
-    """``reelwatch run`` in a child process; stopped with SIGTERM (or killed) at teardown."""
+    """``reelwatch run`` in a child process, leading a process group of its own; stopped with
+    SIGTERM (or killed) at teardown, and then whatever is left of its group is killed."""
+
+    _own_group = False
 
     def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.log = config.parent / f"daemon-{time.monotonic_ns()}.log"
+        self._spawn([sys.executable, "-m", "reelwatch.cli", "run", "--config", str(config)],
+                    {**os.environ, **(env or {})})
+
+    def _spawn(self, argv: list[str], env: dict[str, str]) -> None:
         self._fh = open(self.log, "wb")  # noqa: SIM115 -- the daemon writes to it until stop() closes it
-        self.proc = subprocess.Popen([sys.executable, "-m", "reelwatch.cli", "run", "--config", str(config)],
-                                     stdout=self._fh, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        self.proc = subprocess.Popen(argv, stdout=self._fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self._own_group = True
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -139,14 +235,31 @@ class DaemonProcess:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def _ended(self, timeout: float) -> bool:
+        """Whether the daemon has exited within ``timeout``, left unreaped (its pid, the group's
+        id, cannot be given to another process until :meth:`stop` has killed the group)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.returncode is not None:
+                return True
+            try:
+                if os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                    return True
+            except ChildProcessError:  # reaped elsewhere
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
+            if not self._ended(timeout):
                 self.proc.kill()
-                self.proc.wait(5)
+                self._ended(5)
+        if self._own_group:
+            kill_group(self.proc.pid)
+        self.proc.wait(5)
         self._fh.close()
         return self.proc.returncode
 

@@ -16,9 +16,11 @@ import itertools
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,9 +64,50 @@ def missing() -> str | None:
     return None
 
 
+def _prefix(mark: str) -> str:
+    """How the directories of the servers of the pytest run marked ``mark`` (conftest's
+    ``REELWATCH_TEST_RUN``) begin: the sweep at the end of that run finds them, and only them, by it."""
+    return f"reelwatch-pg-{mark}-" if mark else "reelwatch-pg-"
+
+
+def _postmaster(data: Path) -> int | None:
+    """The pid of the server running on ``data``, if one is."""
+    try:
+        pid = int((data / "postmaster.pid").read_text().split("\n", 1)[0])
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:  # (a stale pid file: that pid may be another process now)
+            return pid if os.fsencode(str(data)) in fh.read().split(b"\0") else None
+    except (OSError, ValueError):
+        return None
+
+
+def stop_servers_of_run(mark: str, timeout: float = 5) -> list[Path]:
+    """Stop the servers the pytest run marked ``mark`` left running (a worker that died, a
+    fixture whose teardown never ran) and remove their directories; returns the directories of
+    those that were running. ``pg_ctl`` starts a server in a session of its own, so a process
+    group does not reach it: its directory names it."""
+    if not mark:
+        return []
+    dirs = sorted(Path(tempfile.gettempdir()).glob(_prefix(mark) + "*"))
+    running = {pid: d for d in dirs if (pid := _postmaster(d / "data")) is not None}
+    for pid in running:  # SIGQUIT: immediate shutdown, the server stops its backends and frees its memory
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGQUIT)
+    deadline = time.monotonic() + timeout
+    while running and time.monotonic() < deadline and any(_postmaster(d / "data") == pid
+                                                          for pid, d in running.items()):
+        time.sleep(0.05)
+    for pid, d in running.items():
+        if _postmaster(d / "data") == pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+    return list(running.values())
+
+
 class PgServer:
     def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="reelwatch-pg-"))
+        self.dir = Path(tempfile.mkdtemp(prefix=_prefix(os.environ.get("REELWATCH_TEST_RUN", ""))))
         self.port = _free_port()
         self.data = self.dir / "data"
         os.chmod(self.dir, 0o755)

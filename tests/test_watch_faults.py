@@ -67,8 +67,7 @@ class Spawned(DaemonProcess):
     def __init__(self, config: Path, argv: list[str]) -> None:
         self.config = config
         self.log = config.parent / f"daemon-{time.monotonic_ns()}.log"
-        self._fh = open(self.log, "wb")  # noqa: SIM115 -- the daemon writes to it until stop() closes it
-        self.proc = subprocess.Popen(argv, stdout=self._fh, stderr=subprocess.STDOUT, env=dict(os.environ))
+        self._spawn(argv, dict(os.environ))  # in a process group of its own, killed whole at teardown
 
 
 @pytest.fixture

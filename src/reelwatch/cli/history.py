@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 
 from ..state.store import Store
+from ..web.history import detail_of, told
 from .base import config_option, format_option
 
 STALE_AFTER = 30.0
@@ -74,25 +75,12 @@ def describe(event: str, detail: Mapping[str, Any], findings: Mapping[int, Mappi
 
 def timeline(store: Store, rows: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
     """The audit rows of one asset plus when each of its findings was told to whom."""
-    events = []
-    for row in rows:
-        try:
-            detail = json.loads(row["detail"] or "{}")
-        except ValueError:
-            detail = {"detail": row["detail"]}
-        events.append({"ts": row["ts"], "event": row["event"], "volume": row["volume"], "path": row["relpath"],
-                       "detail": detail if isinstance(detail, dict) else {"detail": detail}})
+    events = [{"ts": row["ts"], "event": row["event"], "volume": row["volume"], "path": row["relpath"],
+               "detail": detail_of(row["detail"])} for row in rows]
     ids = sorted({e["detail"]["id"] for e in events if e["event"] == "finding" and "id" in e["detail"]})
-    if ids:
-        told = store.query(
-            "SELECT n.finding_id, n.role, n.kind, n.created, o.state, o.sent_at FROM notices n "
-            f"LEFT JOIN outbox o ON o.id = n.message_id WHERE n.finding_id IN ({','.join('?' * len(ids))}) "
-            "AND n.kind != 'resolved' ORDER BY n.id", ids)
-        for r in told:
-            state = ("sent" if r["state"] == "sent" else "could not be sent (dead-lettered)" if r["state"] == "dead"
-                     else "waiting to be sent")
-            events.append({"ts": r["sent_at"] or r["created"], "event": "told", "volume": None, "path": None,
-                           "detail": {"id": r["finding_id"], "role": r["role"], "kind": r["kind"], "state": state}})
+    for t in told(store, ids):
+        events.append({"ts": t["ts"], "event": "told", "volume": None, "path": None,
+                       "detail": {"id": t["id"], "role": t["role"], "kind": t["kind"], "state": t["state"]}})
     events.sort(key=lambda e: e["ts"])
     texts = _finding_texts(store, ids)
     for e in events:

@@ -39,6 +39,18 @@ child process that is killed past this, never in the daemon itself."""
 THREAD_NAME = "reelwatch-thumbs"
 
 
+def grab_path(folder: Path, source: Path) -> Path | None:
+    """Where the grab of this file version goes in ``folder`` (None when the file is gone): one
+    name per (path, size, mtime), so a grab is made once per version, by the daemon or the web pages."""
+    try:
+        st = os.stat(source)
+    except OSError:
+        return None
+    key = hashlib.blake2b(f"{source}\0{st.st_size}\0{st.st_mtime_ns}".encode("utf-8", "surrogateescape"),
+                          digest_size=10).hexdigest()
+    return folder / f"grab-{key}.jpg"
+
+
 def _source(finding: dict[str, Any]) -> Path | None:
     source = Path(str(finding.get("path", "")))
     if "#" in source.name:  # an image sequence: grab its first frame
@@ -61,14 +73,7 @@ class Thumbnails:
         self._closed = False
 
     def _dest(self, source: Path) -> Path | None:
-        """Where the grab of this file version goes (None when the file is gone)."""
-        try:
-            st = os.stat(source)
-        except OSError:
-            return None
-        key = hashlib.blake2b(f"{source}\0{st.st_size}\0{st.st_mtime_ns}".encode("utf-8", "surrogateescape"),
-                              digest_size=10).hexdigest()
-        return self.folder / f"grab-{key}.jpg"
+        return grab_path(self.folder, source)
 
     def _candidates(self, notices: Iterable[Notice]) -> Iterable[Path]:
         """The files of picture problems, leaving out files known to be broken."""

@@ -4,25 +4,14 @@ in the state folder and named the same way (per file version), so each is made o
 
 from __future__ import annotations
 
-import hashlib
-import os
 import threading
 from pathlib import Path
 
-from ..notify.thumbs import grab_isolated
+from ..notify.thumbs import grab_isolated, grab_path
+
+__all__ = ["grab_for", "grab_path"]
 
 _lock = threading.Lock()
-
-
-def grab_path(folder: Path, source: Path) -> Path | None:
-    """Where the grab of this file version is (the name :class:`reelwatch.notify.thumbs.Thumbnails` uses)."""
-    try:
-        st = os.stat(source)
-    except OSError:
-        return None
-    key = hashlib.blake2b(f"{source}\0{st.st_size}\0{st.st_mtime_ns}".encode("utf-8", "surrogateescape"),
-                          digest_size=10).hexdigest()
-    return folder / f"grab-{key}.jpg"
 
 
 def grab_for(folder: Path, source: Path) -> Path | None:

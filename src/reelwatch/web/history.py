@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from ..state.store import Store
@@ -37,6 +38,32 @@ def describe(event: str, d: dict[str, Any]) -> str:
     return event.replace("_", " ") + (f": {words}" if words else "")
 
 
+def detail_of(raw: str | None) -> dict[str, Any]:
+    """An audit row's detail as a dict, whatever was stored (an older or foreign row: kept as text)."""
+    try:
+        d = json.loads(raw or "{}")
+    except ValueError:
+        d = {"detail": raw}
+    return d if isinstance(d, dict) else {"detail": d}
+
+
+TOLD = {"sent": "sent", "dead": "could not be sent (dead-lettered)"}
+"""An outbox state in words; any other: "waiting to be sent"."""
+
+
+def told(store: Store, ids: Sequence[int], limit: int | None = None) -> list[dict[str, Any]]:
+    """Who each of these findings was told to and whether the message went, in the order the
+    notices were made (the resolutions left out): ``ts`` (sent, else made), ``id``, ``role``,
+    ``kind``, ``state`` in words."""
+    if not ids:
+        return []
+    rows = store.query("SELECT n.finding_id, n.role, n.kind, n.created, o.state, o.sent_at FROM notices n LEFT JOIN "
+                       f"outbox o ON o.id=n.message_id WHERE n.finding_id IN ({','.join('?' * len(ids))}) "
+                       "AND n.kind!='resolved' ORDER BY n.id" + (f" LIMIT {int(limit)}" if limit else ""), list(ids))
+    return [{"ts": r["sent_at"] or r["created"], "id": r["finding_id"], "role": r["role"], "kind": r["kind"],
+             "state": TOLD.get(r["state"], "waiting to be sent")} for r in rows]
+
+
 def timeline(store: Store, volume: str, relpath: str) -> list[dict[str, Any]]:
     """The newest :data:`LIMIT` audit events of one file plus when each finding was told to whom, oldest first."""
     rows = store.query("SELECT ts, event, detail FROM audit WHERE volume=? AND relpath=? ORDER BY id DESC LIMIT ?",
@@ -44,22 +71,13 @@ def timeline(store: Store, volume: str, relpath: str) -> list[dict[str, Any]]:
     events = []
     ids = set()
     for r in rows:
-        try:
-            d = json.loads(r["detail"] or "{}")
-        except ValueError:
-            d = {"detail": r["detail"]}
-        d = d if isinstance(d, dict) else {"detail": d}
+        d = detail_of(r["detail"])
         if r["event"] == "finding" and d.get("id") is not None:
             ids.add(int(d["id"]))
         events.append({"ts": r["ts"], "event": r["event"], "text": describe(r["event"], d),
                        "note": d.get("text") if r["event"] == "note" else None})
-    if ids:
-        told = store.query("SELECT n.finding_id, n.role, n.created, o.state, o.sent_at FROM notices n LEFT JOIN "
-                           f"outbox o ON o.id=n.message_id WHERE n.finding_id IN ({','.join('?' * len(ids))}) "
-                           "AND n.kind!='resolved' ORDER BY n.id LIMIT 200", sorted(ids))
-        for t in told:
-            state = {"sent": "sent", "dead": "could not be sent (dead-lettered)"}.get(t["state"], "waiting to be sent")
-            events.append({"ts": t["sent_at"] or t["created"], "event": "told", "note": None,
-                           "text": f"finding #{t['finding_id']} told to {t['role']}: {state}"})
+    for t in told(store, sorted(ids), limit=200):
+        events.append({"ts": t["ts"], "event": "told", "note": None,
+                       "text": f"finding #{t['id']} told to {t['role']}: {t['state']}"})
     events.sort(key=lambda e: e["ts"])
     return events
