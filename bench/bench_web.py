@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import shutil
 import sqlite3
 import statistics
@@ -151,7 +152,9 @@ def pages(store_path: Path, findings: int) -> dict[str, str]:
     }
 
 
-def time_pages(config_path: Path, findings: int, runs: int) -> dict[str, list[float]]:
+def time_pages(config_path: Path, findings: int, runs: int,
+               found: dict[str, str] | None = None) -> dict[str, list[float]]:
+    """Times per page; ``found``, if given, gets what each findings page says it found."""
     from reelwatch.checking.runtime import load_runtime
     from reelwatch.web.app import create_app
     with warnings.catch_warnings():
@@ -168,6 +171,9 @@ def time_pages(config_path: Path, findings: int, runs: int) -> dict[str, list[fl
             times.append(time.perf_counter() - began)
             assert r.status_code == 200, (url, r.status_code, r.text[-500:])
         out[name] = times
+        said = re.search(r"(more than 1,000|\d+) finding\(s\)", r.text)
+        if found is not None and said:
+            found[name] = said.group(1)
     from reelwatch.state.store import Store
     from reelwatch.web import queries
     store = Store(config_path.parent / "state.db", readonly=True)
@@ -196,6 +202,11 @@ def plans(db_path: Path) -> list[str]:
                         "('started','stopped','thread_died') ORDER BY id DESC LIMIT 50",
         "asset history": "SELECT ts, event, detail FROM audit WHERE volume='x' AND relpath='y' ORDER BY id DESC LIMIT 300",
     }
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name='findings_text'").fetchone():  # migration 7
+        samples["text search"] = (
+            "SELECT f.* FROM findings_text CROSS JOIN findings f ON f.id=findings_text.rowid WHERE findings_text "
+            "MATCH '\"A0049C\"' AND (f.data LIKE '%A0049C%' OR f.relpath LIKE '%A0049C%') "
+            "ORDER BY findings_text.rowid DESC LIMIT 51")
     for name, sql in samples.items():
         plan = " | ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql))
         flag = "SCAN" in plan.replace("SCAN CONSTANT", "") and "USING" not in plan
@@ -203,6 +214,34 @@ def plans(db_path: Path) -> list[str]:
     db.close()
     del queries
     return bad
+
+
+def commit_cost(n: int = 400) -> tuple[float, float]:
+    """Median ms of a ``commit_check`` raising one new finding, with the text index's triggers (migration 7)
+    and without them: what keeping the index costs the checks."""
+    from reelwatch.core.model import Asset, Facts, Finding, Severity
+    from reelwatch.state.store import Store
+    out = []
+    for keep in (True, False):
+        tmp = Path(tempfile.mkdtemp(prefix="reelwatch-bench-commit-"))
+        store = Store(tmp / "state.db")
+        if not keep:
+            with store.tx() as db:
+                for name in ("findings_text_ai", "findings_text_ad", "findings_text_au"):
+                    db.execute(f"DROP TRIGGER IF EXISTS {name}")
+        times = []
+        for i in range(n):
+            a = Asset("ingest", "/nowhere", f"A{i // 100:04d}R2EC/A{i // 100:04d}C{i:03d}_141024_R2EC.mov", 1000, 1)
+            f = Finding("sanity.truncated", Severity.ERROR, a, "the file is cut short", owner="dit",
+                        impacts=("editorial",), expected="a whole file", impact="editorial cannot cut it",
+                        fix="copy it again from the card")
+            began = time.perf_counter()
+            store.commit_check(a, Facts(kind="media"), [f], lambda f: [("dit", "new")], 1)
+            times.append(time.perf_counter() - began)
+        store.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        out.append(statistics.median(times) * 1000)
+    return out[0], out[1]
 
 
 def main() -> int:
@@ -228,7 +267,8 @@ def main() -> int:
               f"in {time.perf_counter() - began:.0f} s "
               f"({(big_dir / 'state.db').stat().st_size / 1e6:.0f} MB)")
         base = time_pages(small, 100, args.runs)
-        large = time_pages(big, args.findings, args.runs)
+        found: dict[str, str] = {}
+        large = time_pages(big, args.findings, args.runs, found)
         print(f"\n| page | {args.assets:,} assets, {args.findings:,} findings (median ms) | max ms | "
               "1,000 assets, 100 findings (median ms) | ratio |")
         print("|---|---|---|---|---|")
@@ -236,8 +276,14 @@ def main() -> int:
             m, b = statistics.median(large[name]) * 1000, statistics.median(base[name]) * 1000
             print(f"| {name} | {m:.1f} | {max(large[name]) * 1000:.1f} | {b:.1f} | {m / b:.2f}x |")
         print()
+        for name in large:
+            if "text search" in name or "by card" in name:
+                print(f"{name}: {found.get(name, '?')} finding(s) shown as found")
+        print()
         for line in plans(big_dir / "state.db"):
             print(line)
+        kept, bare = commit_cost()
+        print(f"\ncommit_check raising a new finding: {kept:.2f} ms with the text index, {bare:.2f} ms without")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

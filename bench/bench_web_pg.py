@@ -24,6 +24,26 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 
+def explain(url: str, findings: int, password: str) -> None:
+    """The plans PostgreSQL chose for the text search and card queries (EXPLAIN ANALYZE)."""
+    from reelwatch.state.store import Store
+    from reelwatch.web import queries
+    store = Store(url, password=password)
+    try:
+        rel = store.query("SELECT relpath FROM findings WHERE id=?", (findings // 2,))[0][0]
+        for text in ("truncated", rel.rsplit("/", 1)[-1]):
+            _, _, test, args = queries.text_search(store, text, "findings f ")
+            rows = store.query(f"EXPLAIN ANALYZE SELECT f.* FROM findings f WHERE {test} ORDER BY f.id DESC LIMIT 51",
+                               args)
+            print(f"\ntext search {text!r}:\n  " + "\n  ".join(r[0] for r in rows))
+        under, args = queries.prefix(store, "relpath", rel.rsplit("/", 1)[0] + "/")
+        rows = store.query(f"EXPLAIN ANALYZE SELECT finding_id FROM finding_locations WHERE volume=? AND {under}",
+                           ["raid_a", *args])
+        print("\ncard locations:\n  " + "\n  ".join(r[0] for r in rows))
+    finally:
+        store.close()
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--assets", type=int, default=100_000)
@@ -57,8 +77,9 @@ def main() -> int:
         pg_config.write_text(config.read_text().replace("[state]\n", f'[state]\nurl = "{url}"\n', 1))
         print(f"built {args.assets:,} assets and {args.findings:,} findings in {built:.0f} s, "
               f"moved into PostgreSQL in {moved:.0f} s")
+        found: dict[str, str] = {}
         lite = time_pages(config, args.findings, args.runs)
-        pg = time_pages(pg_config, args.findings, args.runs)
+        pg = time_pages(pg_config, args.findings, args.runs, found)
         print("\n| page | PostgreSQL (median ms) | max ms | SQLite (median ms) | ratio |")
         print("|---|---|---|---|---|")
         for name in pg:
@@ -66,6 +87,11 @@ def main() -> int:
                 continue
             m, b = statistics.median(pg[name]) * 1000, statistics.median(lite[name]) * 1000
             print(f"| {name} | {m:.1f} | {max(pg[name]) * 1000:.1f} | {b:.1f} | {m / b:.2f}x |")
+        print()
+        for name in pg:
+            if "text search" in name or "by card" in name:
+                print(f"{name}: {found.get(name, '?')} finding(s) shown as found on PostgreSQL")
+        explain(url, args.findings, PASSWORD)
     finally:
         server.close()
         import shutil

@@ -12,9 +12,14 @@ reelwatch is refused (:class:`StateTooNew`) and left untouched.
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import structlog
+
+log = structlog.get_logger("reelwatch.state")
 
 BASE_VERSION = 2
 """The schema reelwatch 0.1.0 wrote (schema 1 was a development release: see :func:`dbfile.migrate`)."""
@@ -111,6 +116,9 @@ CREATE TABLE IF NOT EXISTS claims (
     PRIMARY KEY (volume, relpath, size, mtime_ns));
 CREATE INDEX IF NOT EXISTS claims_node ON claims (node)
 """),
+    # Text search over every finding (web page, issue 14 left it reading the newest 20,000), and the
+    # card prefix on PostgreSQL as an index range (bench/README.md, "Web pages"): see text_index.
+    Migration(7, "indexes for text search and folder prefixes", run=lambda db: text_index(db)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version if MIGRATIONS else BASE_VERSION
 
@@ -169,3 +177,53 @@ def upgrade(db: Any, found: int) -> int:
         db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(m.version),))
         found = m.version
     return found
+
+
+FTS_TRIGGERS = (
+    "CREATE TRIGGER IF NOT EXISTS findings_text_ai AFTER INSERT ON findings BEGIN "
+    "INSERT INTO findings_text (rowid, data, relpath) VALUES (new.id, new.data, new.relpath); END",
+    "CREATE TRIGGER IF NOT EXISTS findings_text_ad AFTER DELETE ON findings BEGIN "
+    "INSERT INTO findings_text (findings_text, rowid, data, relpath) VALUES ('delete', old.id, old.data, old.relpath); END",
+    "CREATE TRIGGER IF NOT EXISTS findings_text_au AFTER UPDATE OF id, data, relpath ON findings BEGIN "
+    "INSERT INTO findings_text (findings_text, rowid, data, relpath) VALUES ('delete', old.id, old.data, old.relpath); "
+    "INSERT INTO findings_text (rowid, data, relpath) VALUES (new.id, new.data, new.relpath); END",
+)
+
+
+PG_TEXT = "data || ' ' || relpath"
+"""What PostgreSQL's trigram index holds of a finding (text search tests ``data`` and ``relpath`` exactly)."""
+
+
+def text_index(db: Any) -> None:
+    """Migration 7. SQLite: ``findings_text``, an FTS5 trigram index over each finding's ``data`` and
+    ``relpath`` (external content: the rows stay in ``findings``; triggers keep it current; filled here).
+    PostgreSQL: a pg_trgm GIN index on :data:`PG_TEXT` when the extension is there or may be created,
+    and ``text_pattern_ops`` indexes for a folder prefix on ``finding_locations`` and ``assets``. Without FTS5, its trigram tokenizer (SQLite before 3.34) or
+    pg_trgm, text search still reads every finding (right, slower); the log says so once."""
+    if isinstance(db, sqlite3.Connection):
+        try:
+            db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS findings_text USING fts5(data, relpath, content='findings', "
+                       "content_rowid='id', tokenize='trigram')")
+        except sqlite3.OperationalError as exc:  # no such module: fts5 / no such tokenizer: trigram
+            log.warning("state_text_index_missing", sqlite=sqlite3.sqlite_version, problem=str(exc),
+                        consequence="text search reads every finding (correct, slower)")
+            return
+        for stmt in FTS_TRIGGERS:
+            db.execute(stmt)
+        db.execute("INSERT INTO findings_text (findings_text) VALUES ('rebuild')")
+        return
+    db.execute("CREATE INDEX IF NOT EXISTS finding_locations_prefix ON finding_locations (volume, relpath "
+               "text_pattern_ops)")
+    db.execute("CREATE INDEX IF NOT EXISTS assets_prefix ON assets (volume, relpath text_pattern_ops)")
+    db.execute("SAVEPOINT text_index")
+    try:
+        db.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        # one index over both (two, OR-ed, cost the planner more than a scan: 290 ms, measured, against 1 ms)
+        db.execute(f"CREATE INDEX IF NOT EXISTS findings_text_trgm ON findings USING gin (({PG_TEXT}) gin_trgm_ops)")
+    except sqlite3.Error as exc:  # the server refuses the extension (not installed, or no right to create it)
+        db.execute("ROLLBACK TO SAVEPOINT text_index")
+        log.warning("state_text_index_missing", problem=str(exc),
+                    consequence="text search reads every finding (correct, slower)",
+                    fix="as a database owner: CREATE EXTENSION pg_trgm; CREATE INDEX findings_text_trgm ON "
+                        f"findings USING gin (({PG_TEXT}) gin_trgm_ops)")
+    db.execute("RELEASE SAVEPOINT text_index")

@@ -43,7 +43,8 @@ def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True,
                       lstrip_blocks=True)
     env.filters.update(size=present.size, when=present.when, ago=present.ago, name=present.shown_name,
-                       basename=present.basename, urlencode=lambda d: urlencode(d))
+                       basename=present.basename,  # a name that is not UTF-8: its own bytes (a page with one was a 500)
+                       urlencode=lambda d: urlencode(d, errors="surrogateescape"))
     return env
 
 

@@ -22,8 +22,6 @@ from ..state.store import Store
 from .fleet import Fleet, fleet_of, mark_volumes
 
 PAGE = 50
-TEXT_WINDOW = 20_000
-"""Text search reads the newest 20,000 findings (a read of every finding's text is seconds at 100,000)."""
 COUNT_CAP = 1_000
 """Findings counted exactly up to here ("more than 1,000" beyond): a count reads every match."""
 STALE_AFTER = 30.0
@@ -42,6 +40,17 @@ def indexed_by(store: Store, name: str) -> str:
         with contextlib.suppress(AttributeError):  # a slotted store: ask each time (one small read)
             store._web_indexes = cache  # type: ignore[attr-defined]
     return f"INDEXED BY {name} " if name in cache else ""
+
+
+def has_text_index(store: Store) -> bool:
+    """Whether the SQLite database has the trigram index of findings' text (migration 7 makes it when
+    this SQLite has FTS5 and its trigram tokenizer)."""
+    cache = getattr(store, "_web_text_index", None)
+    if cache is None:
+        cache = bool(store.query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='findings_text'"))
+        with contextlib.suppress(AttributeError):
+            store._web_text_index = cache  # type: ignore[attr-defined]
+    return cache
 
 
 def by_status(store: Store) -> str:
@@ -99,10 +108,30 @@ def prefix(store: Store, column: str, value: str) -> tuple[str, list[str]]:
     """SQL for "``column`` starts with ``value``". SQLite compares bytes, so a range reads the index; a
     PostgreSQL database in a language's collation ignores punctuation ('mirror.x' sorts after 'mirror/'),
     so there the test is a LIKE on the characters themselves (an index ``text_pattern_ops`` would serve it)."""
+    past = successor(value)
     if store.backend == "sqlite":
-        return f"({column}>=? AND {column}<?)", [value, value + "\uffff"]
+        end = value + "\U0010ffff" if past is None else past
+        if not column.endswith("relpath"):
+            return f"({column}>=? AND {column}<?)", [value, end]
+        # a name that is not UTF-8 is stored as bytes (reelwatch.state.dbfile), and SQLite sorts every
+        # blob after every text: the same range again in bytes, or a card would hide its odd-named files
+        return (f"(({column}>=? AND {column}<?) OR ({column}>=CAST(? AS BLOB) AND {column}<CAST(? AS BLOB)))",
+                [value, end, value, end])
     escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"{column} LIKE ? ESCAPE '\\'", [escaped + "%"]
+    if past is None:
+        return f"{column} LIKE ? ESCAPE '\\'", [escaped + "%"]
+    # the same test, and a range in the byte order that a (column text_pattern_ops) index holds
+    # (migration 7): the LIKE alone is served by no index, and a range in the database's collation is wrong
+    return f"({column} LIKE ? ESCAPE '\\' AND {column} ~>=~ ? AND {column} ~<~ ?)", [escaped + "%", value, past]
+
+
+def successor(value: str) -> str | None:
+    """The first string after every string that starts with ``value`` (its last character plus one: in
+    code point order, which is UTF-8's byte order), or None when that character has no next one.
+    (``value + "\uffff"`` as the end missed names with a character beyond U+FFFF after the prefix.)"""
+    if not value or ord(value[-1]) >= 0x10FFFF or 0xD7FF <= ord(value[-1]) <= 0xDFFF:
+        return None
+    return value[:-1] + chr(ord(value[-1]) + 1)
 
 
 def volumes(store: Store, config: Config, fl: Fleet | None = None) -> list[dict[str, Any]]:
@@ -242,20 +271,54 @@ def findings_page(store: Store, flt: Filters, limit: int = PAGE, volumes: Sequen
         near = " OR ".join(f"(volume=? AND (relpath=? OR {under}))" for _ in names) or "1=0"
         where.append(f"f.id IN (SELECT finding_id FROM finding_locations WHERE {near})")
         args += [x for name in names for x in (name, rel, *more)]
+    source, order = "findings f " + (by_status(store) if flt.status != "all" else ""), "f.id"
     if flt.text:
-        where.append("(f.data LIKE ? ESCAPE '\\' OR f.relpath LIKE ? ESCAPE '\\') AND f.id>?")
-        like = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        args += [like, like, last_finding_id(store) - TEXT_WINDOW]
+        source, order, text, more = text_search(store, flt.text, source)
+        where.append(text)
+        args += more
     sql = " AND ".join(where)
-    page_where = sql + (" AND f.id<?" if flt.before else "")
-    hint = by_status(store) if flt.status != "all" else ""
-    rows = store.query(f"SELECT f.* FROM findings f {hint}WHERE {page_where} ORDER BY f.id DESC LIMIT ?",
+    page_where = sql + (f" AND {order}<?" if flt.before else "")
+    rows = store.query(f"SELECT f.* FROM {source}WHERE {page_where} ORDER BY {order} DESC LIMIT ?",
                        [*args, *([flt.before] if flt.before else []), limit + 1])
-    total = store.query(f"SELECT COUNT(*) FROM (SELECT 1 FROM findings f {hint}WHERE {sql} LIMIT ?) AS m",
-                        [*args, COUNT_CAP + 1])[0][0]
+    if flt.before is None and len(rows) <= limit:
+        total = len(rows)  # the first page holds them all: no second read (a rare text search read twice)
+    else:
+        total = store.query(f"SELECT COUNT(*) FROM (SELECT 1 FROM {source}WHERE {sql} LIMIT ?) AS m",
+                            [*args, COUNT_CAP + 1])[0][0]
     items = [finding_view(r) for r in rows[:limit]]
     return {"items": items, "total": total, "capped": total > COUNT_CAP,
             "next": items[-1]["id"] if len(rows) > limit else None}
+
+
+def text_search(store: Store, text: str, source: str) -> tuple[str, str, str, list[str]]:
+    """(the rows to read, the id they are read newest first by, the test, its arguments) for findings
+    whose text (``data``) or relpath holds ``text``, over every finding, case-insensitively (letters A-Z as
+    SQLite's LIKE; PostgreSQL's ILIKE folds every letter).
+
+    The test is always the plain substring match (an escaped LIKE: ``%``, ``_`` and ``\\`` are themselves);
+    an index only narrows what is read. SQLite: the trigram index (``findings_text``, migration 7) yields
+    the findings holding the text as a phrase newest first, each then tested, until a page is full. It
+    reads a name stored as bytes (not UTF-8) with the same lenient UTF-8 decoding as LIKE, so it finds
+    every row LIKE does (tests/test_web_search.py compares them on random byte names). Without that
+    index, or for text under 3 characters (no trigram), every finding is read newest first; text that
+    is not UTF-8 is found by its exact bytes. PostgreSQL: ILIKE, first on both joined, which pg_trgm's
+    GIN index serves when the server has it (else a read of every finding)."""
+    if "\x00" in text:  # in no file name, nor in a PostgreSQL text
+        return source, "f.id", "1=0", []
+    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if store.backend != "sqlite":  # (f.data || ' ' || f.relpath: what the index holds, schema.PG_TEXT)
+        return "findings f ", "f.id", ("(f.data || ' ' || f.relpath) ILIKE ? ESCAPE '\\' AND "
+                                       "(f.data ILIKE ? ESCAPE '\\' OR f.relpath ILIKE ? ESCAPE '\\')"), [like, like, like]
+    test = "(f.data LIKE ? ESCAPE '\\' OR f.relpath LIKE ? ESCAPE '\\')"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes of a name that is not UTF-8: LIKE reads them as U+FFFD, never equal
+        return source, "f.id", "(instr(f.relpath, ?) > 0 OR instr(f.data, ?) > 0)", [text, json.dumps(text)[1:-1]]
+    if len(text) < 3 or not has_text_index(store):
+        return source, "f.id", test, [like, like]
+    # the index first (CROSS JOIN keeps that order), read backwards by rowid: a common word stops at a page
+    return ("findings_text CROSS JOIN findings f ON f.id=findings_text.rowid ", "findings_text.rowid",
+            f"findings_text MATCH ? AND {test}", ['"' + text.replace('"', '""') + '"', like, like])
 
 
 def volume_names(store: Store, configured: Sequence[str] = ()) -> list[str]:
