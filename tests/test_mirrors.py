@@ -223,6 +223,35 @@ def test_a_file_still_being_written_is_incomplete_not_a_mismatch(tmp_path):
     assert (f.details["different_count"], f.details["missing_count"]) == (0, {"shuttle": len(CLIPS)})
 
 
+@pytest.mark.parametrize("in_flight", [".A002C009_141024_R2EC.mov.Xy12Ab", "A002C009_141024_R2EC.mov.part",
+                                       "A002C009_141024_R2EC.mov.tmp"], ids=["rsync", "part", "tmp"])
+def test_a_card_whose_next_clip_is_still_being_copied_is_not_safe_to_format(tmp_path, in_flight):
+    """An offload tool copies a card clip by clip to both drives at once, each clip under a temp name
+    until it is whole. Between two clips the copies agree on what has landed so far; before, that
+    was "safe to format" (said after the first clip, retracted when the next one landed: seen with
+    real daemons copying file by file). A copy in flight on any drive is a card not yet copied."""
+    prod = Production(tmp_path)
+    landed = {k: v for k, v in CLIPS.items() if "C008" not in k}
+    for root in (prod.raid, prod.shuttle):
+        card(root, {**landed, f"Clips/{in_flight}": b"half a clip"})
+    found = prod.batch(("raid_a", ""), ("shuttle", ""))
+    assert [f.rule for f in found] == ["mirror.incomplete"], [(f.rule, f.message) for f in found]
+    assert found[0].message == f"Do not format card {CARD} yet: the copies on raid_a and shuttle are incomplete"
+    for root in (prod.raid, prod.shuttle):  # the copy finishes: the temp name becomes the clip
+        (root / "Camera Media" / CARD / "Clips" / in_flight).unlink()
+        card(root, CLIPS)
+    assert [f.rule for f in prod.batch(("raid_a", ""), ("shuttle", ""))] == ["mirror.safe_to_format"]
+    assert [r.rule for r in prod.open()] == ["mirror.safe_to_format"]
+
+
+def test_litter_beside_a_card_does_not_hold_its_verdict(tmp_path):
+    prod = Production(tmp_path)
+    for root in (prod.raid, prod.shuttle):
+        card(root, {**CLIPS, "Clips/._A002C006_141024_R2EC.mov": b"appledouble", "notes.txt~": b"backup",
+                    ".DS_Store": b"\0\0\0\1Bud1"})
+    assert [f.rule for f in prod.batch(("raid_a", ""), ("shuttle", ""))] == ["mirror.safe_to_format"]
+
+
 def test_missing_copy_is_reported_while_the_card_is_recent(tmp_path):
     prod = Production(tmp_path, extra=mirror_toml(pending_hours=0.5 / 3600))
     card(prod.raid, CLIPS)

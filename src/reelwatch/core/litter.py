@@ -21,6 +21,18 @@ TEMP_NAME = re.compile(r"""
 """, re.IGNORECASE | re.VERBOSE)
 
 
+IN_FLIGHT = re.compile(r"""
+    ^\..+\.[A-Za-z0-9]{6}$    # rsync in-flight: .name.XXXXXX
+  | \.(part|partial|tmp|temp|crdownload|download|filepart|!sync)$
+""", re.IGNORECASE | re.VERBOSE)
+"""The temp names of a copy still being written (not AppleDouble forks or editor backups, which stay)."""
+
+
+def is_in_flight(name: str) -> bool:
+    """True for a file a copy is still writing under a temp name: the copy is not finished."""
+    return bool(IN_FLIGHT.search(name))
+
+
 def is_temp_name(name: str) -> bool:
     """True for names that copies use while in flight; such files are followed to their final name."""
     return bool(TEMP_NAME.search(name))

@@ -7,9 +7,11 @@ following symlinks (:func:`walk`, :func:`gather`) and compares the listings (:fu
 names first, then sizes, and checksums through ``history.file_hash`` only when names and sizes
 agree everywhere.
 
-Left out of every listing: OS litter and the temp names of copies in flight (the builtin ignore
-rules), ASC MHL history folders (``ascmhl/``), symlinks, the caller's ``ignore`` globs and files
-changed within the place's ``settle`` seconds (still being written: listed as arriving).
+Left out of every listing: OS litter, AppleDouble forks and editor backups (the builtin ignore
+rules), ASC MHL history folders (``ascmhl/``), symlinks and the caller's ``ignore`` globs. Listed
+as arriving (still being written, so the card is not copied yet): files changed within the place's
+``settle`` seconds, and files a copy is writing under a temp name (``.part``, ``.tmp``, rsync's
+``.name.XXXXXX``): between two clips of an offload the copies agree on what has landed so far.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.globs import match
-from ..core.litter import LITTER, LITTER_DIRS, is_temp_name
+from ..core.litter import LITTER, LITTER_DIRS, is_in_flight, is_temp_name
 from ..core.hookspecs import History
 from ..core.model import Asset
 from ..core.tree import walk_tree
@@ -141,6 +143,12 @@ def walk(place: Place, unit_rel: str, ignore: Sequence[str], now: float) -> List
                 if not skip_dir(e.name) and not ignored(rel, ignore):
                     subdirs.append(rel)
                     out.newest_ctime = max(out.newest_ctime, est.st_ctime)
+            elif statmod.S_ISREG(est.st_mode) and e.name not in LITTER and is_in_flight(e.name) \
+                    and not ignored(rel, ignore):
+                # a clip still being copied under a temp name: the card is not copied yet, whatever
+                # the clips that landed say (between two clips the copies agree on what is there)
+                out.newest_ctime = max(out.newest_ctime, est.st_ctime)
+                out.arriving.append(rel)
             elif statmod.S_ISREG(est.st_mode) and e.name not in LITTER and not is_temp_name(e.name) \
                     and not ignored(rel, ignore):
                 out.newest_ctime = max(out.newest_ctime, est.st_ctime)
