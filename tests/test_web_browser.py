@@ -55,8 +55,12 @@ def browser() -> Iterator[object]:
 
 
 def wait(driver: object, what, timeout: float = 30, message: str = "") -> object:  # type: ignore[no-untyped-def]
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(what, message)
+    # the live list is redrawn as events arrive: an element read between two draws is stale, which
+    # means "look again", not a failure (seen under load at the hostile-name step)
+    return WebDriverWait(driver, timeout, poll_frequency=0.1,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(what, message)
 
 
 def no_alert(driver: object) -> None:
