@@ -87,6 +87,29 @@ def test_check_stops_at_once_while_hashing_a_1tb_file(tmp_path, media, sig):
     assert "stopped" in err and out == ""
 
 
+def test_a_second_ctrl_c_while_check_stops_does_not_cut_the_stop_short(tmp_path, media):
+    """People press Ctrl-C twice. The second one, arriving while the first is being handled (the
+    hash cancelled, the workers killed, the words said), must not end the process by SIGINT with no
+    exit code of its own: still 130, said once. Before, a signal there escaped as an unhandled
+    KeyboardInterrupt (exit by SIGINT, -2; seen in CI with a single SIGTERM as well)."""
+    card = tmp_path / "card"
+    sparse(card / "huge.bin")
+    listed(card, "huge.bin")
+    proc = subprocess.Popen([sys.executable, "-m", "reelwatch.cli", "check", str(card), "--format", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    assert proc.poll() is None, proc.communicate()
+    for _ in range(20):  # a burst: some land while the first is handled, some while it exits
+        try:
+            proc.send_signal(signal.SIGINT)
+        except ProcessLookupError:
+            break
+        time.sleep(0.005)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, (proc.returncode, out, err)
+    assert err.count("stopped") == 1 and out == "", err
+
+
 def _checked(db: Path, name: str) -> str | None:
     rows = state_rows(db, "SELECT kind FROM assets WHERE relpath LIKE ? AND checked_at IS NOT NULL", (f"%{name}",))
     return rows[0][0] if rows else None

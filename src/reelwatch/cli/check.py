@@ -39,6 +39,10 @@ def check(obj: dict[str, Any] | None, paths: tuple[str, ...], config: str | None
     live: dict[str, Any] = {}
 
     def stop(signum: int, _frame: object) -> None:
+        # once: a second Ctrl-C while this one is handled must not escape as a bare KeyboardInterrupt
+        # (the process then ends by SIGINT, with no exit code and half-said; tests/test_long_hash.py)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if "bar" in live:
             live["bar"].hasher.cancel.set()
         if "pool" in live:

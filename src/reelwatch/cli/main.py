@@ -39,6 +39,14 @@ def _command(argv: Sequence[str]) -> str | None:
     return None
 
 
+def _stop_once(_signum: int, _frame: object) -> None:
+    """Ctrl-C or SIGTERM: stop, and let no second one cut the stop short (exit 130, said once)."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     obj: dict[str, Any] = {}
@@ -46,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if checking:
         import signal
         # Ctrl-C or SIGTERM while it starts stops it as at any later point: exit 130, said once
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _stop_once)
+        signal.signal(signal.SIGINT, _stop_once)
         # fork the first MediaInfo worker while this process is small and has one thread
         from ..probe.pool import ProbePool
         obj["pool"] = ProbePool().start(1)
