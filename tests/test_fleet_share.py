@@ -53,6 +53,17 @@ def shared_node(tmp_path: Path, name: str, url: str, inbox, nas: Path, *, lease:
     return config
 
 
+def two_heads(tmp_path: Path, url: str, inbox, daemon, **node) -> tuple[Path, object, object]:
+    """The shared folder and two ready nodes, head-a and head-b, that both mount it."""
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    a = daemon(shared_node(tmp_path, "head-a", url, inbox, nas, **node))
+    b = daemon(shared_node(tmp_path, "head-b", url, inbox, nas, **node))
+    a.wait_ready()
+    b.wait_ready()
+    return nas, a, b
+
+
 def checks(store: Store) -> list[tuple[str, int, str]]:
     """(relpath, size, node) of every check the audit records."""
     out = []
@@ -78,12 +89,7 @@ def sent_once(store: Store, inbox) -> None:
 
 
 def test_two_nodes_on_one_shared_volume_check_each_version_once(tmp_path, pg_url, inbox, daemon, media):
-    nas = tmp_path / "nas"
-    nas.mkdir()
-    a = daemon(shared_node(tmp_path, "head-a", pg_url, inbox, nas, delay=0.2))
-    b = daemon(shared_node(tmp_path, "head-b", pg_url, inbox, nas, delay=0.2))
-    a.wait_ready()
-    b.wait_ready()
+    nas, a, b = two_heads(tmp_path, pg_url, inbox, daemon, delay=0.2)
     names = []
     for n in range(8):  # real clips, half of them cut short: MediaInfo must really read each
         src = media["truncated"] if n % 2 else media["prores_2398"]
@@ -115,12 +121,7 @@ def test_two_nodes_on_one_shared_volume_check_each_version_once(tmp_path, pg_url
 
 def test_a_node_killed_mid_check_leaves_its_files_to_the_other_once_its_lease_runs_out(tmp_path, pg_url, inbox,
                                                                                        daemon):
-    nas = tmp_path / "nas"
-    nas.mkdir()
-    a = daemon(shared_node(tmp_path, "head-a", pg_url, inbox, nas, lease=3, delay=1.0))
-    b = daemon(shared_node(tmp_path, "head-b", pg_url, inbox, nas, lease=3, delay=1.0))
-    a.wait_ready()
-    b.wait_ready()
+    nas, a, b = two_heads(tmp_path, pg_url, inbox, daemon, lease=3, delay=1.0)
     names = [f"A001C{n:03d}.mov" for n in range(10)]
     for name in names:
         (nas / name).write_bytes(b"")
@@ -152,12 +153,7 @@ def test_a_node_killed_mid_check_leaves_its_files_to_the_other_once_its_lease_ru
 
 
 def test_a_rewrite_of_a_file_another_node_is_checking_is_checked_too(tmp_path, pg_url, inbox, daemon):
-    nas = tmp_path / "nas"
-    nas.mkdir()
-    a = daemon(shared_node(tmp_path, "head-a", pg_url, inbox, nas, delay=2.0))
-    b = daemon(shared_node(tmp_path, "head-b", pg_url, inbox, nas, delay=2.0))
-    a.wait_ready()
-    b.wait_ready()
+    nas, a, b = two_heads(tmp_path, pg_url, inbox, daemon, delay=2.0)
     clip = nas / "A001C001.mov"
     clip.write_bytes(b"first take")
     store = Store(pg_url, password=PASSWORD)
