@@ -12,20 +12,17 @@ LITTER = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".localized", "Icon
 LITTER_DIRS = frozenset({".Spotlight-V100", ".Trashes", ".fseventsd", ".TemporaryItems", ".DocumentRevisions-V100",
                          "$RECYCLE.BIN", "System Volume Information", "lost+found", ".Trash-1000", "@eaDir",
                          "#recycle", ".snapshot", ".zfs"})
-TEMP_NAME = re.compile(r"""
-    ^\._                      # AppleDouble resource forks
-  | ^\..+\.[A-Za-z0-9]{6}$    # rsync in-flight: .name.XXXXXX
-  | \.(part|partial|tmp|temp|crdownload|download|filepart|!sync)$
-  | ^~\$ | ~$                 # Office locks, editor backups
-  | ^\.~lock\.
-""", re.IGNORECASE | re.VERBOSE)
-
-
-IN_FLIGHT = re.compile(r"""
+_IN_FLIGHT = r"""
     ^\..+\.[A-Za-z0-9]{6}$    # rsync in-flight: .name.XXXXXX
   | \.(part|partial|tmp|temp|crdownload|download|filepart|!sync)$
-""", re.IGNORECASE | re.VERBOSE)
+"""
+IN_FLIGHT = re.compile(_IN_FLIGHT, re.IGNORECASE | re.VERBOSE)
 """The temp names of a copy still being written (not AppleDouble forks or editor backups, which stay)."""
+TEMP_NAME = re.compile(r"""
+    ^\._                      # AppleDouble resource forks
+  | ^~\$ | ~$                 # Office locks, editor backups
+  | ^\.~lock\.
+  |""" + _IN_FLIGHT, re.IGNORECASE | re.VERBOSE)
 
 
 def is_in_flight(name: str) -> bool:

@@ -143,15 +143,16 @@ def walk(place: Place, unit_rel: str, ignore: Sequence[str], now: float) -> List
                 if not skip_dir(e.name) and not ignored(rel, ignore):
                     subdirs.append(rel)
                     out.newest_ctime = max(out.newest_ctime, est.st_ctime)
-            elif statmod.S_ISREG(est.st_mode) and e.name not in LITTER and is_in_flight(e.name) \
-                    and not ignored(rel, ignore):
+            elif statmod.S_ISREG(est.st_mode) and e.name not in LITTER and not ignored(rel, ignore):
                 # a clip still being copied under a temp name: the card is not copied yet, whatever
                 # the clips that landed say (between two clips the copies agree on what is there)
+                in_flight = is_in_flight(e.name)
+                if is_temp_name(e.name) and not in_flight:
+                    continue
                 out.newest_ctime = max(out.newest_ctime, est.st_ctime)
-                out.arriving.append(rel)
-            elif statmod.S_ISREG(est.st_mode) and e.name not in LITTER and not is_temp_name(e.name) \
-                    and not ignored(rel, ignore):
-                out.newest_ctime = max(out.newest_ctime, est.st_ctime)
+                if in_flight:
+                    out.arriving.append(rel)
+                    continue
                 out.newest_mtime_ns = max(out.newest_mtime_ns, est.st_mtime_ns)
                 if place.settle and now - est.st_ctime < place.settle:
                     out.arriving.append(rel)

@@ -13,6 +13,7 @@ import time
 
 import structlog
 
+from ..core.manager import state_outage
 from ..core.model import Asset
 from ..integrity.hashing import HashCancelled
 from .held import HeldFiles
@@ -91,8 +92,7 @@ class Batches:
         except HashCancelled:
             log.info("batch_interrupted", batch=batch)
         except Exception as exc:
-            if isinstance(exc, sqlite3.Error) and d.disk is not None and (
-                    d.disk.problem or getattr(exc, "unreachable", False)):
+            if isinstance(exc, sqlite3.Error) and d.disk is not None and (d.disk.problem or state_outage(exc)):
                 # kept for when there is room again, or judged again on the journal (or on the
                 # server once it is back): a batch is never dropped for a state fault
                 with self.lock:

@@ -33,6 +33,7 @@ from typing import Any
 
 import structlog
 
+from ..core.manager import state_outage
 from ..core.model import Asset
 from ..state import claims
 from ..state.claims import Version
@@ -88,7 +89,7 @@ class SharedWork:
         try:
             holder = claims.claim(self.store, key, self.node, self.lease, self.clock())
         except Exception as exc:
-            if getattr(exc, "unreachable", False):  # checked here: twice at worst, never not at all
+            if state_outage(exc):  # checked here: twice at worst, never not at all
                 if not self._offline_said:
                     self._offline_said = True
                     log.warning("claims_unavailable", node=self.node, action="checking without claims")
